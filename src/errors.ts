@@ -1,0 +1,88 @@
+/**
+ * The error vocabulary of mgsd.
+ *
+ * Every error a user can see is an `MgsdError`: a `code` (stable, machine-readable), a message that
+ * says what was wrong and where, a `hint` that says what to do, and the original error as `cause`.
+ * Library code throws these; only `cli/main.ts` prints them and chooses the exit code
+ * (2 for usage and configuration errors, 1 for everything else).
+ */
+
+/** Fields every mgsd error may carry besides its message. */
+export interface MgsdErrorOptions {
+  /** What the user should do next, in one sentence. */
+  hint?: string;
+  /** The error this one explains; kept so `--verbose` can show the whole chain. */
+  cause?: unknown;
+  /** Where it happened: file, config path, env/level/seed, op, sample id… */
+  context?: Record<string, unknown>;
+}
+
+/** Base class of every error mgsd throws on purpose. */
+export class MgsdError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly context: Record<string, unknown>;
+  /** Exit status the CLI uses for this error. */
+  readonly exitCode: number = 1;
+
+  constructor(code: string, message: string, options: MgsdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.context = options.context ?? {};
+  }
+}
+
+/** A configuration file, preset, flag or `--set` override is wrong. */
+export class ConfigError extends MgsdError {
+  override readonly exitCode: number = 2;
+}
+
+/** A command was called with wrong arguments. */
+export class UsageError extends MgsdError {
+  override readonly exitCode: number = 2;
+}
+
+/** A dataset, benchmark file or responses file is malformed or inconsistent. */
+export class DataError extends MgsdError {}
+
+/** An environment could not do what was asked (e.g. no instance in the requested bucket). */
+export class EnvError extends MgsdError {}
+
+/** The Python backend failed: an exception in an op, a crash, a hang. */
+export class BackendError extends MgsdError {}
+
+/** The two sides of the bridge disagree on the protocol (version, schema, framing). */
+export class ProtocolError extends MgsdError {}
+
+/** Training diverged or otherwise cannot continue (NaN loss, …). */
+export class TrainingError extends MgsdError {}
+
+/** Formats an error chain for people: message, hint, then causes (with stacks when verbose). */
+export function formatError(error: unknown, verbose = false): string {
+  const lines: string[] = [];
+  let current: unknown = error;
+  let depth = 0;
+  while (current !== undefined && current !== null && depth < 8) {
+    const prefix = depth === 0 ? 'error' : 'caused by';
+    if (current instanceof Error) {
+      lines.push(`${prefix}: ${current.message}`);
+      if (current instanceof MgsdError && current.hint) lines.push(`  hint: ${current.hint}`);
+      if (verbose && current.stack) lines.push(indent(current.stack.split('\n').slice(1).join('\n')));
+      current = (current as Error & { cause?: unknown }).cause;
+    } else {
+      lines.push(`${prefix}: ${String(current)}`);
+      current = undefined;
+    }
+    depth += 1;
+  }
+  return lines.join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `    ${line.trim()}`)
+    .join('\n');
+}

@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { ConfigError } from '../errors.js';
+import { listPresets, loadConfig } from './load.js';
+
+function writeTemp(content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mgsd-config-'));
+  const path = join(dir, 'exp.yaml');
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('loads every bundled preset', () => {
+    const presets = listPresets();
+    expect(presets).toEqual(expect.arrayContaining(['tiny', 'qwen3-vl-2b', 'qwen3-vl-4b', 'qwen3-vl-8b']));
+    for (const name of presets) expect(loadConfig(name).config.name).toBe(name);
+  });
+
+  it('fills defaults and applies --set overrides, the top-level seed included', () => {
+    const { config } = loadConfig('tiny', ['seed=7', 'stages.opsd.steps=12', 'tasks.maze.levels=[3]']);
+    expect(config.seed).toBe(7);
+    expect(config.stages.opsd.steps).toBe(12);
+    expect(config.tasks.maze?.levels).toEqual([3]);
+    expect(config.stages.opsd.clip).toEqual({ low: 0.2, high: 0.3, dual: 3 });
+  });
+
+  it('names the key path, the bad value and what is allowed', () => {
+    const path = writeTemp('tasks: { maze: { levels: [3] } }\nstages: { opsd: { estimator: exact, stepz: 3 } }\n');
+    let error: unknown;
+    try {
+      loadConfig(path);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(path);
+    expect(message).toMatch(/stages\.opsd\.estimator: .*"sampled".*"topk".*"full".*\(got "exact"\)/);
+    expect(message).toContain('stages.opsd: Unrecognized key: "stepz"');
+  });
+
+  it('rejects cross-field contradictions at load time', () => {
+    expect(() => loadConfig('tiny', ['model.kind=hf'])).toThrow(/model\.path: model\.kind "hf" needs model\.path/);
+  });
+
+  it('rejects malformed overrides and unknown presets with a hint', () => {
+    expect(() => loadConfig('tiny', ['seed'])).toThrow(/expected key\.path=value/);
+    expect(() => loadConfig('no-such-preset')).toThrow(/config "no-such-preset" not found/);
+  });
+});

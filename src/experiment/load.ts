@@ -1,0 +1,147 @@
+/**
+ * Loading an experiment config: find the preset, read YAML, apply `--set` overrides, validate.
+ *
+ * Every failure is a `ConfigError` that names the file, the key path, the value received and what
+ * is allowed, one line per problem (zod's issues, printed with their paths).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+
+import { ConfigError } from '../errors.js';
+import { type ExperimentConfig, ExperimentConfigSchema } from './config.js';
+
+/** The folder of bundled presets (`configs/` at the package root). */
+export const PRESETS_DIR = fileURLToPath(new URL('../../configs/', import.meta.url));
+
+/** The preset `npx mgsd run` uses without `--config`. */
+export const DEFAULT_PRESET = 'tiny';
+
+/** A loaded, validated config and where it came from. */
+export interface LoadedConfig {
+  config: ExperimentConfig;
+  /** Absolute path of the YAML file. */
+  source: string;
+  /** The overrides applied, as given. */
+  overrides: string[];
+}
+
+/** Resolves `name` to a preset file: an existing path, or a name under `configs/`. */
+export function resolvePresetPath(name: string): string {
+  const candidates = isAbsolute(name) ? [name] : [resolve(name), join(PRESETS_DIR, name), join(PRESETS_DIR, `${name}.yaml`)];
+  const found = candidates.find((candidate) => existsSync(candidate) && candidate.match(/\.ya?ml$/));
+  if (found === undefined) {
+    throw new ConfigError('config_not_found', `config "${name}" not found (looked for ${candidates.join(', ')})`, {
+      hint: `Pass a YAML file path, or a preset name from ${PRESETS_DIR} (${listPresets().join(', ')}).`,
+    });
+  }
+  return found;
+}
+
+/** Names of the bundled presets. */
+export function listPresets(): string[] {
+  try {
+    return readdirYaml(PRESETS_DIR);
+  } catch {
+    return [];
+  }
+}
+
+function readdirYaml(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.yaml'))
+    .map((file) => file.replace(/\.yaml$/, ''))
+    .sort();
+}
+
+/** Loads a preset or file, applies `key.path=value` overrides, and validates the result. */
+export function loadConfig(name: string, overrides: readonly string[] = []): LoadedConfig {
+  const source = resolvePresetPath(name);
+  const raw = readYaml(source);
+  for (const override of overrides) applyOverride(raw, override);
+  return { config: validateConfig(raw, source), source, overrides: [...overrides] };
+}
+
+/** Validates a plain object (e.g. `config.resolved.json` of a run) against the schema. */
+export function validateConfig(raw: unknown, source: string): ExperimentConfig {
+  const result = ExperimentConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError('config_invalid', `${source}: invalid configuration\n${formatIssues(result.error.issues, raw)}`, {
+      hint: 'Fix the keys above in the file or with --set key.path=value; docs/configuration.md lists every key.',
+      context: { source },
+    });
+  }
+  return result.data;
+}
+
+function readYaml(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? `:${error.linePos[0].line}` : '';
+    throw new ConfigError('config_yaml', `${path}${where}: not valid YAML`, { cause: error, hint: 'Fix the YAML syntax.' });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('config_yaml', `${path}: expected a mapping at the top level, got ${describe(parsed)}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Applies one `a.b.c=value` override in place; the value is read as a YAML scalar or list. */
+export function applyOverride(target: Record<string, unknown>, override: string): void {
+  const eq = override.indexOf('=');
+  if (eq <= 0) {
+    throw new ConfigError('override_syntax', `--set "${override}": expected key.path=value`, {
+      hint: 'Example: --set stages.opsd.steps=100 --set seed=3',
+    });
+  }
+  const path = override.slice(0, eq).trim().split('.');
+  const value: unknown = parseYaml(override.slice(eq + 1));
+  let node: Record<string, unknown> = target;
+  for (const [index, key] of path.entries()) {
+    if (key === '') throw new ConfigError('override_syntax', `--set "${override}": empty key in path`);
+    if (index === path.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (next === undefined || next === null) {
+      node[key] = {};
+    } else if (typeof next !== 'object' || Array.isArray(next)) {
+      throw new ConfigError('override_path', `--set "${override}": ${path.slice(0, index + 1).join('.')} is ${describe(next)}, not a section`);
+    }
+    node = node[key] as Record<string, unknown>;
+  }
+}
+
+/** One line per issue: `path: message (got value)`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      const got = lookup(raw, issue.path);
+      const gotText = issue.code === 'unrecognized_keys' || got === undefined ? '' : ` (got ${describe(got)})`;
+      return `  ${path}: ${issue.message}${gotText}`;
+    })
+    .join('\n');
+}
+
+function lookup(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let node = raw;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  if (value !== null && typeof value === 'object') return 'a mapping';
+  return String(value);
+}
