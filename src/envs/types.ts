@@ -131,7 +131,7 @@ export interface Raster {
 
 export interface RenderOptions {
   style: RenderStyle;
-  /** Side of the square output image in pixels (paper default 256; compact default 48). */
+  /** Side of the square output image in pixels (paper default 256; compact default 40). */
   sizePx: number;
   /** Optional path to draw over the image (e.g. a model's predicted trajectory). */
   path?: Pos[];

@@ -1,0 +1,220 @@
+/**
+ * Every string a model sees for MiniBehaviour, in both profiles (DESIGN.md §3).
+ *
+ * `paper`: the official structure, with the colour legend the renderer really uses (red agent,
+ * white printer, tan table, black floor — the official eval/API prompts swapped agent and printer;
+ * we do not). Read-out = grid size, agent, printer, table cells; then one `Plan:` sentence and
+ * `<answer>U,PICK,R,R,DROP</answer>`. `compact`: `B>` after the image or after the `. T P A`
+ * grid; the response is `N5 A21 P11 T31@UPRRX` (T = the table's top-left cell, P = PICK,
+ * X = DROP).
+ */
+import { segmentResponse } from '../core/answer-parser.js';
+import { DIRECTION_ORDER, formatCompactPos, formatPos, isMove, samePos, sortCells, stepPos, inBounds } from '../core/grid.js';
+import {
+  labelledSections,
+  numberedSections,
+  readCompactPos,
+  readPosition,
+  readPositions,
+  readSize,
+} from '../core/perception-fields.js';
+import {
+  COMPACT_ANSWER_MARK,
+  COMPACT_PERCEPTION_SUFFIX,
+  COMPACT_PLAN_SUFFIX,
+  compactImageView,
+  compactTextView,
+  compactTokens,
+  describeMoves,
+  imageView,
+  systemView,
+  textView,
+} from '../core/prompt-kit.js';
+import type { Action, EnvPrompts, MiniBehaviourInstance, Move, PerceptionValue, Pos } from '../types.js';
+import { formatMiniBehaviourPlan } from './answer.js';
+import { isTableCell, printerNeighbours, tableCells, tableNeighbours } from './instance.js';
+import { compactMiniBehaviourState, miniBehaviourGrid } from './text.js';
+
+const ROLE = 'You are a MiniBehaviour solver.';
+
+const RULES = `Rules:
+- Valid actions: L (left), D (down), R (right), U (up), PICK and DROP. Each move goes one cell; PICK and DROP do not move the agent.
+- The table cells are always blocked. The printer cell is blocked until the printer has been picked up, and can be crossed afterwards.
+- PICK works only while the agent carries nothing and stands directly next to the printer (up, down, left or right of it).
+- DROP works only while the agent carries the printer and stands directly next to any table cell; the first valid DROP completes the task.
+- Any invalid action, or a move off the grid, ends the attempt as a failure.
+- Positions are written (row,column), 0-based: row 0 is the top row and column 0 the left column.
+- Keep your reasoning brief.`;
+
+const OUTPUT = `Output requirements:
+1. First state what you perceive: the grid size, the agent's position, the printer's position, and every table cell.
+2. Then write exactly one short sentence that starts with "Plan:", naming the route to the printer and on to the table.
+3. Do not narrate the moves one by one.
+4. End with exactly one <answer>...</answer> holding the actions separated by commas, for example <answer>L,L,PICK,D,D,R,DROP</answer>.`;
+
+const EXAMPLE = `Example format (a 5x5 grid):
+Grid size: 5x5
+Agent: (3,0)
+Printer: (1,0)
+Table: (3,2), (3,3), (3,4), (4,2), (4,3), (4,4)
+${planSentence(['up', 'pick', 'right', 'right', 'drop'])}
+<answer>U,PICK,R,R,DROP</answer>`;
+
+const IMAGE_TASK = `Task: the image shows a room seen from above. The agent must pick up the printer and put it down next to the table, using as few actions as possible.
+
+How to read the image: the red triangle is the agent, the white icon is the printer, the tan cells form the table (2 rows by 3 columns), and black cells are free floor. Grey lines separate the cells.`;
+
+const TEXT_TASK = `Task: the room below is given as text. The agent must pick up the printer and put it down next to the table, using as few actions as possible.
+
+How to read the text: the grid has one line per row, row 0 first; A is the agent, P the printer, T a table cell and . free floor.`;
+
+const TEACHER_SYSTEM = `You are a MiniBehaviour text-only planning teacher.
+
+Each user message gives one puzzle as symbolic text: the grid size, the agent's position, the printer's position, the table cells, the cells where PICK and DROP are valid, and a grid with one line per row (A agent, P printer, T table, . floor), followed, when one is available, by a reference action plan that is known to be optimal. Work from this text alone: never refer to images, and never mention that a reference plan was given.
+
+${RULES}
+
+${OUTPUT}
+
+${EXAMPLE}`;
+
+const cellList = (cells: readonly Pos[]): string => (cells.length === 0 ? 'none' : cells.map(formatPos).join(', '));
+
+function paperReadout(instance: MiniBehaviourInstance): string {
+  return `Grid size: ${instance.level}x${instance.level}
+Agent: ${formatPos(instance.start)}
+Printer: ${formatPos(instance.printer)}
+Table: ${cellList(tableCells(instance))}`;
+}
+
+function symbolicState(instance: MiniBehaviourInstance): string {
+  return `${paperReadout(instance)}
+Cells next to the printer (PICK is valid here): ${cellList(printerNeighbours(instance))}
+Cells next to the table (DROP is valid here while carrying): ${cellList(tableNeighbours(instance))}
+Grid (A agent, P printer, T table, . floor; row 0 first):
+${miniBehaviourGrid(instance)}`;
+}
+
+function compactReadout(instance: MiniBehaviourInstance): string {
+  return `N${instance.level} A${formatCompactPos(instance.start)} P${formatCompactPos(instance.printer)} T${formatCompactPos(instance.tableTopLeft)}`;
+}
+
+function planSentence(plan: readonly Action[]): string {
+  const pickAt = plan.indexOf('pick');
+  const toPrinter = plan.slice(0, Math.max(0, pickAt)).filter(isMove);
+  const toTable = plan.slice(pickAt + 1).filter(isMove);
+  const first = toPrinter.length === 0 ? 'the agent already stands next to the printer, so PICK it up' : `move ${describeMoves(toPrinter)} to stand next to the printer, PICK it up`;
+  const second = toTable.length === 0 ? 'DROP it right there beside the table' : `move ${describeMoves(toTable)} to a cell beside the table, then DROP it`;
+  return `Plan: ${first}, ${second}; no move enters the table, or the printer before it is picked up.`;
+}
+
+/** Moves the agent can make from its start (not carrying): on the grid, not table, not printer. */
+function legalMoves(instance: MiniBehaviourInstance): Move[] {
+  return DIRECTION_ORDER.filter((move) => {
+    const next = stepPos(instance.start, move);
+    return inBounds(next, instance.level) && !isTableCell(instance, next) && !samePos(next, instance.printer);
+  });
+}
+
+const PERCEPTION_QUESTIONS = `Colour guide: red = agent, white = printer, tan = table, black = floor.
+Look at the image and answer every question below. Reply with one numbered answer per question, in the same order.
+1. What is the grid size? Answer as NxN.
+2. Where is the agent? Answer as (row,column), 0-based, with row 0 at the top.
+3. Where is the printer? Answer as (row,column).
+4. Which cells does the table cover? List them as (row,column), separated by commas.
+5. Which cells are directly next to the printer (up, down, left or right) and not part of the table? List them as (row,column).
+6. Which cells are directly next to the table and not part of it? List them as (row,column).
+7. Which moves can the agent make from its current cell before picking anything up? List the directions (up, right, down, left order), separated by commas.`;
+
+function parsePaperPerception(text: string): Record<string, PerceptionValue> {
+  const numbered = numberedSections(text);
+  const labelled = labelledSections(text, ['Grid size', 'Agent', 'Printer', 'Table']);
+  const pick = (index: number, label: string): string | undefined => numbered.get(index) ?? labelled.get(label);
+  const fields: Record<string, PerceptionValue> = {};
+  const size = readSize(pick(1, 'grid size') ?? '');
+  if (size !== undefined) fields.size = size;
+  const agent = readPosition(pick(2, 'agent') ?? '');
+  if (agent !== undefined) fields.agent = agent;
+  const printer = readPosition(pick(3, 'printer') ?? '');
+  if (printer !== undefined) fields.printer = printer;
+  const sets: [string, string | undefined][] = [
+    ['table', pick(4, 'table')],
+    ['printerAdjacent', numbered.get(5)],
+    ['tableAdjacent', numbered.get(6)],
+  ];
+  for (const [name, section] of sets) if (section !== undefined) fields[name] = sortCells(readPositions(section));
+  const moves = numbered.get(7);
+  if (moves !== undefined) {
+    fields.legalMoves = moves.toLowerCase().split(/[\s,;]+/).filter((word) => (DIRECTION_ORDER as readonly string[]).includes(word));
+  }
+  return fields;
+}
+
+function parseCompactPerception(text: string): Record<string, PerceptionValue> {
+  const tokens = compactTokens(text);
+  const fields: Record<string, PerceptionValue> = {};
+  if (/^\d+$/.test(tokens.get('N') ?? '')) fields.size = Number(tokens.get('N'));
+  const agent = readCompactPos(tokens.get('A') ?? '');
+  if (agent !== undefined) fields.agent = agent;
+  const printer = readCompactPos(tokens.get('P') ?? '');
+  if (printer !== undefined) fields.printer = printer;
+  const corner = readCompactPos(tokens.get('T') ?? '');
+  if (corner !== undefined) fields.table = tableCells({ tableTopLeft: corner });
+  return fields;
+}
+
+function baseFields(instance: MiniBehaviourInstance): Record<string, PerceptionValue> {
+  return { size: instance.level, agent: instance.start, printer: instance.printer, table: tableCells(instance) };
+}
+
+/** MiniBehaviour's prompts and formats. */
+export const miniBehaviourPrompts: EnvPrompts<MiniBehaviourInstance> = {
+  studentView(_instance, profile) {
+    if (profile === 'compact') return compactImageView('minibehaviour', COMPACT_PLAN_SUFFIX);
+    return imageView(`${ROLE}\n\n${IMAGE_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this room:`);
+  },
+  textStudentView(instance, profile) {
+    if (profile === 'compact') return compactTextView('minibehaviour', compactMiniBehaviourState(instance), null);
+    return textView(`${ROLE}\n\n${TEXT_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this room:\n${symbolicState(instance)}`);
+  },
+  teacherView(instance, profile, referencePlan) {
+    const plan = referencePlan === null ? null : formatMiniBehaviourPlan(referencePlan, profile);
+    if (profile === 'compact') return compactTextView('minibehaviour', compactMiniBehaviourState(instance), plan);
+    const reference = plan === null ? '' : `\nReference action plan: ${plan}`;
+    return systemView(TEACHER_SYSTEM, `MiniBehaviour puzzle:\n${symbolicState(instance)}${reference}\n\nWrite your response now, following the output requirements.`);
+  },
+  targetResponse(instance, profile, plan) {
+    if (profile === 'compact') return `${compactReadout(instance)}${COMPACT_ANSWER_MARK}${formatMiniBehaviourPlan(plan, profile)}`;
+    return `${paperReadout(instance)}\n${planSentence(plan)}\n<answer>${formatMiniBehaviourPlan(plan, profile)}</answer>`;
+  },
+  readout(instance, profile) {
+    return profile === 'compact' ? compactReadout(instance) : paperReadout(instance);
+  },
+  perception(instance, profile) {
+    if (profile === 'compact') {
+      return { view: compactImageView('minibehaviour', COMPACT_PERCEPTION_SUFFIX), answer: compactReadout(instance), fields: baseFields(instance) };
+    }
+    const moves = legalMoves(instance);
+    const answer = [
+      `1. ${instance.level}x${instance.level}`,
+      `2. ${formatPos(instance.start)}`,
+      `3. ${formatPos(instance.printer)}`,
+      `4. ${cellList(tableCells(instance))}`,
+      `5. ${cellList(printerNeighbours(instance))}`,
+      `6. ${cellList(tableNeighbours(instance))}`,
+      `7. ${moves.length === 0 ? 'none' : moves.join(', ')}`,
+    ].join('\n');
+    const fields = {
+      ...baseFields(instance),
+      printerAdjacent: printerNeighbours(instance),
+      tableAdjacent: tableNeighbours(instance),
+      legalMoves: moves,
+    };
+    return { view: imageView(PERCEPTION_QUESTIONS), answer, fields };
+  },
+  parsePerception(text, profile) {
+    return profile === 'compact' ? parseCompactPerception(text) : parsePaperPerception(text);
+  },
+  segments: (response, profile) => segmentResponse(response, profile),
+  formatPlan: (plan, profile) => formatMiniBehaviourPlan(plan, profile),
+};
