@@ -1,0 +1,95 @@
+/**
+ * `mgsd score`: grade responses produced anywhere against a dataset, print the per-task/per-level
+ * table and the macro average, optionally write one graded line per response and a JSON summary.
+ *
+ * Parser and simulation settings come from `--config` (or the schema defaults); each flag
+ * overrides exactly one key: --profile → profile, --block → parser.block, --require-tag →
+ * parser.requireTag, --unknown-tokens → parser.unknownTokens, --out-of-bounds → parser.outOfBounds.
+ * (`exitOverride` is set here because commands added with `addCommand` do not inherit it.)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import { Command, Option } from 'commander';
+import { z } from 'zod';
+
+import { openDataset } from '../../data/dataset.js';
+import { formatJsonl } from '../../data/jsonl.js';
+import { toScoreLine } from '../../rollout/grade.js';
+import { summarizeMetrics } from '../../eval/metrics.js';
+import { scoreResponses } from '../../eval/score-responses.js';
+import { formatSummaryTable } from '../../eval/summary-table.js';
+import { loadConfigSections } from '../config-sections.js';
+import { collect } from '../options.js';
+import { parseOptions } from '../parse-options.js';
+
+const ScoreOptions = z.object({
+  dataset: z.string(),
+  responses: z.string(),
+  out: z.string().optional(),
+  summary: z.string().optional(),
+  config: z.string().optional(),
+  set: z.array(z.string()),
+  profile: z.enum(['paper', 'compact']).optional(),
+  block: z.enum(['first', 'last']).optional(),
+  requireTag: z.boolean().optional(),
+  unknownTokens: z.enum(['fail', 'skip']).optional(),
+  outOfBounds: z.enum(['fail', 'stay']).optional(),
+});
+type ScoreOptions = z.infer<typeof ScoreOptions>;
+
+/** The config keys the flags override, as `--set` expressions (so defaults stay in the schema). */
+function flagOverrides(options: ScoreOptions): string[] {
+  const pairs: Array<[string, string | boolean | undefined]> = [
+    ['profile', options.profile],
+    ['parser.block', options.block],
+    ['parser.requireTag', options.requireTag],
+    ['parser.unknownTokens', options.unknownTokens],
+    ['parser.outOfBounds', options.outOfBounds],
+  ];
+  return pairs.flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${String(value)}`]));
+}
+
+function writeFile(path: string, text: string): string {
+  const target = resolve(path);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, text);
+  return target;
+}
+
+/** `mgsd score`. */
+export function scoreCommand(): Command {
+  return new Command('score')
+    .exitOverride()
+    .description('grade a JSONL file of {"id", "response"} lines against a dataset; print success per task and level')
+    .requiredOption('--dataset <dir>', 'dataset directory (built or imported)')
+    .requiredOption('--responses <file.jsonl>', 'one {"id": ..., "response": "..."} per line')
+    .option('--out <file.jsonl>', 'write one graded line per response')
+    .option('--summary <file.json>', 'write the summary as JSON')
+    .option('-c, --config <preset|file>', 'take profile and parser.* from this config (default: the schema defaults)')
+    .option('--set <key.path=value>', 'override one config key (repeatable)', collect, [])
+    .addOption(new Option('--profile <profile>', 'answer format (profile)').choices(['paper', 'compact']))
+    .addOption(new Option('--block <which>', 'which <answer> block counts (parser.block)').choices(['first', 'last']))
+    .option('--require-tag', 'a response without an answer block has no plan (parser.requireTag)')
+    .addOption(new Option('--unknown-tokens <mode>', 'unknown tokens fail the plan or are skipped (parser.unknownTokens)').choices(['fail', 'skip']))
+    .addOption(new Option('--out-of-bounds <mode>', 'a move off the grid fails or stays put (parser.outOfBounds)').choices(['fail', 'stay']))
+    .action((raw) => {
+      const options = parseOptions('score', ScoreOptions, raw);
+      const sections = loadConfigSections(options.config, [...options.set, ...flagOverrides(options)]);
+      const { outOfBounds, ...parser } = sections.parser;
+      const dataset = openDataset(options.dataset);
+      const scored = scoreResponses(dataset, resolve(options.responses), {
+        profile: sections.profile,
+        parser,
+        rules: { outOfBounds },
+      });
+      const summary = summarizeMetrics(scored.graded);
+      const settings = { profile: sections.profile, parser: sections.parser, dataset: dataset.dir, responses: resolve(options.responses) };
+      if (options.out !== undefined) writeFile(options.out, formatJsonl(scored.graded.map(toScoreLine)));
+      if (options.summary !== undefined) {
+        writeFile(options.summary, `${JSON.stringify({ settings, unanswered: scored.unanswered, ...summary }, null, 2)}\n`);
+      }
+      const header = `scored ${scored.graded.length} responses (${scored.unanswered} dataset records without a response); profile ${sections.profile}, parser ${JSON.stringify(sections.parser)}`;
+      process.stdout.write(`${header}\n\n${formatSummaryTable(summary)}\n`);
+    });
+}
