@@ -1,0 +1,144 @@
+"""Tiny-model throughput: `python -m mgsd_backend.bench_model [--threads-list 1,2] [--steps N]`.
+
+Measures, for each thread count in its own fresh process (thread settings must precede the torch
+import), on the default tiny model (d 128, 4 layers, 40×40 images → 25 visual tokens):
+- generation tokens/s at batch 32, 64 new tokens, greedy and T=1 (EOS ignored so every row
+  produces 64 tokens; KV cache);
+- training steps/s at batch 64 through the worker's real ops: `sft_step`, `distill_step` with a
+  wire teacher (`sampled`, the default two-worker layout) and with an in-process teacher, and the
+  teacher-side `score` (token mode) those wire steps need. Sequences are compact-length: a
+  38-token prompt (25 visual) + a 40-token response ≈ 78 tokens.
+
+Each figure is the median over `--steps` timed repetitions after 2 warm-up ones, per second of
+wall time; `*_per_cpu_s` figures divide by this process's CPU time instead (all its threads), so
+at 1 thread they are robust to other load on a shared machine (at 2 threads they are not a
+speed: both threads' CPU seconds count). The last stdout line is one JSON object:
+`{"threads": {"1": {...}, "2": {...}}, ...}` (what `npm run bench:model` reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+RESPONSE = "N4 S00 G33 H11,22;RRDDDR then DDRR ok!!"  # 40 characters incl. the EOS appended below
+PROMPT = "solve it>"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mgsd_backend.bench_model", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads-list", default="1,2", help="thread counts, one fresh process each (default 1,2)")
+    parser.add_argument("--threads", type=int, default=None, help="run in this process with N threads (internal)")
+    parser.add_argument("--steps", type=int, default=8, help="timed repetitions per figure (default 8)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        print(json.dumps(run_one(args.threads, args.steps)))
+        return 0
+    results = {}
+    for threads in [int(t) for t in args.threads_list.split(",") if t]:
+        child = subprocess.run([sys.executable, "-m", "mgsd_backend.bench_model", "--threads", str(threads),
+                                "--steps", str(args.steps)], capture_output=True, text=True, check=False)
+        if child.returncode != 0:
+            sys.stderr.write(child.stderr)
+            raise SystemExit(f"bench_model: the {threads}-thread run failed (exit {child.returncode}); see above")
+        results[str(threads)] = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"threads={threads}: {results[str(threads)]}", file=sys.stderr)
+    print(json.dumps({"bench": "model", "threads": results, "cpu_count": os.cpu_count()}))
+    return 0
+
+
+def run_one(threads: int, steps: int) -> dict:
+    """All figures for one thread count, in this process."""
+    from .__main__ import apply_thread_env
+
+    apply_thread_env(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    from .chat_views import parse_views
+    from .models.base import SamplingParams
+    from .worker import Worker
+
+    worker = Worker(threads=threads)
+    optimizer = {"betas": [0.9, 0.95], "weight_decay": 0.01, "eps": 1e-8}
+    config = {"d_model": 128, "n_layers": 4, "n_heads": 4, "patch_px": 8, "max_seq_len": 256, "image_size_px": 40}
+    for role, seed, trainable in (("student", 0, True), ("teacher", 1, False)):
+        worker.load({"role": role, "model": {"kind": "tiny", "config": config}, "checkpoint": None,
+                     "trainable": trainable, "optimizer": optimizer if trainable else None, "device": "cpu",
+                     "dtype": "float32", "seed": seed}, {})
+    model = worker.roles["student"].model
+    figures: dict[str, float] = {"torch_threads": torch.get_num_threads()}
+    for name, temperature in (("generate_greedy", 0.0), ("generate_t1", 1.0)):
+        prompts = model.encode_prompts(parse_views(_views(32), "views"), _images(32))
+        params = SamplingParams(max_new_tokens=64, temperature=temperature, top_p=1.0, seed=0)
+        wall, cpu = _median_seconds(lambda: model.generate(prompts, params, ignore_eos=True), steps)  # type: ignore[call-arg]
+        figures[f"{name}_tokens_per_s"] = 32 * 64 / wall
+        figures[f"{name}_tokens_per_cpu_s"] = 32 * 64 / cpu
+    figures.update(_train_figures(worker, steps))
+    return {k: round(v, 3) for k, v in figures.items()}
+
+
+def _train_figures(worker, steps: int) -> dict[str, float]:
+    views, images, teacher_views = _views(64), _images(64), _teacher_views(64)
+    ids, mask = worker.roles["student"].model.encode_targets([RESPONSE] * 64, append_eos=True)
+    batch = {"images": images, "response_ids": ids.cpu(), "response_mask": mask.cpu()}
+    common = {"role": "student", "views": views, "lr": 1e-4, "grad_clip": 1.0}
+    sft = {**common, "targets": [RESPONSE] * 64, "append_eos": True}
+    score = {"role": "teacher", "views": teacher_views, "temperature": 1.0, "mode": "token", "k": None}
+    teacher_scores = worker.score(score, {"response_ids": batch["response_ids"], "response_mask": batch["response_mask"]})[1]
+    distill = {**common, "estimator": "sampled", "temperature": 1.0, "clip": {"low": 0.2, "high": 0.3, "dual": 3.0},
+               "k": None}
+    wire = {**distill, "teacher": {"source": "wire"}}
+    in_process = {**distill, "teacher": {"source": "role", "role": "teacher", "views": teacher_views}}
+    runs: dict[str, Callable[[], object]] = {
+        "sft_step": lambda: worker.sft_step(sft, {"images": images}),
+        "distill_step_wire_teacher": lambda: worker.distill_step(wire, batch | {"teacher_logprobs": teacher_scores["logprobs"]}),
+        "distill_step_in_process_teacher": lambda: worker.distill_step(in_process, batch),
+        "teacher_score": lambda: worker.score(score, {k: batch[k] for k in ("response_ids", "response_mask")}),
+    }
+    figures = {}
+    for name, run in runs.items():
+        wall, cpu = _median_seconds(run, steps)
+        figures[f"{name}_per_s"], figures[f"{name}_per_cpu_s"] = 1.0 / wall, 1.0 / cpu
+    prompt_tokens = 2 + 25 + len(PROMPT) + 1  # BOS, role, visual tokens, text, generation prompt
+    figures["train_tokens_per_row"] = float(prompt_tokens + int(mask[0].sum()))
+    return figures
+
+
+def _median_seconds(run: Callable[[], object], steps: int, warmup: int = 2) -> tuple[float, float]:
+    """Median (wall seconds, process CPU seconds) of one call."""
+    for _ in range(warmup):
+        run()
+    wall, cpu = [], []
+    for _ in range(steps):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        run()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def _views(n: int) -> list:
+    return [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}] for _ in range(n)]
+
+
+def _teacher_views(n: int) -> list:
+    text = "4x4\nS...\n.H..\n..H.\n...G\nplan>"
+    return [[{"role": "user", "content": [{"type": "text", "text": text}]}] for _ in range(n)]
+
+
+def _images(n: int):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 40, 40, 3), dtype=torch.uint8, generator=g)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

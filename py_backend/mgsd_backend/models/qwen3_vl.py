@@ -1,0 +1,363 @@
+"""The `hf` model kind: Qwen3-VL (any size, hub id or local directory) through transformers.
+
+`build_hf_model` loads a checkpoint (offline when `HF_HUB_OFFLINE=1` or the path is a directory),
+optionally adds LoRA on the language model's linears, and wraps it as a `PolicyModel`. Inputs come
+from mgsd's own codec (`qwen3_vl_codec.py`), so CPU tests and GPU runs see identical tensors.
+
+Notable choices (see shared/reference/qwen3-vl-in-transformers.md):
+- Positions. A view with an image leaves `position_ids` to the model (M-RoPE via `get_rope_index`,
+  fed `mm_token_type_ids` where the installed transformers takes it). A text-only view (the
+  teacher) gets plain `cumsum(mask) - 1` positions on all three M-RoPE axes. `rope_deltas`, which
+  the model caches between calls, is cleared before and after every forward and `generate`.
+- Padding. Prompts are left-padded to P columns, responses right-padded to R; the hidden row at
+  column P+j-1 predicts response token j.
+- Sampling. Every generation knob is explicit (the checkpoint's recommended top-k/top-p never
+  leak in); seeded through a forked RNG; run in eval mode. Qwen's vision placeholder tokens are
+  suppressed while sampling: fed back in, an `<|image_pad|>` would be read as image input (real
+  checkpoints give them ~0 mass; random test models do not). `Generation.logprobs_BR` is a
+  teacher-forced recompute: one extra no-grad forward of prompt + sampled response, chunked
+  log-softmax of logits / temperature (temperature 1 for greedy) — the same numbers `score` gives.
+- LoRA on `q/k/v/o/gate/up/down_proj` under `language_model` only; vision tower and merger frozen.
+  `save` merges LoRA into a copy of the weights (never into the live model) and writes a
+  directory that loads like a hub checkpoint (`qwen3_vl_lora.py`). Loading: `qwen3_vl_load.py`.
+
+Dimension letters: B batch, P prompt length, R response length, T = P + R, D hidden, V vocabulary,
+N flattened rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ModelLoadError
+from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
+from .qwen3_vl_codec import ImageSettings, Qwen3VLCodec, check_chat_template
+from .qwen3_vl_lora import add_lora, enable_checkpointing, write_merged_checkpoint
+
+LOGIT_CHUNK_ROWS = 1024
+
+
+def build_hf_model(spec: dict, *, device: str, dtype: str, seed: int, trainable: bool,
+                   checkpoint: str | None) -> Qwen3VLPolicy:
+    """Loads `spec` (`{"kind": "hf", "path", "lora", "gradient_checkpointing"}`) for the registry.
+
+    `checkpoint`, when given, is a directory written by `save` (merged weights + tokenizer) and is
+    loaded instead of `spec["path"]`; a fresh LoRA (seeded by `seed`) goes on top when asked."""
+    from .qwen3_vl_load import load_model_and_tokenizer, resolve_directory, resolve_device, resolve_dtype
+
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    source = checkpoint or spec.get("path")
+    if not source:
+        raise ModelLoadError("model spec of kind hf has no path", hint="set model.path to a hub id or a directory")
+    directory = resolve_directory(str(source))
+    model, tokenizer = load_model_and_tokenizer(directory, torch_dtype, torch_device)
+    torch.manual_seed(seed)  # LoRA's A matrices are initialised randomly
+    return Qwen3VLPolicy(
+        model, tokenizer, ImageSettings.from_directory(directory), lora=spec.get("lora"), trainable=trainable,
+        gradient_checkpointing=bool(spec.get("gradient_checkpointing", False)), source=str(source),
+        source_dir=directory,
+    )
+
+
+class Qwen3VLPolicy(PolicyModel):
+    """A Qwen3-VL `Qwen3VLForConditionalGeneration` behind mgsd's `PolicyModel` interface."""
+
+    kind = "hf"
+
+    def __init__(self, model, tokenizer, settings: ImageSettings, *, lora: dict | None = None,
+                 trainable: bool = False, gradient_checkpointing: bool = False,
+                 source: str = "<memory>", source_dir: Path | None = None) -> None:
+        self._core = model  # Qwen3VLForConditionalGeneration; LoRA layers are injected in place
+        self._tokenizer = tokenizer
+        self._source, self._source_dir = source, source_dir
+        self._lora = lora if trainable else None  # a frozen model has nothing to adapt
+        self._trainable = trainable
+        config = model.config
+        self._pad_id = _token_id(tokenizer, "<|endoftext|>", tokenizer.pad_token_id)
+        self._eos_id = _token_id(tokenizer, "<|im_end|>", tokenizer.eos_token_id)
+        self._stop_ids = sorted({self._eos_id, self._pad_id} | ({tokenizer.eos_token_id} - {None}))
+        self._vision_ids = [config.image_token_id, config.video_token_id, config.vision_start_token_id,
+                            config.vision_end_token_id] + _known_ids(tokenizer, ["<|vision_pad|>"])
+        self._codec = Qwen3VLCodec(tokenizer, settings, image_token_id=config.image_token_id, pad_id=self._pad_id)
+        self._takes_mm_types = "mm_token_type_ids" in inspect.signature(model.model.forward).parameters
+        self._template_check = check_chat_template(tokenizer)
+        # Sampling settings come only from `generate`'s arguments, never from the checkpoint's defaults.
+        from transformers import GenerationConfig
+
+        model.generation_config = GenerationConfig(eos_token_id=self._stop_ids, pad_token_id=self._pad_id)
+        self._setup_training(gradient_checkpointing)
+
+    def _setup_training(self, gradient_checkpointing: bool) -> None:
+        if not self._trainable:
+            self._core.eval().requires_grad_(False)
+            return
+        if self._lora is not None:
+            add_lora(self._core, self._lora)
+        if gradient_checkpointing:
+            self._core.config.use_cache = False
+            enable_checkpointing(self._core)
+        self._core.train()
+
+    # ---- tokenizer side ---------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return int(self._core.config.text_config.vocab_size)
+
+    @property
+    def eos_id(self) -> int:
+        return self._eos_id
+
+    @property
+    def pad_id(self) -> int:
+        return self._pad_id
+
+    @property
+    def device(self) -> torch.device:
+        return self._core.lm_head.weight.device
+
+    def encode_prompts(self, views: list[View], images_BHWC: torch.Tensor | None) -> EncodedPrompts:
+        out = self._codec.encode(views, images_BHWC)
+        inputs: dict[str, Any] = {"input_ids": out.input_ids_BP.to(self.device),
+                                  "attention_mask": out.attention_mask_BP.to(self.device),
+                                  "mm_token_type_ids": out.mm_token_type_ids_BP.to(self.device)}
+        if out.pixel_values_NF is not None:
+            inputs["pixel_values"] = out.pixel_values_NF.to(self.device, self._core.dtype)
+            inputs["image_grid_thw"] = out.image_grid_thw.to(self.device)
+        return EncodedPrompts(batch_size=len(views), has_images=out.pixel_values_NF is not None, inputs=inputs)
+
+    def encode_targets(self, texts: list[str], append_eos: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._codec.encode_targets(texts, append_eos, self._eos_id)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+    # ---- compute ----------------------------------------------------------------------------
+    def _model_inputs(self, prompts: EncodedPrompts, ids_BT, mask_BT) -> dict[str, Any]:
+        """Forward kwargs for prompt (+ response) columns; positions per the module header."""
+        kwargs: dict[str, Any] = {"input_ids": ids_BT, "attention_mask": mask_BT}
+        if prompts.has_images:
+            kwargs["pixel_values"] = prompts.inputs["pixel_values"]
+            kwargs["image_grid_thw"] = prompts.inputs["image_grid_thw"]
+            if self._takes_mm_types:  # transformers >= 5.3 needs it for M-RoPE; responses are text (0)
+                types_BP = prompts.inputs["mm_token_type_ids"]
+                zeros = types_BP.new_zeros(ids_BT.shape[0], ids_BT.shape[1] - types_BP.shape[1])
+                kwargs["mm_token_type_ids"] = torch.cat([types_BP, zeros], 1)
+        return kwargs
+
+    def _clear_rope_cache(self) -> None:
+        # NOTE: Qwen3VLModel caches rope_deltas across calls; a stale one shifts positions.
+        self._core.model.rope_deltas = None
+
+    def generate(self, prompts: EncodedPrompts, params: SamplingParams) -> Generation:
+        from transformers import GenerationConfig
+
+        greedy = params.temperature <= 0
+        config = GenerationConfig(
+            max_new_tokens=params.max_new_tokens, min_new_tokens=0, do_sample=not greedy, num_beams=1,
+            temperature=1.0 if greedy else params.temperature, top_p=1.0 if greedy else params.top_p,
+            top_k=None if greedy else 0, min_p=None, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0,
+            eos_token_id=self._stop_ids, pad_token_id=self._pad_id, bos_token_id=None,
+            use_cache=True, return_dict_in_generate=True, num_return_sequences=1,
+        )
+        inputs = prompts.inputs
+        with torch.no_grad(), self._eval_mode(), self._forked_rng(params.seed):
+            self._clear_rope_cache()
+            try:
+                kwargs = self._model_inputs(prompts, inputs["input_ids"], inputs["attention_mask"])
+                out = self._core.generate(**kwargs, generation_config=config,
+                                          logits_processor=suppress_ids_processor(self._vision_ids))
+            finally:
+                self._clear_rope_cache()
+            response_BR = out.sequences[:, inputs["input_ids"].shape[1]:]
+            mask_BR = response_mask(response_BR, self._stop_ids)
+            response_BR = response_BR.masked_fill(~mask_BR, self._pad_id)
+            check_sampled_ids(response_BR, mask_BR, len(self._tokenizer), self._source)
+            logprobs_BR = self.token_logprobs(prompts, response_BR, mask_BR, 1.0 if greedy else params.temperature)
+        texts, char_end_BR = self._texts_and_char_ends(response_BR, mask_BR)
+        return Generation(response_BR.cpu(), mask_BR.cpu(), logprobs_BR.cpu(), char_end_BR, texts)
+
+    def token_logprobs(self, prompts: EncodedPrompts, response_ids_BR, response_mask_BR, temperature: float):
+        """log softmax(logits / temperature) of each response token, chunked; 0 where masked."""
+        hidden_BRD = self.response_hidden(prompts, response_ids_BR, response_mask_BR)
+        mask_BR = response_mask_BR.to(hidden_BRD.device)
+        rows_ND, ids_N = hidden_BRD[mask_BR], response_ids_BR.to(hidden_BRD.device)[mask_BR]
+        picked = []
+        for start in range(0, rows_ND.shape[0], LOGIT_CHUNK_ROWS):
+            logits_NV = self.logits(rows_ND[start:start + LOGIT_CHUNK_ROWS]) / temperature
+            ids = ids_N[start:start + LOGIT_CHUNK_ROWS, None]
+            picked.append(logits_NV.gather(1, ids)[:, 0] - torch.logsumexp(logits_NV, dim=1))
+        out_BR = torch.zeros(mask_BR.shape, dtype=torch.float32, device=hidden_BRD.device)
+        if picked:
+            out_BR[mask_BR] = torch.cat(picked)
+        return out_BR
+
+    def response_hidden(self, prompts: EncodedPrompts, response_ids_BR: torch.Tensor,
+                        response_mask_BR: torch.Tensor) -> torch.Tensor:
+        prompt_BP = prompts.inputs["input_ids"]
+        _check_no_vision_tokens(response_ids_BR, self._vision_ids)
+        width_P, width_R = prompt_BP.shape[1], response_ids_BR.shape[1]
+        ids_BT = torch.cat([prompt_BP, response_ids_BR.to(self.device, torch.long)], 1)
+        mask_BT = torch.cat([prompts.inputs["attention_mask"], response_mask_BR.to(self.device, torch.long)], 1)
+        kwargs = self._model_inputs(prompts, ids_BT, mask_BT)
+        if not prompts.has_images:
+            kwargs["position_ids"] = text_positions(mask_BT)
+        self._clear_rope_cache()
+        try:
+            out = self._core.model(**kwargs, use_cache=False)
+        finally:
+            self._clear_rope_cache()
+        return out.last_hidden_state[:, width_P - 1: width_P + width_R - 1]
+
+    def logits(self, hidden_ND: torch.Tensor) -> torch.Tensor:
+        head = self._core.lm_head
+        return head(hidden_ND.to(head.weight.dtype)).float()
+
+    # ---- training state ---------------------------------------------------------------------
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self._core.parameters() if p.requires_grad]
+
+    def train(self, mode: bool = True) -> None:
+        self._core.train(mode and self._trainable)
+
+    def save(self, directory: str) -> None:
+        write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory))
+
+    def describe(self) -> dict[str, Any]:
+        import transformers
+
+        return {
+            "kind": self.kind, "source": self._source,
+            "params": sum(p.numel() for p in self._core.parameters()),
+            "trainable_params": sum(p.numel() for p in self.trainable_parameters()),
+            "vocab": self.vocab_size, "tokenizer_size": len(self._tokenizer),
+            "device": str(self.device), "dtype": str(self._core.dtype).removeprefix("torch."),
+            "lora": self._lora, "chat_template": self._template_check,
+            "transformers": transformers.__version__,
+        }
+
+    # ---- helpers ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _eval_mode(self):
+        was_training = self._core.training
+        self._core.eval()
+        try:
+            yield
+        finally:
+            self._core.train(was_training)
+
+    @contextlib.contextmanager
+    def _forked_rng(self, seed: int):
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type="cuda"):
+            torch.manual_seed(seed)
+            yield
+
+    def _texts_and_char_ends(self, response_BR: torch.Tensor, mask_BR: torch.Tensor):
+        """Decoded texts and, per token, the characters of the final text complete after it."""
+        texts: list[str] = []
+        char_end_BR = torch.zeros(response_BR.shape, dtype=torch.int32)
+        for b in range(response_BR.shape[0]):
+            ids = response_BR[b][mask_BR[b].to(response_BR.device)].tolist()
+            text, ends = decode_with_char_ends(self._tokenizer, ids)
+            texts.append(text)
+            char_end_BR[b, : len(ends)] = torch.tensor(ends, dtype=torch.int32)
+        return texts, char_end_BR
+
+
+def decode_with_char_ends(tokenizer, ids: list[int]) -> tuple[str, list[int]]:
+    """(text, ends): ends[j] = characters of `text` complete once token j is decoded.
+
+    Incremental: each step decodes a short window that starts a few tokens back, so byte-level
+    pieces of one character (shown as U+FFFD until complete) and tokenizers that strip a leading
+    space both work, in linear time. If the pieces do not add up to the full decode (a decoder
+    with global clean-up rules), it recomputes exactly from every prefix, in quadratic time."""
+    def decode(part: list[int]) -> str:
+        return tokenizer.decode(part, skip_special_tokens=True)
+
+    text = decode(ids)
+    pieces: list[str] = []
+    ends: list[int] = []
+    start = read = written = 0
+    for j in range(len(ids)):
+        before, after = decode(ids[start:read]), decode(ids[start:j + 1])
+        if len(after) > len(before) and not after.endswith("\ufffd"):
+            pieces.append(after[len(before):])
+            written += len(pieces[-1])
+            start, read = read, j + 1
+        ends.append(written)
+    if "".join(pieces) == text:
+        return text, ends
+    prefixes = tokenizer.batch_decode([ids[: j + 1] for j in range(len(ids))], skip_special_tokens=True)
+    return text, [len(p if text.startswith(p) else os.path.commonprefix([p, text])) for p in prefixes]
+
+
+def suppress_ids_processor(ids: list[int]):
+    """A logits processor giving `ids` zero probability (before temperature and top-p)."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class SuppressIds(LogitsProcessor):
+        # NOTE: transformers' own suppress_tokens runs torch.isin over the whole vocabulary each step.
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            scores[:, ids] = float("-inf")
+            return scores
+
+    return LogitsProcessorList([SuppressIds()])
+
+
+def response_mask(response_BR: torch.Tensor, stop_ids: list[int]) -> torch.Tensor:
+    """True up to and including the first stop token of each row (all True if none)."""
+    is_stop_BR = torch.isin(response_BR, torch.tensor(stop_ids, device=response_BR.device))
+    after_stop_BR = (is_stop_BR.long().cumsum(1) - is_stop_BR.long()) > 0
+    return ~after_stop_BR
+
+
+def check_sampled_ids(response_BR: torch.Tensor, mask_BR: torch.Tensor, tokenizer_size: int,
+                      source: str) -> None:
+    """A sampled id past the tokenizer (an untrained padding row of the head) means broken inference."""
+    bad = (response_BR >= tokenizer_size) & mask_BR
+    if bool(bad.any()):
+        row, col = (int(i) for i in bad.nonzero()[0])
+        raise RuntimeError(
+            f"{source}: sampled token id {int(response_BR[row, col])} (sample {row}, position {col}) is past the "
+            f"tokenizer's {tokenizer_size} tokens. The model put probability on untrained vocabulary rows: check the "
+            f"weights, dtype and temperature."
+        )
+
+
+def text_positions(mask_BT: torch.Tensor) -> torch.Tensor:
+    """Plain 1-D RoPE positions on all three M-RoPE axes → [3, B, T] (pads get 1, masked anyway)."""
+    positions_BT = (mask_BT.long().cumsum(1) - 1).masked_fill(mask_BT == 0, 1)
+    return positions_BT.unsqueeze(0).expand(3, -1, -1)
+
+
+def _check_no_vision_tokens(response_ids_BR: torch.Tensor, vision_ids: list[int]) -> None:
+    found = torch.isin(response_ids_BR, torch.tensor(vision_ids, device=response_ids_BR.device))
+    if bool(found.any()):
+        row, col = (int(i) for i in found.nonzero()[0])
+        raise ValueError(
+            f"response sample {row}, position {col}: token id {int(response_ids_BR[row, col])} is a Qwen vision "
+            f"placeholder, which would be read as image input. Responses must not contain vision tokens "
+            f"(generate suppresses them); pad responses with the model's pad id."
+        )
+
+
+def _known_ids(tokenizer, tokens: list[str]) -> list[int]:
+    ids = [tokenizer.convert_tokens_to_ids(t) for t in tokens]
+    return [i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id]
+
+
+def _token_id(tokenizer, token: str, fallback: int | None) -> int:
+    found = tokenizer.convert_tokens_to_ids(token)
+    if isinstance(found, int) and found != tokenizer.unk_token_id:
+        return found
+    if fallback is None:
+        raise ModelLoadError(f"the tokenizer has no {token} token and no fallback id",
+                             hint="kind hf expects a Qwen3-VL tokenizer")
+    return int(fallback)

@@ -1,0 +1,60 @@
+"""AdamW construction and one guarded optimizer update for a trainable role.
+
+- Weight decay applies to matrices only (parameters with ≥ 2 dims: linear, conv and embedding
+  weights); biases, norms and 1-D embeddings are not decayed. Each param group carries a `decay`
+  flag so a restored optimizer can have the requested hyperparameters re-applied.
+- TypeScript owns the schedule: every step request carries `lr`, which is written into every
+  param group before stepping.
+- A NaN/inf loss or gradient norm raises `NonFiniteLoss` before `optimizer.step()`: the weights
+  and the optimizer state stay exactly as they were, and the gradients are cleared.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import NonFiniteLoss, RequestError
+
+
+def build_adamw(params: list[torch.nn.Parameter], betas: tuple[float, float], weight_decay: float,
+                eps: float) -> torch.optim.AdamW:
+    """AdamW over `params`, decay on matrices only; lr is set per step."""
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay, "decay": True},
+              {"params": no_decay, "weight_decay": 0.0, "decay": False}]
+    return torch.optim.AdamW(groups, lr=0.0, betas=betas, eps=eps)
+
+
+def set_hyperparameters(optimizer: torch.optim.Optimizer, betas: tuple[float, float], weight_decay: float,
+                        eps: float) -> None:
+    """Re-applies requested hyperparameters (after a restore, which brings back the saved ones)."""
+    for group in optimizer.param_groups:
+        group["betas"] = tuple(betas)
+        group["eps"] = eps
+        group["weight_decay"] = weight_decay if group.get("decay", True) else 0.0
+
+
+def apply_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                 lr: float, grad_clip: float, where: str) -> float:
+    """backward → clip the grad norm to `grad_clip` → step at `lr`. Returns the pre-clip grad norm.
+
+    `where` (op and role) goes into the NonFiniteLoss message."""
+    optimizer.zero_grad(set_to_none=True)
+    if not bool(torch.isfinite(loss.detach())):
+        raise NonFiniteLoss(f"{where}: the loss is {float(loss.detach()):g}; no update was made (weights unchanged)",
+                            hint="Lower the learning rate, or check the inputs (empty targets, inf log-probs).")
+    if not loss.requires_grad:
+        raise RequestError(f"{where}: the loss does not depend on any trainable parameter",
+                           hint="The batch may have no response tokens; send at least one real token.")
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    if not bool(torch.isfinite(grad_norm)):
+        optimizer.zero_grad(set_to_none=True)
+        raise NonFiniteLoss(f"{where}: the gradient norm is {float(grad_norm):g}; no update was made "
+                            "(weights unchanged)", hint="Lower the learning rate or the gradient clip.")
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(grad_norm)

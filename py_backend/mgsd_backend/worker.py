@@ -1,0 +1,296 @@
+"""The worker's model ops (docs/protocol.md): one method per op, called by the server.
+
+Each op is `(args, tensors) -> (result, tensors)`: `args` is the request's JSON (already checked
+against protocol.py by the server), `tensors` the decoded Arrow columns as CPU torch tensors with
+the batch as first dimension. Results are JSON-able; every result carries `op_seconds`, the time
+spent inside the op (the client compares it with the round trip to measure bridge overhead).
+
+A role (`student`, `teacher`, …) is a model slot: the model, its AdamW optimizer (trainable roles
+only), and its optimizer step count. `alias_of` makes a role share another role's model (e.g. the
+live student as its own teacher); an alias is never trained through.
+
+Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
+image/view mismatch, a full distribution too large for the wire, …) whose message names the op,
+the role and the sample; training ops raise `NonFiniteLoss` without touching the weights.
+
+Tensor names (per row; R response length, K top-k, V vocabulary): images uint8 [H, W, 3];
+response_ids int64 [R]; response_mask bool [R]; logprobs / entropy / old_logprobs /
+teacher_logprobs / log_ratio float32 [R]; token_char_end int32 [R]; topk_ids int64 [R, K];
+topk_logprobs float32 [R, K]; full_logprobs float32 [R, V]; advantages float32 [] or [R].
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from . import checkpoint as ckpt
+from .chat_views import has_image, parse_views
+from .errors import RequestError, UnknownRole
+from .losses.distill import TeacherRows, distill_loss
+from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
+from .losses.pg import ClipParams, pg_loss
+from .losses.sft import sft_loss
+from .models.base import EncodedPrompts, PolicyModel, SamplingParams
+from .models.registry import build_model
+from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
+                         to_cpu)
+from .optim import apply_update, build_adamw, set_hyperparameters
+
+Tensors = dict[str, torch.Tensor]
+OpResult = tuple[dict[str, Any], Tensors]
+
+
+@dataclass
+class RoleState:
+    model: PolicyModel
+    optimizer: torch.optim.Optimizer | None
+    alias_of: str | None = None
+    step: int = 0
+
+
+def timed(method: Callable[..., OpResult]) -> Callable[..., OpResult]:
+    """Adds `op_seconds` (wall time inside the op) to an op's result."""
+
+    @functools.wraps(method)
+    def wrapper(self: Worker, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        start = time.perf_counter()
+        result, out = method(self, args, tensors)
+        result["op_seconds"] = time.perf_counter() - start
+        return result, out
+
+    return wrapper
+
+
+class Worker:
+    """Holds models by role and runs the model ops on them. Each model op of protocol.py's `Op` is
+    the method of the same name (the server dispatches with `getattr(worker, op.value)`)."""
+
+    def __init__(self, threads: int) -> None:
+        torch.set_num_threads(threads)
+        self.roles: dict[str, RoleState] = {}
+
+    # ---- roles ------------------------------------------------------------------------------
+    def _role(self, name: str, op: str) -> RoleState:
+        if name not in self.roles:
+            loaded = ", ".join(sorted(self.roles)) or "none"
+            raise UnknownRole(f"{op}: role {name!r} is not loaded (loaded roles: {loaded})",
+                              hint="Send a `load` for this role first.")
+        return self.roles[name]
+
+    def _trainable(self, name: str, op: str) -> RoleState:
+        state = self._role(name, op)
+        if state.optimizer is None:
+            why = f"an alias of {state.alias_of!r}" if state.alias_of else "loaded with trainable false"
+            raise RequestError(f"{op}: role {name!r} cannot be trained ({why})",
+                               hint="Train the role that owns the weights, loaded with trainable true.")
+        return state
+
+    @timed
+    def load(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        name = args["role"]
+        users = [r for r, s in self.roles.items() if s.alias_of == name and r != name]
+        if users:
+            raise RequestError(f"load: role {name!r} is aliased by {users}; reloading it would split them",
+                               hint="Load the aliases again after this role, or load into a new role name.")
+        if args.get("alias_of") is not None:
+            owner = self._role(args["alias_of"], "load")
+            self.roles[name] = RoleState(owner.model, None, alias_of=args["alias_of"], step=owner.step)
+            return {"describe": owner.model.describe(), "step": owner.step, "optimizer_restored": False}, {}
+        self.roles.pop(name, None)  # free the old model before building the new one
+        state, restored = self._build_role(args)
+        self.roles[name] = state
+        return {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}, {}
+
+    def _build_role(self, args: dict[str, Any]) -> tuple[RoleState, bool]:
+        checkpoint, trainable, opt = args.get("checkpoint"), bool(args["trainable"]), args.get("optimizer")
+        if trainable and opt is None:
+            raise RequestError(f"load: role {args['role']!r} is trainable but `optimizer` is null",
+                               hint="Send optimizer {betas, weight_decay, eps}, or trainable false.")
+        model = build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
+                            trainable=trainable, checkpoint=ckpt.model_dir(checkpoint) if checkpoint else None)
+        if not trainable:
+            return RoleState(model, None), False
+        hyper = (tuple(opt["betas"]), float(opt["weight_decay"]), float(opt["eps"]))
+        optimizer = build_adamw(model.trainable_parameters(), *hyper)
+        step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if checkpoint else None
+        set_hyperparameters(optimizer, *hyper)
+        return RoleState(model, optimizer, step=step or 0), step is not None
+
+    @timed
+    def save(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        state = self._role(args["role"], "save")
+        owner = self.roles[state.alias_of] if state.alias_of else state
+        if args["include_optimizer"] and owner.optimizer is None:
+            raise RequestError(f"save: role {args['role']!r} has no optimizer (frozen)",
+                               hint="Save it with include_optimizer false.")
+        optimizer = owner.optimizer if args["include_optimizer"] else None
+        files = ckpt.save_checkpoint(args["dir"], owner.model, optimizer, owner.step)
+        return {"files": files, "step": owner.step}, {}
+
+    # ---- sampling and scoring ---------------------------------------------------------------
+    @timed
+    def generate(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        model = self._role(args["role"], "generate").model
+        prompts = self._encode(model, args["views"], tensors.get("images"), "generate", "views")
+        s = args["sampling"]
+        params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
+        model.train(False)
+        gen = model.generate(prompts, params)
+        out = {"response_ids": gen.response_ids_BR.long(), "response_mask": gen.response_mask_BR.bool(),
+               "logprobs": gen.logprobs_BR.float(), "token_char_end": gen.token_char_end_BR.int()}
+        return {"texts": gen.texts}, to_cpu(out)
+
+    @timed
+    def score(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        model = self._role(args["role"], "score").model
+        prompts = self._encode(model, args["views"], tensors.get("images"), "score", "views")
+        ids_BR, mask_BR = response_tensors(tensors, model)
+        mode, temperature = args["mode"], float(args["temperature"])
+        if mode == "full":
+            check_wire_size(ids_BR.shape, model.vocab_size)
+        model.train(False)
+        with torch.no_grad():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, entropy_N = token_logprobs(model, hidden_ND, ids_BR[mask_BR], temperature)
+            out = {"logprobs": scatter_rows(logprobs_N, mask_BR), "entropy": scatter_rows(entropy_N, mask_BR)}
+            if mode == "topk":
+                ids_NK, values_NK = topk_logprobs(model, hidden_ND, int(args["k"]), temperature)
+                out["topk_ids"], out["topk_logprobs"] = scatter_rows(ids_NK, mask_BR), scatter_rows(values_NK, mask_BR)
+            elif mode == "full":
+                out["full_logprobs"] = scatter_rows(full_logprobs(model, hidden_ND, temperature), mask_BR)
+        return {}, to_cpu(out)
+
+    # ---- training ---------------------------------------------------------------------------
+    @timed
+    def sft_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        state = self._trainable(args["role"], "sft_step")
+        model = state.model
+        prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
+        targets = args["targets"]
+        if len(targets) != prompts.batch_size:
+            raise RequestError(f"sft_step: {len(targets)} targets for {prompts.batch_size} views; send one per view")
+        try:
+            ids_BR, mask_BR = model.encode_targets(targets, bool(args["append_eos"]))
+        except ValueError as err:
+            raise RequestError(f"sft_step: args.targets: {err}") from err
+        require_tokens(mask_BR, "sft_step")
+        model.train(True)
+        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+        loss = sft_loss(logprobs_N)
+        grad_norm = self._update(state, loss, args, "sft_step")
+        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), "grad_norm": grad_norm,
+                "lr": float(args["lr"])}, {}
+
+    @timed
+    def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        state = self._trainable(args["role"], "distill_step")
+        model = state.model
+        prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
+        ids_BR, mask_BR = response_tensors(tensors, model)
+        require_tokens(mask_BR, "distill_step")
+        teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
+        old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
+        model.train(True)
+        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+        try:
+            out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
+                               float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
+        except ValueError as err:
+            raise RequestError(f"distill_step: {err}") from err
+        grad_norm = self._update(state, out.loss, args, "distill_step")
+        result = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()), "kl": out.kl,
+                  "kl_kind": out.kl_kind, "student_entropy": out.student_entropy,
+                  "teacher_entropy": out.teacher_entropy, "grad_norm": grad_norm, "lr": float(args["lr"]),
+                  "tokens": out.tokens}
+        return result, to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
+
+    @timed
+    def pg_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        state = self._trainable(args["role"], "pg_step")
+        model = state.model
+        prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
+        ids_BR, mask_BR = response_tensors(tensors, model)
+        require_tokens(mask_BR, "pg_step")
+        advantages = tensors["advantages"].to(ids_BR.device).float()
+        advantages_BR = advantages[:, None].expand_as(ids_BR) if advantages.ndim == 1 else advantages
+        if advantages_BR.shape != ids_BR.shape:
+            raise RequestError(f"pg_step: advantages has shape {list(advantages.shape)}; expected "
+                               f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
+        old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
+        model.train(True)
+        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+        loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
+        grad_norm = self._update(state, loss, args, "pg_step")
+        return {"loss": float(loss.detach()), "grad_norm": grad_norm, "lr": float(args["lr"]),
+                "clip_fraction": float(clip_fraction), "tokens": int(mask_BR.sum())}, {}
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> float:
+        assert state.optimizer is not None, "trainable roles carry an optimizer"
+        where = f"{op} on role {args['role']!r}"
+        grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, loss, float(args["lr"]),
+                                 float(args["grad_clip"]), where)
+        state.step += 1
+        return grad_norm
+
+    def _encode(self, model: PolicyModel, views_json: Any, images: torch.Tensor | None, op: str,
+                path: str) -> EncodedPrompts:
+        views = parse_views(views_json, f"args.{path}")
+        try:
+            prompts = model.encode_prompts(views, images)
+        except ValueError as err:
+            raise RequestError(f"{op}: args.{path}: {err}",
+                               hint="Send one image row per view that has an image part, and none otherwise.") from err
+        expected = any(has_image(v) for v in views)
+        if prompts.has_images != expected:
+            # The blind-model guard: a model that drops (or invents) the image must never train silently.
+            raise RuntimeError(f"{op}: {model.kind} model encoded has_images={prompts.has_images} for views "
+                               f"whose image parts say {expected}; this is a bug in the model's encode_prompts")
+        return prompts
+
+    def _teacher_rows(self, args: dict[str, Any], tensors: Tensors, student: PolicyModel, ids_BR: torch.Tensor,
+                      mask_BR: torch.Tensor) -> TeacherRows:
+        source, estimator = args["teacher"], args["estimator"]
+        if source["source"] == "role":
+            return self._in_process_teacher(source, tensors, student, ids_BR, mask_BR, args.get("k"))
+        device = ids_BR.device
+        rows = {name: tensors[name].to(device)[mask_BR] for name in
+                ("teacher_logprobs", "teacher_topk_ids", "teacher_topk_logprobs", "teacher_full_logprobs")
+                if name in tensors}
+        needed = {"sampled": ["teacher_logprobs"], "topk": ["teacher_topk_ids", "teacher_topk_logprobs"],
+                  "full": ["teacher_full_logprobs"]}[estimator]
+        missing = [name for name in needed if name not in rows]
+        if missing:
+            raise RequestError(f"distill_step: estimator {estimator!r} with a wire teacher needs tensor(s) {missing}",
+                               hint="Score the teacher with the matching `score` mode and send its outputs.")
+        full = rows.get("teacher_full_logprobs")
+        if full is not None and full.shape[-1] != student.vocab_size:
+            raise RequestError(f"distill_step: teacher_full_logprobs has vocabulary {full.shape[-1]}, the "
+                               f"student has {student.vocab_size}; teacher and student must share a tokenizer")
+        k = args.get("k")
+        return TeacherRows(token_logprobs_N=rows.get("teacher_logprobs"), topk_ids_NK=rows.get("teacher_topk_ids"),
+                           topk_logprobs_NK=rows.get("teacher_topk_logprobs"), full_logprobs_NV=full,
+                           k=None if k is None else int(k))
+
+    def _in_process_teacher(self, source: dict[str, Any], tensors: Tensors, student: PolicyModel,
+                            ids_BR: torch.Tensor, mask_BR: torch.Tensor, k: int | None) -> TeacherRows:
+        teacher = self._role(source["role"], "distill_step (teacher)").model
+        if teacher.vocab_size != student.vocab_size:
+            raise RequestError(f"distill_step: teacher role {source['role']!r} has vocabulary {teacher.vocab_size}, "
+                               f"the student {student.vocab_size}; they must share a tokenizer")
+        views = parse_views(source["views"], "args.teacher.views")
+        images = tensors.get("images") if any(has_image(v) for v in views) else None
+        prompts = self._encode(teacher, source["views"], images, "distill_step", "teacher.views")
+        teacher.train(False)
+        with torch.no_grad():
+            device = device_of(teacher)
+            hidden_ND = teacher.response_hidden(prompts, ids_BR.to(device), mask_BR.to(device))[mask_BR.to(device)]
+        return TeacherRows(model=teacher, hidden_ND=hidden_ND, k=None if k is None else int(k))

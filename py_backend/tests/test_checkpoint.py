@@ -1,0 +1,110 @@
+"""Checkpoints: exact round trip of weights and optimizer state, atomic replacement, safe loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mgsd_backend import checkpoint as ckpt
+from mgsd_backend.errors import ModelLoadError
+from mgsd_backend.worker import Worker
+from tiny_fixtures import SMALL_CONFIG, images, load_args, student_views
+
+torch.set_num_threads(1)
+VIEWS, IMAGES, TARGETS = student_views(3), images(3), ["RD", "LLU", "D"]
+
+
+def sft(worker: Worker, role: str = "student") -> dict:
+    args = {"role": role, "views": VIEWS, "targets": TARGETS, "append_eos": True, "lr": 3e-3, "grad_clip": 1.0}
+    return worker.sft_step(args, {"images": IMAGES})[0]
+
+
+def trained_worker(steps: int = 3) -> Worker:
+    worker = Worker(threads=1)
+    worker.load(load_args("student"), {})
+    for _ in range(steps):
+        sft(worker)
+    return worker
+
+
+def outputs(worker: Worker, role: str = "student") -> tuple[list[str], torch.Tensor]:
+    sampling = {"max_new_tokens": 10, "temperature": 1.0, "top_p": 1.0, "seed": 3}
+    result, out = worker.generate({"role": role, "views": VIEWS, "sampling": sampling}, {"images": IMAGES})
+    return result["texts"], out["logprobs"]
+
+
+def test_round_trip_restores_outputs_optimizer_state_and_step(tmp_path: Path):
+    source = trained_worker()
+    result, _ = source.save({"role": "student", "dir": str(tmp_path / "ckpt"), "include_optimizer": True}, {})
+    assert {"model/config.json", "model/model.safetensors", "optimizer.pt", "mgsd-checkpoint.json"} <= set(result["files"])
+    restored = Worker(threads=1)
+    loaded, _ = restored.load(load_args("student", seed=123, checkpoint=str(tmp_path / "ckpt")), {})
+    assert loaded["optimizer_restored"] and loaded["step"] == 3
+    texts_a, lp_a = outputs(source)
+    texts_b, lp_b = outputs(restored)
+    assert texts_a == texts_b and torch.equal(lp_a, lp_b)
+    opt_a, opt_b = source.roles["student"].optimizer, restored.roles["student"].optimizer
+    assert opt_a is not None and opt_b is not None
+    for pa, pb in zip(opt_a.state.values(), opt_b.state.values()):
+        assert all(torch.equal(pa[key], pb[key]) for key in ("exp_avg", "exp_avg_sq", "step"))
+    # The same next step on both gives bitwise identical weights only if the moments came back.
+    sft(source), sft(restored)
+    for a, b in zip(source.roles["student"].model.trainable_parameters(),
+                    restored.roles["student"].model.trainable_parameters()):
+        assert torch.equal(a, b)
+
+
+def test_frozen_load_from_checkpoint_has_no_optimizer_and_same_outputs(tmp_path: Path):
+    source = trained_worker()
+    source.save({"role": "student", "dir": str(tmp_path / "c"), "include_optimizer": False}, {})
+    frozen = Worker(threads=1)
+    result, _ = frozen.load(load_args("teacher", trainable=False, checkpoint=str(tmp_path / "c")), {})
+    assert result["describe"]["trainable_params"] == 0 and frozen.roles["teacher"].optimizer is None
+    assert outputs(source)[0] == outputs(frozen, "teacher")[0]
+
+
+def test_saving_over_a_checkpoint_replaces_it_atomically_and_leaves_no_temp_dirs(tmp_path: Path, monkeypatch):
+    worker = trained_worker(1)
+    target = tmp_path / "latest"
+    worker.save({"role": "student", "dir": str(target), "include_optimizer": True}, {})
+    sft(worker)
+    worker.save({"role": "student", "dir": str(target), "include_optimizer": True}, {})
+    assert ckpt.read_manifest(target)["step"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest"]
+
+    def broken_save(directory: str) -> None:
+        (Path(directory) / "partial.bin").write_bytes(b"x")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(worker.roles["student"].model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        worker.save({"role": "student", "dir": str(target), "include_optimizer": True}, {})
+    assert ckpt.read_manifest(target)["step"] == 2 and not (target / "model" / "partial.bin").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest"]
+
+
+class Smuggled:
+    """Any class: a weights-only load must refuse to construct it."""
+
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_loading_never_unpickles_arbitrary_objects(tmp_path: Path):
+    worker = trained_worker(1)
+    worker.save({"role": "student", "dir": str(tmp_path / "c"), "include_optimizer": True}, {})
+    torch.save({"format": 1, "step": 1, "shapes": [], "optimizer": Smuggled()}, tmp_path / "c" / "optimizer.pt")
+    with pytest.raises(ModelLoadError, match="optimizer.pt could not be read safely"):
+        Worker(threads=1).load(load_args("student", checkpoint=str(tmp_path / "c")), {})
+
+
+def test_config_mismatch_and_missing_manifest_are_model_load_errors(tmp_path: Path):
+    worker = trained_worker(1)
+    worker.save({"role": "student", "dir": str(tmp_path / "c"), "include_optimizer": False}, {})
+    other = {**SMALL_CONFIG, "n_layers": 3}
+    with pytest.raises(ModelLoadError, match=r"different config.*'n_layers': \(3, 2\)"):
+        Worker(threads=1).load(load_args("student", checkpoint=str(tmp_path / "c"), config=other), {})
+    with pytest.raises(ModelLoadError, match="no mgsd-checkpoint.json"):
+        Worker(threads=1).load(load_args("student", checkpoint=str(tmp_path)), {})

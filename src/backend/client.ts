@@ -1,0 +1,70 @@
+/**
+ * The backend client: one or several Python workers, each behind its own `WorkerHandle`.
+ *
+ * `BackendClient.start({ workers: { student: {...}, teacher: {...} } })` launches one process per
+ * worker (each with its own threads, so their work overlaps) and gives one `WorkerHandle` each; a
+ * caller picks the worker that serves a call (`client.worker('teacher').score(...)`). Requests,
+ * pipelining, timeouts and error reporting live in `worker-handle.ts`; process start and stop in
+ * `launch.ts`.
+ */
+import { BackendError } from '../errors.js';
+import { launchWorker, type LaunchOptions } from './launch.js';
+import { WorkerHandle } from './worker-handle.js';
+
+export { type CallOptions, PythonTraceback, type Reply, WorkerHandle } from './worker-handle.js';
+
+/** What `BackendClient.start` needs: per-worker launch settings plus shared ones. */
+export interface BackendOptions {
+  workers: Record<string, { threads: number; env?: Record<string, string>; maxMessageMib?: number }>;
+  logDir: string;
+  python?: string | null;
+  startTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** How long `close` waits after the stop op before SIGTERM (and again before SIGKILL). */
+  shutdownGraceMs?: number;
+}
+
+/** Several workers started together; each serves the calls made on its own handle. */
+export class BackendClient {
+  private constructor(private readonly handles: Map<string, WorkerHandle>) {}
+
+  /** Starts every worker in parallel; if one fails, the others are closed and the error thrown. */
+  static async start(options: BackendOptions): Promise<BackendClient> {
+    const names = Object.keys(options.workers);
+    if (names.length === 0) throw new BackendError('no_workers', 'BackendClient.start: options.workers is empty', { hint: 'Name at least one worker, e.g. { student: { threads: 1 } }.' });
+    const launches = names.map((name) => {
+      const worker = options.workers[name]!;
+      const launch: LaunchOptions = { name, logDir: options.logDir, python: options.python, startTimeoutMs: options.startTimeoutMs, ...worker };
+      return launchWorker(launch).then((launched) => new WorkerHandle(launched, options.requestTimeoutMs, options.shutdownGraceMs));
+    });
+    const settled = await Promise.allSettled(launches);
+    const failure = settled.find((s) => s.status === 'rejected');
+    const handles = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    if (failure) {
+      await Promise.all(handles.map((handle) => handle.close()));
+      throw failure.reason;
+    }
+    return new BackendClient(new Map(handles.map((handle) => [handle.name, handle])));
+  }
+
+  /** The handle of one worker; throws `BackendError` naming the known workers for a wrong name. */
+  worker(name: string): WorkerHandle {
+    const handle = this.handles.get(name);
+    if (!handle) {
+      throw new BackendError('unknown_worker', `no backend worker named ${JSON.stringify(name)} (started: ${[...this.handles.keys()].join(', ')})`, {
+        hint: 'Name the worker in BackendClient.start({ workers: { ... } }).',
+      });
+    }
+    return handle;
+  }
+
+  /** Names of the started workers. */
+  get names(): string[] {
+    return [...this.handles.keys()];
+  }
+
+  /** Closes every worker (in parallel). */
+  async close(): Promise<void> {
+    await Promise.all([...this.handles.values()].map((handle) => handle.close()));
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * One worker's typed, pipelined requests (`WorkerHandle`), used through `BackendClient`.
+ *
+ * A handle numbers its requests, keeps any number in flight, and matches replies by id. Every
+ * request settles: with the parsed result and tensors; with a `BackendError` carrying the worker's
+ * error reply (op, code, message, hint, Python traceback); with a `BackendError` naming the op and
+ * the timeout when no reply comes in time; or — when the worker process dies — every pending
+ * request rejects at once with a `BackendError` naming the exit code or signal, the last lines of
+ * its log and the log file. Args are parsed by the op's zod schema before sending; malformed
+ * replies are `ProtocolError`s. Nothing resolves to undefined.
+ */
+import { BackendError, ProtocolError } from '../errors.js';
+import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
+import type { LaunchedWorker } from './launch.js';
+import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
+import { stderrBlock } from './worker-log.js';
+import {
+  ARGS_SCHEMAS,
+  type ArgsOf,
+  OP,
+  type OpName,
+  PROTOCOL_VERSION,
+  REPLY_TENSORS,
+  type ReplyTensorsOf,
+  type RequestTensorsOf,
+  RESULT_SCHEMAS,
+  type ResultOf,
+} from './protocol.js';
+
+/** A settled request: the op's typed result and its reply tensors. */
+export interface Reply<O extends OpName> {
+  result: ResultOf<O>;
+  tensors: ReplyTensorsOf<O>;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Overrides the handle's default request timeout for this call. */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  op: string;
+  resolve: (reply: { result: Record<string, unknown>; tensors: Tensors }) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** A Python traceback carried as the cause of a `BackendError` (printed under "caused by:"). */
+export class PythonTraceback extends Error {
+  override readonly name = 'PythonTraceback';
+}
+
+/** One worker process: typed async methods per op. */
+export class WorkerHandle {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closing: Promise<void> | undefined;
+  private deathError: BackendError | undefined;
+
+  constructor(
+    private readonly worker: LaunchedWorker,
+    /** Default timeout of a request, ms. */
+    readonly requestTimeoutMs: number,
+    private readonly shutdownGraceMs = 5000,
+  ) {
+    worker.onMessage((frames) => this.onReply(frames));
+    void worker.exited.then(() => this.onExit());
+  }
+
+  get name(): string {
+    return this.worker.name;
+  }
+  get pid(): number {
+    return this.worker.pid;
+  }
+  get hello(): Hello {
+    return this.worker.hello;
+  }
+  get logFile(): string {
+    return this.worker.log.path;
+  }
+  /** The endpoint the worker connected to (the ipc socket file is gone after the handshake). */
+  get endpoint(): string {
+    return this.worker.endpoint;
+  }
+  /** Requests sent and not yet settled. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  ping(options?: CallOptions) {
+    return this.call(OP.ping, {}, {}, options);
+  }
+  echo(args: Record<string, unknown>, tensors: Tensors = {}, options?: CallOptions) {
+    return this.call(OP.echo, args, tensors, options) as Promise<{ result: Record<string, unknown>; tensors: Tensors }>;
+  }
+  load(args: ArgsOf<'load'>, options?: CallOptions) {
+    return this.call(OP.load, args, {}, options);
+  }
+  generate(args: ArgsOf<'generate'>, tensors: RequestTensorsOf<'generate'> = {}, options?: CallOptions) {
+    return this.call(OP.generate, args, tensors, options);
+  }
+  score(args: ArgsOf<'score'>, tensors: RequestTensorsOf<'score'>, options?: CallOptions) {
+    return this.call(OP.score, args, tensors, options);
+  }
+  sftStep(args: ArgsOf<'sft_step'>, tensors: RequestTensorsOf<'sft_step'> = {}, options?: CallOptions) {
+    return this.call(OP.sftStep, args, tensors, options);
+  }
+  distillStep(args: ArgsOf<'distill_step'>, tensors: RequestTensorsOf<'distill_step'>, options?: CallOptions) {
+    return this.call(OP.distillStep, args, tensors, options);
+  }
+  pgStep(args: ArgsOf<'pg_step'>, tensors: RequestTensorsOf<'pg_step'>, options?: CallOptions) {
+    return this.call(OP.pgStep, args, tensors, options);
+  }
+  save(args: ArgsOf<'save'>, options?: CallOptions) {
+    return this.call(OP.save, args, {}, options);
+  }
+  /** Asks the worker to exit (prefer `close`, which also reaps the process and frees the socket). */
+  stop(options?: CallOptions) {
+    return this.call(OP.stop, {}, {}, options);
+  }
+
+  /** Sends one request of any op: args parsed by the op's schema, reply checked on arrival. */
+  async call<O extends OpName>(op: O, args: ArgsOf<O>, tensors: object = {}, options: CallOptions = {}): Promise<Reply<O>> {
+    const raw = await this.callUnchecked(op, parseArgs(op, args, this.name), tensors as Tensors, options);
+    return raw as Reply<O>;
+  }
+
+  /**
+   * Sends a request WITHOUT the client-side argument check (the worker still validates it).
+   * For diagnostics and the bridge tests, which must show the worker's own answers to bad input.
+   */
+  async callUnchecked(op: string, args: unknown, tensors: Tensors = {}, options: CallOptions = {}): Promise<{ result: Record<string, unknown>; tensors: Tensors }> {
+    if (this.deathError) throw this.deathError;
+    if (this.closing && op !== OP.stop) throw this.closedError(op);
+    const id = this.nextId++;
+    const header: RequestHeader = { v: PROTOCOL_VERSION, id, op, args };
+    const frames = [JSON.stringify(header), ...encodeTensors(tensors)];
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const settled = new Promise<{ result: Record<string, unknown>; tensors: Tensors }>((resolve, reject) => {
+      const timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
+      this.pending.set(id, { op, resolve, reject, timer });
+    });
+    this.worker.send(frames).catch((error: Error) => this.fail(id, this.deathError ?? this.sendError(op, error)));
+    return settled;
+  }
+
+  /** Stops the worker (stop op → SIGTERM → SIGKILL) and frees its socket. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.worker
+      .shutdown(() => this.stop({ timeoutMs: this.shutdownGraceMs }), this.shutdownGraceMs)
+      .then(() => undefined);
+    return this.closing;
+  }
+
+  private onReply(frames: Buffer[]): void {
+    let header: ReplyHeader;
+    try {
+      header = ReplyHeaderSchema.parse(JSON.parse(frames[0]?.toString() ?? ''));
+    } catch (error) {
+      this.worker.log.note(`ignored a malformed reply (${(error as Error).message.slice(0, 200)})`);
+      return;
+    }
+    const pending = header.id === null ? undefined : this.pending.get(header.id);
+    if (pending === undefined) {
+      const what = header.ok ? 'a reply' : `an error reply (${header.error.code}: ${header.error.message})`;
+      this.worker.log.note(`ignored ${what} for request ${header.id}, which is not pending (timed out?)`);
+      return;
+    }
+    const id = header.id!;
+    if (!header.ok) return this.fail(id, this.replyError(pending.op, header.error));
+    try {
+      const known = isOpName(pending.op) ? pending.op : undefined;
+      const result = known ? (RESULT_SCHEMAS[known].parse(header.result) as Record<string, unknown>) : header.result;
+      const tensors = decodeTensors(frames.slice(1));
+      if (known && known !== OP.echo) checkReplyTensors(known, tensors, this.name);
+      this.settle(id).resolve({ result, tensors });
+    } catch (error) {
+      this.fail(id, asProtocolError(error, pending.op, this.name));
+    }
+  }
+
+  private onTimeout(id: number, timeoutMs: number): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    const error = new BackendError(
+      'timeout',
+      `backend op ${pending.op} timed out after ${timeoutMs} ms (worker ${this.name}, pid ${this.pid}, ${this.pending.size - 1} other request(s) in flight)`,
+      {
+        context: { op: pending.op, worker: this.name, pid: this.pid, timeoutMs, logFile: this.logFile },
+        hint: `The worker may be hung or the op too slow: check ${this.logFile}, or raise backend.requestTimeoutMs.`,
+      },
+    );
+    this.fail(id, error);
+  }
+
+  private onExit(): void {
+    const stopped = this.closing !== undefined;
+    const ops = [...new Set([...this.pending.values()].map((p) => p.op))].join(', ');
+    const during = ops ? ` while ${this.pending.size} request(s) were pending (${ops})` : '';
+    this.deathError = new BackendError(
+      stopped ? 'worker_stopped' : 'worker_died',
+      `backend worker ${this.name} (pid ${this.pid}) ${this.worker.describeExit()}${during}.${stderrBlock(this.worker.log)}`,
+      {
+        context: { worker: this.name, pid: this.pid, ...this.worker.exitInfo, logFile: this.logFile },
+        hint: stopped
+          ? 'The worker was closed; start a new BackendClient to continue.'
+          : `Read ${this.logFile}; a kill by SIGKILL often means the machine ran out of memory (lower the batch size).`,
+      },
+    );
+    for (const id of [...this.pending.keys()]) this.fail(id, this.deathError);
+  }
+
+  private settle(id: number): Pending {
+    const pending = this.pending.get(id)!;
+    clearTimeout(pending.timer);
+    this.pending.delete(id);
+    return pending;
+  }
+
+  private fail(id: number, error: Error): void {
+    if (this.pending.has(id)) this.settle(id).reject(error);
+  }
+
+  private replyError(op: string, error: ErrorBody): BackendError {
+    return new BackendError(error.code, `backend op ${op} failed in worker ${this.name} (pid ${this.pid}): ${error.message}`, {
+      cause: new PythonTraceback(error.traceback.trimEnd()),
+      context: { op, worker: this.name, pid: this.pid, code: error.code, traceback: error.traceback, logFile: this.logFile },
+      hint: error.hint ?? `See the Python traceback below and ${this.logFile}.`,
+    });
+  }
+
+  private sendError(op: string, error: Error): BackendError {
+    return new BackendError('send_failed', `backend op ${op}: cannot send to worker ${this.name} (pid ${this.pid}): ${error.message}`, {
+      cause: error,
+      context: { op, worker: this.name, logFile: this.logFile },
+      hint: `The worker ${this.worker.describeExit()}; see ${this.logFile}.`,
+    });
+  }
+
+  private closedError(op: string): BackendError {
+    return new BackendError('worker_closed', `backend op ${op}: worker ${this.name} is closing or closed`, {
+      hint: 'Send requests before close(); start a new BackendClient to continue.',
+    });
+  }
+}
+
+
+function isOpName(op: string): op is OpName {
+  return Object.hasOwn(ARGS_SCHEMAS, op);
+}
+
+function parseArgs(op: OpName, args: unknown, worker: string): Record<string, unknown> {
+  if (!isOpName(op)) {
+    throw new ProtocolError('unknown_op', `backend op ${JSON.stringify(op)} (worker ${worker}) is not an op of protocol v${PROTOCOL_VERSION}`, {
+      hint: `Known ops: ${Object.values(OP).join(', ')}.`,
+    });
+  }
+  const parsed = ARGS_SCHEMAS[op].safeParse(args);
+  if (parsed.success) return parsed.data as Record<string, unknown>;
+  const issues = parsed.error.issues.map((issue) => `args.${issue.path.join('.')}: ${issue.message}`).join('; ');
+  throw new ProtocolError('bad_request', `backend op ${op} (worker ${worker}): ${issues}`, {
+    cause: parsed.error,
+    hint: 'Fix the call; docs/protocol.md and src/backend/protocol.ts list every op’s arguments.',
+  });
+}
+
+function checkReplyTensors(op: OpName, tensors: Tensors, worker: string): void {
+  const specs: Record<string, { dtype: string; ranks: readonly number[]; required: boolean }> = REPLY_TENSORS[op];
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(specs)) {
+    const value: Tensor | undefined = tensors[name];
+    if (value === undefined) {
+      if (spec.required) problems.push(`${name} is missing`);
+    } else if (value.dtype !== spec.dtype || !spec.ranks.includes(value.shape.length - 1)) {
+      problems.push(`${name} is ${value.dtype} [${value.shape.join(', ')}], expected ${spec.dtype} with per-row rank ${spec.ranks.join(' or ')}`);
+    }
+  }
+  for (const name of Object.keys(tensors)) if (!(name in specs)) problems.push(`${name} is not a tensor of this reply`);
+  if (problems.length) {
+    throw new ProtocolError('bad_reply', `backend op ${op} (worker ${worker}): reply tensors off the protocol: ${problems.join('; ')}`, {
+      hint: 'The worker and docs/protocol.md disagree; fix the op in py_backend or the spec in src/backend/protocol.ts.',
+    });
+  }
+}
+
+function asProtocolError(error: unknown, op: string, worker: string): Error {
+  if (error instanceof ProtocolError) return error;
+  return new ProtocolError('bad_reply', `backend op ${op} (worker ${worker}): the reply does not match the protocol: ${(error as Error).message}`, {
+    cause: error,
+    hint: 'The worker and src/backend/protocol.ts disagree; update both from the same checkout.',
+  });
+}
+
