@@ -86,3 +86,8 @@ function indent(text: string): string {
     .map((line) => `    ${line.trim()}`)
     .join('\n');
 }
+
+/** The user stopped a run (Ctrl-C); its state was checkpointed and `--resume` continues it. */
+export class RunInterrupted extends MgsdError {
+  override readonly exitCode: number = 130;
+}

@@ -203,6 +203,8 @@ const OpsdStageSchema = z
       .prefault({}),
     validateEvery: positiveInt.default(50),
     checkpointEvery: positiveInt.default(50),
+    /** Sample step k+1 while the teacher worker scores step k (one update stale; PPO ratio corrects). */
+    overlap: z.boolean().default(true),
   })
   .strict();
 

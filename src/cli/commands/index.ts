@@ -2,5 +2,11 @@
 import type { Command } from 'commander';
 
 import { configCommand } from './config.js';
+import { dataCommand } from './data.js';
+import { doctorCommand } from './doctor.js';
+import { evalCommand } from './eval.js';
+import { reportCommand } from './report.js';
+import { runCommand } from './run.js';
+import { scoreCommand } from './score.js';
 
-export const commands: Array<() => Command> = [configCommand];
+export const commands: Array<() => Command> = [runCommand, evalCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];

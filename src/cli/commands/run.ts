@@ -1,0 +1,52 @@
+/**
+ * `mgsd run`: the whole MGSD pipeline on one config — data, (tiny) base pretraining, cold-start SFT,
+ * OPSD, baselines, evaluation, report. Ctrl-C checkpoints and exits; `--resume <dir>` continues.
+ */
+import { Command } from 'commander';
+import { z } from 'zod';
+
+import { DEFAULT_PRESET } from '../../experiment/load.js';
+import { startRun } from '../../experiment/run.js';
+import { collect, stderrProgress } from '../options.js';
+import { parseOptions } from '../parse-options.js';
+
+const RunOptions = z.object({
+  config: z.string(),
+  set: z.array(z.string()),
+  out: z.string().optional(),
+  resume: z.string().optional(),
+});
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run the whole MGSD pipeline (data, base, cold-start SFT, OPSD, baselines, evaluation, report)')
+    .option('-c, --config <preset|file>', 'preset name under configs/ or a YAML file', DEFAULT_PRESET)
+    .option('--set <key.path=value>', 'override one config key (repeatable)', collect, [])
+    .option('--out <dir>', 'run directory (default runs/<name>-seed<seed>)')
+    .option('--resume <dir>', 'continue an interrupted run from its last complete checkpoint')
+    .action(async (raw) => {
+      const options = parseOptions('run', RunOptions, raw);
+      const stop = { requested: false };
+      const progress = stderrProgress();
+      const onSignal = (): void => {
+        if (stop.requested) process.exit(130); // a second Ctrl-C does not wait
+        stop.requested = true;
+        progress.note('[run] stopping after the current step (Ctrl-C again to abort without a checkpoint)');
+      };
+      process.on('SIGINT', onSignal);
+      try {
+        const { run, results } = await startRun({
+          config: options.config,
+          overrides: options.set,
+          out: options.out ?? null,
+          resume: options.resume ?? null,
+          progress,
+          stop,
+        });
+        const macro = Object.entries(results.macro).map(([key, value]) => `${key} ${(value * 100).toFixed(1)}%`);
+        process.stdout.write(`results: ${run.results}\nmacro success: ${macro.join(', ')}\n`);
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    });
+}

@@ -1,0 +1,123 @@
+/**
+ * `results.json`: the numbers of the paper's table for one run.
+ *
+ * ```
+ * rows:   one per (model, input, task): n, success, optimal success, parse rate (with 95 % Wilson
+ *         intervals of the pooled rates) and per-level numbers;
+ * macro:  "<model>/<input>" → all-task macro success (mean over tasks of the level-balanced mean);
+ * macro_optimal, perception, modality_gap (text − image, per task and macro), gap_closed.
+ * ```
+ * Everything but `wall_seconds` is a deterministic function of the config and seed.
+ */
+import { ENV_NAMES } from '../envs/types.js';
+import type { MetricsSummary } from './metrics.js';
+import type { TaskPerception } from './perception.js';
+
+/** What one model's evaluation produced (each part null when not asked for). */
+export interface ModelEvaluation {
+  image: MetricsSummary | null;
+  text: MetricsSummary | null;
+  perception: TaskPerception[] | null;
+}
+
+/** One row of the table. */
+export interface ResultRow {
+  model: string;
+  input: 'image' | 'text';
+  task: string;
+  n: number;
+  success: number;
+  optimal_success: number;
+  parse_rate: number;
+  success_ci: [number, number];
+  optimal_success_ci: [number, number];
+  levels: Array<{ level: number; n: number; success: number; optimal_success: number }>;
+}
+
+/** The whole results file. */
+export interface ResultsFile {
+  rows: ResultRow[];
+  macro: Record<string, number>;
+  macro_optimal: Record<string, number>;
+  perception: Record<string, Array<{ task: string; n: number; all: number; fields: Record<string, number> }>>;
+  modality_gap: Record<string, Record<string, number>>;
+  /** (mgsd/image − sft/image) / (base/text − sft/image): the share of the gap OPSD closed. */
+  gap_closed: number | null;
+  run: { name: string; seed: number; profile: string; model: string; dataset: string };
+  wall_seconds: number;
+}
+
+/** Assembles the results from every model's evaluation (models in table order). */
+export function assembleResults(
+  evaluations: ReadonlyArray<[string, ModelEvaluation]>,
+  run: ResultsFile['run'],
+  wallSeconds: number,
+): ResultsFile {
+  const rows: ResultRow[] = [];
+  const macro: Record<string, number> = {};
+  const macroOptimal: Record<string, number> = {};
+  const perception: ResultsFile['perception'] = {};
+  const gap: ResultsFile['modality_gap'] = {};
+  for (const [model, evaluation] of evaluations) {
+    for (const input of ['image', 'text'] as const) {
+      const summary = evaluation[input];
+      if (summary === null) continue;
+      rows.push(...rowsOf(model, input, summary));
+      macro[`${model}/${input}`] = round(summary.macro.success);
+      macroOptimal[`${model}/${input}`] = round(summary.macro.optimalSuccess);
+    }
+    if (evaluation.perception) perception[model] = evaluation.perception.map(perceptionRow);
+    if (evaluation.image && evaluation.text) gap[model] = modalityGap(evaluation.image, evaluation.text);
+  }
+  const sft = macro['sft/image'];
+  const base = macro['base/text'];
+  const mgsd = macro['mgsd/image'];
+  const gapClosed = sft !== undefined && base !== undefined && mgsd !== undefined && base !== sft ? round((mgsd - sft) / (base - sft)) : null;
+  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1) };
+}
+
+function rowsOf(model: string, input: 'image' | 'text', summary: MetricsSummary): ResultRow[] {
+  return summary.tasks.map((task) => ({
+    model,
+    input,
+    task: task.task,
+    n: task.n,
+    success: round(task.levelBalanced.success),
+    optimal_success: round(task.levelBalanced.optimalSuccess),
+    parse_rate: round(task.levelBalanced.parsed),
+    success_ci: [round(task.sampleMean.success.low), round(task.sampleMean.success.high)],
+    optimal_success_ci: [round(task.sampleMean.optimalSuccess.low), round(task.sampleMean.optimalSuccess.high)],
+    levels: task.levels.map((level) => ({
+      level: level.level,
+      n: level.n,
+      success: round(level.success.rate),
+      optimal_success: round(level.optimalSuccess.rate),
+    })),
+  }));
+}
+
+function perceptionRow(task: TaskPerception): ResultsFile['perception'][string][number] {
+  return {
+    task: task.task,
+    n: task.n,
+    all: round(task.all.rate),
+    fields: Object.fromEntries(Object.entries(task.fields).map(([field, rate]) => [field, round(rate.rate)])),
+  };
+}
+
+/** text − image success per task and macro. */
+function modalityGap(image: MetricsSummary, text: MetricsSummary): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const task of ENV_NAMES) {
+    const i = image.tasks.find((t) => t.task === task);
+    const t = text.tasks.find((x) => x.task === task);
+    if (i && t) out[task] = round(t.levelBalanced.success - i.levelBalanced.success);
+  }
+  out.macro = round(text.macro.success - image.macro.success);
+  return out;
+}
+
+function round(value: number, digits = 4): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

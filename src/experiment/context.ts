@@ -1,0 +1,58 @@
+/**
+ * What every stage of `mgsd run` shares: the config, the run directory and its services, the
+ * dataset split by use, the backend workers, and the persisted run state.
+ */
+import { join } from 'node:path';
+
+import type { BackendClient, WorkerHandle } from '../backend/client.js';
+import type { Dataset } from '../data/dataset.js';
+import type { DataRecord } from '../data/schema.js';
+import type { GradingOptions } from '../rollout/grade.js';
+import type { ImageSource, ViewOptions } from '../rollout/views.js';
+import type { LrSchedule } from '../train/schedule.js';
+import type { ExperimentConfig } from './config.js';
+import type { EvaluationServices } from './evaluations.js';
+import type { Placement } from './models.js';
+import type { RunState } from './run-state.js';
+import type { RunServices } from './stage-runtime.js';
+
+/** The shared state of one run. */
+export interface PipelineContext {
+  config: ExperimentConfig;
+  services: RunServices;
+  dataset: Dataset;
+  splits: { train: DataRecord[]; val: DataRecord[]; test: DataRecord[] };
+  client: BackendClient;
+  placement: Placement;
+  images: ImageSource;
+  state: RunState;
+  evaluation: EvaluationServices;
+}
+
+/** The worker serving `which` role family. */
+export function workerFor(context: PipelineContext, which: 'student' | 'teacher' | 'baseline'): WorkerHandle {
+  return context.client.worker(context.placement[which]);
+}
+
+/** Absolute path of a run-relative checkpoint directory. */
+export function checkpointPath(context: PipelineContext, relative: string): string {
+  return join(context.services.run.root, relative);
+}
+
+/** View options of the run. */
+export function viewOptionsOf(config: ExperimentConfig): ViewOptions {
+  return { profile: config.profile, renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx };
+}
+
+/** Grading options of the run (the one parser's settings and the simulator's rules). */
+export function gradingOf(config: ExperimentConfig): GradingOptions {
+  return { profile: config.profile, parser: config.parser, rules: { outOfBounds: config.parser.outOfBounds } };
+}
+
+/** The learning-rate schedule of a stage config over `totalSteps`. */
+export function scheduleOf(
+  stage: { lr: number; schedule: 'cosine' | 'constant'; warmupSteps: number; minLrRatio: number },
+  totalSteps: number,
+): LrSchedule {
+  return { lr: stage.lr, schedule: stage.schedule, warmupSteps: stage.warmupSteps, minLrRatio: stage.minLrRatio, totalSteps };
+}

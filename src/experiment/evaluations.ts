@@ -1,0 +1,105 @@
+/**
+ * The evaluations of a run: every (model, input) pair of the table on the test split, perception on
+ * the held-out test split, each written to `eval/` as it finishes. A finished evaluation's summary file
+ * is its "done" mark, so a resumed run does not repeat it.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+
+import type { WorkerHandle } from '../backend/client.js';
+import type { DataRecord } from '../data/schema.js';
+import { type EvalContext, evaluateRecords } from '../eval/benchmark.js';
+import type { MetricsSummary } from '../eval/metrics.js';
+import { evaluatePerception, gradePerception, type TaskPerception } from '../eval/perception.js';
+import type { ModelEvaluation } from '../eval/results.js';
+import { toScoreLine } from '../rollout/grade.js';
+import type { ImageSource } from '../rollout/views.js';
+import type { ExperimentConfig } from './config.js';
+import type { RunDir } from './run-dir.js';
+
+/** A model of the table, as loaded in some worker. */
+export interface ModelHandle {
+  /** `base`, `sft`, `mgsd`, `visual-sft`, `grpo`. */
+  name: string;
+  worker: WorkerHandle;
+  role: string;
+}
+
+export type InputKind = 'image' | 'text';
+
+/** Run-wide inputs of every evaluation. */
+export interface EvaluationServices {
+  config: ExperimentConfig;
+  run: RunDir;
+  images: ImageSource;
+  test: readonly DataRecord[];
+  note: (message: string) => void;
+}
+
+/** How a model is decoded for the table (greedy by default, as the official benchmark). */
+export function evalContext(services: EvaluationServices, model: ModelHandle): EvalContext {
+  const { config } = services;
+  return {
+    worker: model.worker,
+    role: model.role,
+    viewOptions: { profile: config.profile, renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx },
+    images: services.images,
+    grading: { profile: config.profile, parser: config.parser, rules: { outOfBounds: config.parser.outOfBounds } },
+    batchSize: config.eval.batchSize,
+    maxNewTokens: config.eval.maxNewTokens,
+    temperature: config.eval.temperature,
+    topP: 1,
+    seed: config.seed,
+  };
+}
+
+/** What to evaluate for one model. */
+export interface EvaluationPlan {
+  inputs: InputKind[];
+  perception: boolean;
+}
+
+/** True when every part of `plan` for `model` was finished by this or an earlier attempt. */
+export function isEvaluated(services: EvaluationServices, model: string, plan: EvaluationPlan): boolean {
+  const paths = plan.inputs.map((input) => summaryPath(services, model, input));
+  if (plan.perception) paths.push(summaryPath(services, model, 'perception'));
+  return paths.every(existsSync);
+}
+
+/** Evaluates `model` on the test split: each input of `plan`, then perception; finished parts are read back. */
+export async function evaluateModel(services: EvaluationServices, model: ModelHandle, plan: EvaluationPlan): Promise<ModelEvaluation> {
+  const result: ModelEvaluation = { image: null, text: null, perception: null };
+  let imageTexts: string[] | null = null;
+  for (const input of plan.inputs) {
+    const path = summaryPath(services, model.name, input);
+    if (existsSync(path)) {
+      result[input] = services.run.readJson<MetricsSummary>(path);
+      continue;
+    }
+    const outcome = await evaluateRecords(services.test, input === 'image' ? 'student' : 'text', evalContext(services, model));
+    const lines = outcome.graded.map((graded, i) => JSON.stringify({ ...toScoreLine(graded), response: outcome.texts[i] }));
+    writeFileSync(services.run.evaluation(model.name, input), `${lines.join('\n')}\n`);
+    services.run.writeJson(path, outcome.summary);
+    services.note(`[eval] ${model.name}/${input}: macro success ${(outcome.summary.macro.success * 100).toFixed(1)}% (n ${outcome.summary.n})`);
+    result[input] = outcome.summary;
+    if (input === 'image') imageTexts = outcome.texts;
+  }
+  if (plan.perception) result.perception = await perceptionOf(services, model, imageTexts);
+  return result;
+}
+
+/** Perception on the test split: from the image responses' read-outs, or by asking the perception questions. */
+async function perceptionOf(services: EvaluationServices, model: ModelHandle, imageTexts: string[] | null): Promise<TaskPerception[]> {
+  const path = summaryPath(services, model.name, 'perception');
+  if (existsSync(path)) return services.run.readJson<TaskPerception[]>(path);
+  const source = services.config.stages.sft.target;
+  const perception =
+    source === 'readout' && imageTexts !== null
+      ? gradePerception(services.test, imageTexts, services.config.profile)
+      : await evaluatePerception(services.test, source, evalContext(services, model));
+  services.run.writeJson(path, perception);
+  return perception;
+}
+
+function summaryPath(services: EvaluationServices, model: string, part: InputKind | 'perception'): string {
+  return services.run.evaluation(model, part).replace(/\.jsonl$/, '.summary.json');
+}

@@ -1,0 +1,51 @@
+/**
+ * The GRPO baseline stage of `mgsd run`: from the cold-start checkpoint, reinforcement learning on
+ * the simulator's success reward, as many steps as OPSD unless configured.
+ */
+import { runGrpoStage } from '../train/grpo.js';
+import { checkpointPath, gradingOf, type PipelineContext, scheduleOf, viewOptionsOf, workerFor } from './context.js';
+import { loadRequest } from './models.js';
+import type { FinishedStage } from './run-state.js';
+import { openStage } from './stage-runtime.js';
+import { interrupted } from './supervised-stages.js';
+
+export const GRPO_ROLE = 'grpo';
+
+/** Runs (or resumes, or skips) the GRPO baseline from `from`. */
+export async function runGrpoPipelineStage(context: PipelineContext, from: FinishedStage | null): Promise<FinishedStage> {
+  const finished = context.state.get('grpo');
+  if (finished) return finished;
+  const { config, services } = context;
+  const settings = config.baselines.grpo;
+  const steps = settings.steps ?? config.stages.opsd.steps;
+  const worker = workerFor(context, 'baseline');
+  const runtime = openStage(services, 'grpo', steps, worker, GRPO_ROLE);
+  const init = runtime.resumed?.dir ?? from?.checkpoint ?? null;
+  await worker.load(loadRequest(config, GRPO_ROLE, init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }));
+  const outcome = await runGrpoStage(
+    {
+      stage: 'grpo',
+      worker,
+      role: GRPO_ROLE,
+      records: context.splits.train,
+      viewOptions: viewOptionsOf(config),
+      images: context.images,
+      grading: gradingOf(config),
+      groupSize: settings.groupSize,
+      clip: settings.clip,
+      rollout: settings.rollout,
+      schedule: scheduleOf(settings, steps),
+      gradClip: settings.gradClip,
+      batchSize: settings.batchSize,
+      seed: config.seed,
+      startStep: runtime.startStep,
+      checkpointEvery: Math.max(1, Math.ceil(steps / 4)),
+    },
+    runtime.io,
+  );
+  runtime.close({ steps: outcome.stepsDone });
+  if (outcome.interrupted) throw interrupted('grpo', outcome.stepsDone, services.run.root);
+  const result = { stepsDone: outcome.stepsDone, checkpoint: runtime.checkpoints.latest()!.dir };
+  context.state.finish('grpo', result);
+  return result;
+}

@@ -1,0 +1,74 @@
+/**
+ * From the config to the backend: which worker processes to start, which model spec each role
+ * loads, and the `load` requests of the pipeline's roles.
+ *
+ * Placement: with `backend.separateTeacherWorker` (the tiny default) the student, the frozen
+ * teacher and the baselines each get a single-thread process, so their work overlaps on a 2-core
+ * machine; otherwise (one GPU) every role lives in one `main` worker and the teacher is scored
+ * in-process.
+ */
+import type { ArgsOf } from '../backend/protocol.js';
+import type { ExperimentConfig } from './config.js';
+
+/** Which worker serves each role. */
+export interface Placement {
+  workers: Record<string, { threads: number }>;
+  student: string;
+  teacher: string;
+  baseline: string;
+  /** True when the teacher runs in a worker of its own (scores travel over the wire). */
+  isTeacherSeparate: boolean;
+}
+
+export function placementOf(config: ExperimentConfig): Placement {
+  const threads = config.backend.threadsPerWorker;
+  if (config.backend.separateTeacherWorker) {
+    const workers: Record<string, { threads: number }> = { student: { threads }, teacher: { threads } };
+    const hasBaseline = config.baselines.visualSft.enabled || config.baselines.grpo.enabled;
+    if (hasBaseline) workers.baseline = { threads };
+    return { workers, student: 'student', teacher: 'teacher', baseline: hasBaseline ? 'baseline' : 'student', isTeacherSeparate: true };
+  }
+  return { workers: { main: { threads } }, student: 'main', teacher: 'main', baseline: 'main', isTeacherSeparate: false };
+}
+
+type LoadArgs = Extract<ArgsOf<'load'>, { model: unknown }>;
+type ModelSpec = LoadArgs['model'];
+
+/** The model spec of the configured model; `withLora` only for the hf cold-start SFT. */
+export function modelSpecOf(config: ExperimentConfig, withLora = false): ModelSpec {
+  const { model } = config;
+  if (model.kind === 'tiny') {
+    const t = model.tiny;
+    return {
+      kind: 'tiny',
+      config: { d_model: t.dModel, n_layers: t.nLayers, n_heads: t.nHeads, patch_px: t.patchPx, max_seq_len: t.maxSeqLen, image_size_px: config.data.imageSizePx },
+    };
+  }
+  const lora = config.stages.sft.lora;
+  return {
+    kind: 'hf',
+    path: model.path!,
+    lora: withLora && lora.enabled ? { rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout } : null,
+    gradient_checkpointing: model.gradientCheckpointing,
+  };
+}
+
+/** A `load` request for `role` from `checkpoint` (null = the configured model's own weights). */
+export function loadRequest(
+  config: ExperimentConfig,
+  role: string,
+  checkpoint: string | null,
+  training: { weightDecay: number } | null,
+  options: { withLora?: boolean; seed?: number } = {},
+): LoadArgs {
+  return {
+    role,
+    model: modelSpecOf(config, options.withLora ?? false),
+    checkpoint,
+    trainable: training !== null,
+    optimizer: training === null ? null : { betas: [0.9, 0.999], weight_decay: training.weightDecay, eps: 1e-8 },
+    device: config.model.device,
+    dtype: config.model.dtype,
+    seed: options.seed ?? config.seed,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * `mgsd run`, as a sequence of named steps (DESIGN.md §1):
+ *
+ *   data → start workers → base (tiny) → [teacher loads base ∥ cold-start SFT]
+ *        → evaluate base (teacher worker) ∥ evaluate SFT → [OPSD ∥ baselines] → evaluate → results
+ *
+ * Work on different workers overlaps (`∥`): the frozen teacher evaluates the base model while the
+ * student trains, and the baselines train in their own worker while OPSD runs. Every step is
+ * skipped when the run state says it is finished, so `--resume` continues where a run stopped.
+ */
+import { BackendClient } from '../backend/client.js';
+import { BackendError } from '../errors.js';
+import { ImageSource } from '../rollout/views.js';
+import type { ExperimentConfig } from './config.js';
+import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
+import { ensureDataset } from './dataset-stage.js';
+import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
+import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.js';
+import { runGrpoPipelineStage } from './grpo-stage.js';
+import { loadRequest, placementOf } from './models.js';
+import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
+import { type FinishedStage, RunState } from './run-state.js';
+import type { RunServices } from './stage-runtime.js';
+import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
+
+/** What `runPipeline` needs. */
+export interface PipelineRequest {
+  config: ExperimentConfig;
+  /** Folder of the config file (relative benchmark paths), or null. */
+  configDir: string | null;
+  services: RunServices;
+}
+
+/** Runs (or resumes) the whole experiment; writes and returns `results.json`. */
+export async function runPipeline(request: PipelineRequest): Promise<ResultsFile> {
+  const started = performance.now();
+  const { config, services } = request;
+  const { dataset } = ensureDataset(config, request.configDir, services.progress);
+  const splits = {
+    train: dataset.records.filter((r) => r.split === 'train'),
+    val: dataset.records.filter((r) => r.split === 'val'),
+    test: dataset.records.filter((r) => r.split === 'test'),
+  };
+  const placement = placementOf(config);
+  services.progress.note(`[backend] starting workers: ${Object.keys(placement.workers).join(', ')}`);
+  const client = await BackendClient.start({
+    workers: placement.workers,
+    logDir: services.run.logs,
+    python: config.backend.python,
+    startTimeoutMs: config.backend.startTimeoutMs,
+    requestTimeoutMs: config.backend.requestTimeoutMs,
+  });
+  try {
+    checkDevices(client, config);
+    const images = new ImageSource(viewOptionsOf(config));
+    const context: PipelineContext = {
+      config,
+      services,
+      dataset,
+      splits,
+      client,
+      placement,
+      images,
+      state: new RunState(services.run),
+      evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
+    };
+    const evaluations = await runStages(context);
+    const results = assembleResults(evaluations, runInfo(config, dataset.dir), (performance.now() - started) / 1000);
+    services.run.writeJson(services.run.results, results);
+    return results;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The stages and evaluations; returns every model's evaluation in table order. */
+async function runStages(context: PipelineContext): Promise<Array<[string, ModelEvaluation]>> {
+  const { config } = context;
+  const full: EvaluationPlan = { inputs: ['image', 'text'], perception: true };
+  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await runBaseStage(context) : null;
+  const teacherReady = loadFrozenTeacher(context, base);
+  const baseEvaluation = background(
+    teacherReady.then(() => evaluateModel(context.evaluation, { name: 'base', worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, full)),
+  );
+  const sft = config.stages.sft.enabled ? await runColdStartStage(context, base) : base;
+  const evaluations: Array<[string, Promise<ModelEvaluation>]> = [['base', baseEvaluation]];
+  if (config.stages.sft.enabled) evaluations.push(['sft', Promise.resolve(await evaluateCheckpoint(context, 'sft', sft, full))]);
+  const baselines = background(runBaselines(context, sft));
+  await teacherReady;
+  if (config.stages.opsd.enabled) {
+    const mgsd = await runOpsdPipelineStage(context, sft);
+    evaluations.push(['mgsd', Promise.resolve(await evaluateCheckpoint(context, 'mgsd', mgsd, full))]);
+  }
+  for (const [name, evaluation] of await baselines) evaluations.push([name, Promise.resolve(evaluation)]);
+  const settled: Array<[string, ModelEvaluation]> = [];
+  for (const [name, evaluation] of evaluations) settled.push([name, await evaluation]);
+  return settled;
+}
+
+/** The baselines, one after the other on the baseline worker (overlapping OPSD). */
+async function runBaselines(context: PipelineContext, from: FinishedStage | null): Promise<Array<[string, ModelEvaluation]>> {
+  const { baselines } = context.config;
+  const plan: EvaluationPlan = { inputs: ['image'], perception: true };
+  const out: Array<[string, ModelEvaluation]> = [];
+  if (baselines.visualSft.enabled) {
+    const stage = await runVisualSftStage(context, from);
+    out.push(['visual-sft', await evaluateCheckpoint(context, 'visual-sft', stage, plan, 'baseline')]);
+  }
+  if (baselines.grpo.enabled) {
+    const stage = await runGrpoPipelineStage(context, from);
+    out.push(['grpo', await evaluateCheckpoint(context, 'grpo', stage, plan, 'baseline')]);
+  }
+  return out;
+}
+
+/**
+ * Loads a stage's final checkpoint, frozen, and evaluates it. On the student worker it replaces the
+ * `student` role (the next stage reloads it), so a GPU never holds more copies than it must.
+ */
+async function evaluateCheckpoint(
+  context: PipelineContext,
+  model: string,
+  stage: FinishedStage | null,
+  plan: EvaluationPlan,
+  where: 'student' | 'baseline' = 'student',
+): Promise<ModelEvaluation> {
+  const worker = workerFor(context, where);
+  const role = where === 'student' ? 'student' : model;
+  if (!isEvaluated(context.evaluation, model, plan)) {
+    await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
+  }
+  return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
+}
+
+/** Starts a branch now; its failure surfaces when it is awaited (never as an unhandled rejection). */
+function background<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** A CUDA config on a worker without CUDA fails here, before any training. */
+function checkDevices(client: BackendClient, config: ExperimentConfig): void {
+  if (config.model.device !== 'cuda') return;
+  for (const name of client.names) {
+    const hello = client.worker(name).hello as { devices?: Array<{ id: string }> };
+    if (!(hello.devices ?? []).some((device) => device.id.startsWith('cuda'))) {
+      throw new BackendError('no_cuda', `model.device is "cuda" but worker ${name} sees no CUDA device (${JSON.stringify(hello.devices ?? {})})`, {
+        hint: 'Run on a machine with a GPU, or use --set model.device=cpu (and a small model: the tiny preset).',
+      });
+    }
+  }
+}
+
+function runInfo(config: ExperimentConfig, datasetDir: string): ResultsFile['run'] {
+  return { name: config.name, seed: config.seed, profile: config.profile, model: config.model.kind === 'tiny' ? 'tiny' : config.model.path!, dataset: datasetDir };
+}

@@ -1,0 +1,149 @@
+/**
+ * Writing a run's report from its directory alone (so `mgsd report <run>` can redo it): the results,
+ * learning curves from the metrics logs, findings about the paper's ordering, and sample test
+ * puzzles drawn with the paths the models predicted (rendered in the paper style for legibility).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { openDataset } from '../data/dataset.js';
+import type { DataRecord } from '../data/schema.js';
+import { encodePng, getEnv } from '../envs/index.js';
+import { ENV_NAMES, type Action, type Instance } from '../envs/types.js';
+import { type ReportFigure, reportHtml, reportMarkdown } from '../eval/report.js';
+import type { ResultsFile } from '../eval/results.js';
+import { lineChartSvg, type Series } from '../eval/svg-chart.js';
+import { readLog } from './append-log.js';
+import type { RunDir } from './run-dir.js';
+
+const SAMPLE_SIZE_PX = 192;
+
+/** Writes `report.md`, `report.html` and `report/` for the run; returns the two report paths. */
+export function writeReport(run: RunDir): { markdown: string; html: string } {
+  const results = run.readJson<ResultsFile>(run.results);
+  const config = run.readJson<{ name: string; seed: number; profile: string }>(run.config);
+  const input = {
+    title: `mgsd run ${config.name} (seed ${config.seed})`,
+    facts: facts(run, results),
+    results,
+    findings: findings(results),
+    curves: curves(run),
+    samples: samples(run, results),
+  };
+  mkdirSync(run.reportAssets, { recursive: true });
+  for (const figure of [...input.curves, ...input.samples]) {
+    writeFileSync(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
+  }
+  const markdown = join(run.root, 'report.md');
+  const html = join(run.root, 'report.html');
+  writeFileSync(markdown, reportMarkdown(input));
+  writeFileSync(html, reportHtml(input));
+  return { markdown, html };
+}
+
+function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
+  const manifest = existsSync(run.manifest) ? run.readJson<Record<string, unknown>>(run.manifest) : {};
+  return [
+    ['model', results.run.model],
+    ['prompt profile', results.run.profile],
+    ['dataset', results.run.dataset],
+    ['code', `mgsd ${String(manifest.mgsd ?? '?')}${manifest.git_commit ? ` (${String(manifest.git_commit).slice(0, 10)})` : ''}`],
+    ['wall time', `${(results.wall_seconds / 60).toFixed(1)} min`],
+  ];
+}
+
+/** The paper's claims, checked on this run. */
+export function findings(results: ResultsFile): string[] {
+  const m = results.macro;
+  const out: string[] = [];
+  const fmt = (key: string) => (m[key] === undefined ? 'n/a' : `${(m[key]! * 100).toFixed(1)}%`);
+  const chain = ['base/image', 'sft/image', 'mgsd/image', 'base/text'].filter((key) => m[key] !== undefined);
+  if (chain.length >= 2) {
+    const holds = chain.every((key, i) => i === 0 || m[chain[i - 1]!]! <= m[key]!);
+    out.push(`Ordering ${chain.join(' ≤ ')}: ${chain.map(fmt).join(' → ')} (${holds ? 'holds' : 'does not hold'}).`);
+  }
+  if (results.gap_closed !== null) {
+    out.push(`OPSD closed ${(results.gap_closed * 100).toFixed(0)}% of the gap between sft/image and base/text (target ≥ 50%).`);
+  }
+  for (const baseline of ['visual-sft', 'grpo']) {
+    const key = `${baseline}/image`;
+    if (m[key] !== undefined && m['mgsd/image'] !== undefined) {
+      out.push(`mgsd/image ${fmt('mgsd/image')} vs ${key} ${fmt(key)}: mgsd is ${m['mgsd/image']! > m[key]! ? 'ahead' : 'not ahead'}.`);
+    }
+  }
+  for (const [model, gap] of Object.entries(results.modality_gap)) {
+    out.push(`Modality gap of ${model} (text − image, macro): ${gap.macro! >= 0 ? '+' : ''}${((gap.macro ?? 0) * 100).toFixed(1)} points.`);
+  }
+  return out;
+}
+
+/** One chart per training signal that the logs hold. */
+function curves(run: RunDir): ReportFigure[] {
+  const figures: ReportFigure[] = [];
+  const series = (stage: string, key: string, filter = (r: Record<string, unknown>) => r.kind === undefined): Series => ({
+    name: `${stage} ${key}`,
+    points: readLog(run.metrics(stage))
+      .filter(filter)
+      .filter((r) => typeof r[key] === 'number')
+      .map((r) => [r.step as number, r[key] as number]),
+  });
+  const add = (file: string, title: string, yLabel: string, lines: Series[], yRange?: [number, number]) => {
+    const present = lines.filter((line) => line.points.length > 0);
+    if (present.length === 0) return;
+    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'step', yLabel, ...(yRange ? { yRange } : {}) }) } });
+  };
+  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
+  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
+  add(
+    'opsd-reward.svg',
+    'OPSD: rollout success (logged) and validation macro success',
+    'rate',
+    [series('opsd', 'reward_success'), series('opsd', 'val_macro_success', (r) => r.kind === 'validation'), series('grpo', 'reward_success')],
+    [0, 1],
+  );
+  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
+  return figures;
+}
+
+/** For the first test instance of each task: the puzzle with each image model's predicted path. */
+function samples(run: RunDir, results: ResultsFile): ReportFigure[] {
+  if (!existsSync(join(results.run.dataset, 'manifest.json'))) return [];
+  const dataset = openDataset(results.run.dataset);
+  const models = Object.keys(results.macro).filter((key) => key.endsWith('/image')).map((key) => key.split('/')[0]!);
+  const figures: ReportFigure[] = [];
+  for (const task of ENV_NAMES) {
+    const record = dataset.records.find((r) => r.split === 'test' && r.task === task && r.level === Math.max(...levelsOf(dataset.records, task)));
+    if (!record) continue;
+    for (const model of models) {
+      const prediction = predictionOf(run, model, record.id);
+      if (prediction === null) continue;
+      figures.push(sampleFigure(record, model, prediction));
+    }
+  }
+  return figures;
+}
+
+function levelsOf(records: readonly DataRecord[], task: string): number[] {
+  return records.filter((r) => r.task === task && r.split === 'test').map((r) => r.level);
+}
+
+function predictionOf(run: RunDir, model: string, id: string): { actions: Action[]; response: string; success: boolean } | null {
+  const path = run.evaluation(model, 'image');
+  if (!existsSync(path)) return null;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.includes(JSON.stringify(id))) continue;
+    const row = JSON.parse(line) as { id: string; actions: Action[]; response: string; success: boolean };
+    if (row.id === id) return row;
+  }
+  return null;
+}
+
+function sampleFigure(record: DataRecord, model: string, prediction: { actions: Action[]; response: string; success: boolean }): ReportFigure {
+  const { spec } = getEnv(record.task);
+  const instance = record.instance as Instance as never;
+  const path = spec.simulate(instance, prediction.actions).trajectory;
+  const png = encodePng(spec.render(instance, { style: 'paper', sizePx: SAMPLE_SIZE_PX, path }));
+  const verdict = prediction.success ? 'success' : 'failure';
+  const caption = `${model} on ${record.id} (${verdict}): ${JSON.stringify(prediction.response.slice(0, 120))}`;
+  return { caption, file: `sample-${record.task}-${model}.png`, content: { kind: 'png', png } };
+}

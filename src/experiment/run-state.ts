@@ -1,0 +1,34 @@
+/**
+ * `run-state.json`: which stages of a run are finished and where their final checkpoints are.
+ * Written atomically after each stage, read by `--resume` to skip finished work.
+ */
+import { existsSync } from 'node:fs';
+
+import type { RunDir } from './run-dir.js';
+
+/** A finished stage. */
+export interface FinishedStage {
+  stepsDone: number;
+  /** The checkpoint the next stages start from, relative to the run root. */
+  checkpoint: string;
+}
+
+/** The persisted progress of a run. */
+export class RunState {
+  private readonly finished: Record<string, FinishedStage>;
+
+  constructor(private readonly run: RunDir) {
+    this.finished = existsSync(run.state) ? run.readJson<{ stages: Record<string, FinishedStage> }>(run.state).stages : {};
+  }
+
+  /** The finished stage, or null. */
+  get(stage: string): FinishedStage | null {
+    return this.finished[stage] ?? null;
+  }
+
+  /** Records `stage` as finished. */
+  finish(stage: string, value: FinishedStage): void {
+    this.finished[stage] = value;
+    this.run.writeJson(this.run.state, { stages: this.finished });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The supervised stages of the pipeline, defined by what they teach:
+ * - `base` (tiny model only): text-only symbolic pretraining — the stand-in for a base VLM's planning
+ *   prior. Prompts are the text-only student view, or (a fraction `teacherViewFraction`) the
+ *   teacher's view with the reference plan, so the frozen teacher later knows how to use it.
+ *   Targets are full responses (read-out, plan).
+ * - `sft` (cold start): perception on images — the state read-out of the planning response
+ *   (`target: readout`, no EOS: the model continues with its plan) or the perception QA.
+ * - `visual-sft` (baseline): full ground-truth responses on images, from the SFT checkpoint.
+ */
+import type { DataRecord } from '../data/schema.js';
+import { deriveSeed, getEnv, Rng } from '../envs/index.js';
+import type { Instance, PromptProfile } from '../envs/types.js';
+import { viewOf } from '../rollout/views.js';
+import { type PipelineContext, workerFor } from './context.js';
+import type { FinishedStage } from './run-state.js';
+import { runSupervisedPipelineStage } from './supervised-stages.js';
+
+/** The full ground-truth response of a record (read-out, plan sentence, answer). */
+function targetOf(record: DataRecord, profile: PromptProfile): string {
+  return getEnv(record.task).prompts.targetResponse(record.instance as Instance as never, profile, record.solution.plan);
+}
+
+/** Text-only base pretraining of the tiny model (its checkpoint is the teacher and the student's start). */
+export function runBaseStage(context: PipelineContext): Promise<FinishedStage> {
+  const { config } = context;
+  const settings = config.stages.base;
+  return runSupervisedPipelineStage(context, {
+    stage: 'base',
+    worker: workerFor(context, 'student'),
+    role: 'student',
+    from: null,
+    withLora: false,
+    settings,
+    records: context.splits.train,
+    appendEos: true,
+    example: (record, step, index) => {
+      const coin = new Rng(deriveSeed('base-view', config.seed, step, index)).float();
+      const kind = coin < settings.teacherViewFraction ? 'teacher' : 'text';
+      return { view: viewOf(record, kind, config.profile), target: targetOf(record, config.profile) };
+    },
+  });
+}
+
+/** Cold-start perception SFT of the student on images, from `base` (null = the configured model). */
+export function runColdStartStage(context: PipelineContext, base: FinishedStage | null): Promise<FinishedStage> {
+  const { config } = context;
+  const settings = config.stages.sft;
+  const isReadout = settings.target === 'readout';
+  return runSupervisedPipelineStage(context, {
+    stage: 'sft',
+    worker: workerFor(context, 'student'),
+    role: 'student',
+    from: base?.checkpoint ?? null,
+    withLora: settings.lora.enabled,
+    settings,
+    records: context.splits.train,
+    appendEos: !isReadout,
+    example: (record) => {
+      const prompts = getEnv(record.task).prompts;
+      const instance = record.instance as Instance as never;
+      return isReadout
+        ? { view: viewOf(record, 'student', config.profile), target: prompts.readout(instance, config.profile) }
+        : { view: viewOf(record, 'perception', config.profile), target: prompts.perception(instance, config.profile).answer };
+    },
+  });
+}
+
+/** The visual-SFT baseline: ground-truth full responses on images, as many steps as OPSD by default. */
+export function runVisualSftStage(context: PipelineContext, from: FinishedStage | null): Promise<FinishedStage> {
+  const { config } = context;
+  const settings = config.baselines.visualSft;
+  return runSupervisedPipelineStage(context, {
+    stage: 'visual-sft',
+    worker: workerFor(context, 'baseline'),
+    role: 'visual-sft',
+    from: from?.checkpoint ?? null,
+    withLora: false,
+    settings: { ...settings, steps: settings.steps ?? config.stages.opsd.steps },
+    records: context.splits.train,
+    appendEos: true,
+    example: (record) => ({ view: viewOf(record, 'student', config.profile), target: targetOf(record, config.profile) }),
+  });
+}

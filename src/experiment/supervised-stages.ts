@@ -1,0 +1,85 @@
+/**
+ * The supervised stages of `mgsd run` — the tiny model's text-only base pretraining, the cold-start
+ * perception SFT, and the visual-SFT baseline — on one runner: load the role (from the stage's own
+ * checkpoint when resuming), train, record the final checkpoint in the run state.
+ */
+import type { WorkerHandle } from '../backend/client.js';
+import type { DataRecord } from '../data/schema.js';
+import { RunInterrupted } from '../errors.js';
+import { runSupervisedStage, type SupervisedExample } from '../train/supervised.js';
+import { checkpointPath, type PipelineContext, scheduleOf } from './context.js';
+import { loadRequest } from './models.js';
+import type { FinishedStage } from './run-state.js';
+import { openStage } from './stage-runtime.js';
+
+/** The optimisation settings a supervised stage reads from its config section. */
+export interface SupervisedSettings {
+  steps: number;
+  lr: number;
+  schedule: 'cosine' | 'constant';
+  warmupSteps: number;
+  minLrRatio: number;
+  weightDecay: number;
+  gradClip: number;
+  batchSize: number;
+}
+
+/** One supervised stage of the pipeline. */
+export interface SupervisedStageSpec {
+  stage: string;
+  worker: WorkerHandle;
+  role: string;
+  /** Run-relative checkpoint to start from (null = the configured model's own weights). */
+  from: string | null;
+  withLora: boolean;
+  settings: SupervisedSettings;
+  records: readonly DataRecord[];
+  example: (record: DataRecord, step: number, index: number) => SupervisedExample;
+  appendEos: boolean;
+}
+
+/** Runs (or resumes, or skips when finished) a supervised stage; returns its final checkpoint. */
+export async function runSupervisedPipelineStage(context: PipelineContext, spec: SupervisedStageSpec): Promise<FinishedStage> {
+  const finished = context.state.get(spec.stage);
+  if (finished) return finished;
+  const { config, services } = context;
+  const total = spec.settings.steps;
+  const runtime = openStage(services, spec.stage, total, spec.worker, spec.role);
+  const init = runtime.resumed ? runtime.resumed.dir : spec.from;
+  await spec.worker.load(
+    loadRequest(config, spec.role, init === null ? null : checkpointPath(context, init), { weightDecay: spec.settings.weightDecay }, { withLora: spec.withLora }),
+  );
+  if (runtime.resumed) services.progress.note(`[${spec.stage}] resuming after step ${runtime.startStep}`);
+  const outcome = await runSupervisedStage(
+    {
+      stage: spec.stage,
+      worker: spec.worker,
+      role: spec.role,
+      records: spec.records,
+      example: spec.example,
+      appendEos: spec.appendEos,
+      schedule: scheduleOf(spec.settings, total),
+      gradClip: spec.settings.gradClip,
+      batchSize: spec.settings.batchSize,
+      seed: config.seed,
+      startStep: runtime.startStep,
+      checkpointEvery: Math.max(1, Math.ceil(total / 4)),
+      images: context.images,
+      imageSizePx: config.data.imageSizePx,
+    },
+    runtime.io,
+  );
+  if (total === 0) await runtime.io.checkpoint(0, {});
+  runtime.close({ steps: outcome.stepsDone });
+  if (outcome.interrupted) throw interrupted(spec.stage, outcome.stepsDone, services.run.root);
+  const result = { stepsDone: outcome.stepsDone, checkpoint: runtime.checkpoints.latest()!.dir };
+  context.state.finish(spec.stage, result);
+  return result;
+}
+
+/** The error that ends an interrupted run. */
+export function interrupted(stage: string, stepsDone: number, root: string): RunInterrupted {
+  return new RunInterrupted('interrupted', `interrupted during ${stage} after ${stepsDone} steps; the state was checkpointed`, {
+    hint: `Continue with: npx mgsd run --resume ${root}`,
+  });
+}
