@@ -147,6 +147,7 @@ _load = Obj(
         "device": Field(Str(min_length=1), required=False),
         "dtype": Field(OneOf(("float32", "bfloat16", "float16")), required=False),
         "seed": Field(Int(low=0), required=False),
+        "restore_optimizer": Field(Bool(), required=False),
     },
     rules=(_load_rule,),
 )

@@ -118,7 +118,10 @@ class Worker:
             return RoleState(model, None), False
         hyper = (tuple(opt["betas"]), float(opt["weight_decay"]), float(opt["eps"]))
         optimizer = build_adamw(model.trainable_parameters(), *hyper)
-        step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if checkpoint else None
+        # A new stage starts its optimizer afresh from the previous stage's weights; only a resumed
+        # stage restores the moments and step count of its own checkpoint.
+        restore = checkpoint and args.get("restore_optimizer", True)
+        step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if restore else None
         set_hyperparameters(optimizer, *hyper)
         return RoleState(model, optimizer, step=step or 0), step is not None
 

@@ -56,6 +56,18 @@ def test_round_trip_restores_outputs_optimizer_state_and_step(tmp_path: Path):
         assert torch.equal(a, b)
 
 
+def test_a_new_stage_can_start_a_fresh_optimizer_from_a_checkpoint(tmp_path: Path):
+    source = trained_worker()
+    source.save({"role": "student", "dir": str(tmp_path / "ckpt"), "include_optimizer": True}, {})
+    fresh = Worker(threads=1)
+    args = {**load_args("student", checkpoint=str(tmp_path / "ckpt")), "restore_optimizer": False}
+    loaded, _ = fresh.load(args, {})
+    assert not loaded["optimizer_restored"] and loaded["step"] == 0
+    optimizer = fresh.roles["student"].optimizer
+    assert optimizer is not None and len(optimizer.state) == 0
+    assert outputs(fresh)[0] == outputs(source)[0]
+
+
 def test_frozen_load_from_checkpoint_has_no_optimizer_and_same_outputs(tmp_path: Path):
     source = trained_worker()
     source.save({"role": "student", "dir": str(tmp_path / "c"), "include_optimizer": False}, {})

@@ -102,6 +102,8 @@ const LoadArgsSchema = z.union([
     device: z.string().min(1),
     dtype: z.enum(['float32', 'bfloat16', 'float16']),
     seed: z.number().int().min(0),
+    /** Restore the checkpoint's optimizer state (default true); false starts a new stage afresh. */
+    restore_optimizer: z.boolean().optional(),
   }),
 ]);
 

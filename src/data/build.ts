@@ -67,20 +67,24 @@ export function buildDataset(input: DatasetBuildInput, target: BuildTarget): Dat
       const taskInput = input.tasks[task];
       if (taskInput === undefined) continue;
       const seen = new Set(benchmarks.keys.get(task) ?? []);
+      const levels = [...taskInput.levels].sort((a, b) => a - b);
+      const total = levels.length * SPLITS.reduce((sum, split) => sum + taskInput.perLevel[split], 0);
+      const stage = target.progress.stage(`data ${task}`, total);
+      const before = records.length;
       for (const split of SPLITS) {
-        for (const level of [...taskInput.levels].sort((a, b) => a - b)) {
+        for (const level of levels) {
           const request = groupRequest(input.seed, task, split, level, taskInput);
           if (request.count === 0) continue;
-          const stage = target.progress.stage(`data ${task} L${level} ${split}`, request.count);
-          const drawn = drawGroup(getEnv(task).spec, request, seen, (done) => stage.update(done));
+          const offset = records.length - before;
+          const drawn = drawGroup(getEnv(task).spec, request, seen, (done) => stage.update(offset + done));
           for (const item of drawn) {
             const record = toRecord(request, item);
             writeRecordImage(dir, record, render);
             records.push(record);
           }
-          stage.done({ instances: drawn.length });
         }
       }
+      stage.done({ instances: records.length - before });
     }
     return writeRecordsAndManifest(dir, sortRecords(records), {
       toolVersion: target.toolVersion,

@@ -21,7 +21,9 @@ export async function runGrpoPipelineStage(context: PipelineContext, from: Finis
   const worker = workerFor(context, 'baseline');
   const runtime = openStage(services, 'grpo', steps, worker, GRPO_ROLE);
   const init = runtime.resumed?.dir ?? from?.checkpoint ?? null;
-  await worker.load(loadRequest(config, GRPO_ROLE, init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }));
+  await worker.load(
+    loadRequest(config, GRPO_ROLE, init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }, { restoreOptimizer: runtime.resumed !== null }),
+  );
   const outcome = await runGrpoStage(
     {
       stage: 'grpo',

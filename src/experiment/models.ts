@@ -53,13 +53,17 @@ export function modelSpecOf(config: ExperimentConfig, withLora = false): ModelSp
   };
 }
 
-/** A `load` request for `role` from `checkpoint` (null = the configured model's own weights). */
+/**
+ * A `load` request for `role` from `checkpoint` (null = the configured model's own weights). The
+ * optimizer state of a checkpoint is restored only with `restoreOptimizer` (a stage resuming its own
+ * checkpoint); a stage that starts from the previous stage's weights gets a fresh optimizer.
+ */
 export function loadRequest(
   config: ExperimentConfig,
   role: string,
   checkpoint: string | null,
   training: { weightDecay: number } | null,
-  options: { withLora?: boolean; seed?: number } = {},
+  options: { withLora?: boolean; seed?: number; restoreOptimizer?: boolean } = {},
 ): LoadArgs {
   return {
     role,
@@ -70,5 +74,6 @@ export function loadRequest(
     device: config.model.device,
     dtype: config.model.dtype,
     seed: options.seed ?? config.seed,
+    restore_optimizer: options.restoreOptimizer ?? false,
   };
 }

@@ -33,7 +33,9 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
   const student = workerFor(context, 'student');
   const runtime = openStage(services, 'opsd', settings.steps, student, 'student');
   const init = runtime.resumed?.dir ?? from?.checkpoint ?? null;
-  await student.load(loadRequest(config, 'student', init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }));
+  await student.load(
+    loadRequest(config, 'student', init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }, { restoreOptimizer: runtime.resumed !== null }),
+  );
   if (runtime.resumed) services.progress.note(`[opsd] resuming after step ${runtime.startStep}`);
   const teacher = await teacherSource(context);
   let bestScore = runtime.checkpoints.best()?.score ?? -Infinity;

@@ -73,28 +73,47 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
   }
 }
 
-/** The stages and evaluations; returns every model's evaluation in table order. */
+/**
+ * The stages and evaluations; returns every model's evaluation in table order. When any branch
+ * fails (or the user stops the run), the others are asked to stop at their next step and awaited,
+ * so every worker is idle — and every checkpoint complete — before the workers are closed.
+ */
 async function runStages(context: PipelineContext): Promise<Array<[string, ModelEvaluation]>> {
+  const branches: Array<Promise<unknown>> = [];
+  const branch = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(() => undefined); // surfaced when awaited below, never as an unhandled rejection
+    branches.push(promise);
+    return promise;
+  };
+  try {
+    return await runBranches(context, branch);
+  } catch (error) {
+    context.services.stop.requested = true;
+    await Promise.allSettled(branches);
+    throw error;
+  }
+}
+
+async function runBranches(context: PipelineContext, branch: <T>(promise: Promise<T>) => Promise<T>): Promise<Array<[string, ModelEvaluation]>> {
   const { config } = context;
   const full: EvaluationPlan = { inputs: ['image', 'text'], perception: true };
   const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await runBaseStage(context) : null;
-  const teacherReady = loadFrozenTeacher(context, base);
-  const baseEvaluation = background(
+  const teacherReady = branch(loadFrozenTeacher(context, base));
+  const baseEvaluation = branch(
     teacherReady.then(() => evaluateModel(context.evaluation, { name: 'base', worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, full)),
   );
   const sft = config.stages.sft.enabled ? await runColdStartStage(context, base) : base;
-  const evaluations: Array<[string, Promise<ModelEvaluation>]> = [['base', baseEvaluation]];
-  if (config.stages.sft.enabled) evaluations.push(['sft', Promise.resolve(await evaluateCheckpoint(context, 'sft', sft, full))]);
-  const baselines = background(runBaselines(context, sft));
+  const evaluations: Array<[string, ModelEvaluation]> = [];
+  const sftEvaluation = config.stages.sft.enabled ? await evaluateCheckpoint(context, 'sft', sft, full) : null;
+  const baselines = branch(runBaselines(context, sft));
   await teacherReady;
-  if (config.stages.opsd.enabled) {
-    const mgsd = await runOpsdPipelineStage(context, sft);
-    evaluations.push(['mgsd', Promise.resolve(await evaluateCheckpoint(context, 'mgsd', mgsd, full))]);
-  }
-  for (const [name, evaluation] of await baselines) evaluations.push([name, Promise.resolve(evaluation)]);
-  const settled: Array<[string, ModelEvaluation]> = [];
-  for (const [name, evaluation] of evaluations) settled.push([name, await evaluation]);
-  return settled;
+  const mgsd = config.stages.opsd.enabled ? await runOpsdPipelineStage(context, sft) : null;
+  const mgsdEvaluation = mgsd === null ? null : await evaluateCheckpoint(context, 'mgsd', mgsd, full);
+  evaluations.push(['base', await baseEvaluation]);
+  if (sftEvaluation) evaluations.push(['sft', sftEvaluation]);
+  if (mgsdEvaluation) evaluations.push(['mgsd', mgsdEvaluation]);
+  evaluations.push(...(await baselines));
+  return evaluations;
 }
 
 /** The baselines, one after the other on the baseline worker (overlapping OPSD). */
@@ -130,12 +149,6 @@ async function evaluateCheckpoint(
     await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
   }
   return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
-}
-
-/** Starts a branch now; its failure surfaces when it is awaited (never as an unhandled rejection). */
-function background<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }
 
 /** A CUDA config on a worker without CUDA fails here, before any training. */

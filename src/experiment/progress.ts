@@ -37,7 +37,8 @@ export class Progress {
   /** Starts the progress of a stage of `total` steps (resumed stages start at `startStep`). */
   stage(name: string, total: number, startStep = 0): StageProgress {
     const started = this.now();
-    let lastPrint = -Infinity;
+    // Non-terminal output: the first line comes one interval in, so short stages print only `done`.
+    let lastPrint = started;
     const render = (step: number, metrics: ProgressMetrics | undefined): string => {
       const elapsedS = (this.now() - started) / 1000;
       const rate = elapsedS > 0 ? (step - startStep) / elapsedS : 0;

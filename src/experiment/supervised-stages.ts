@@ -47,7 +47,7 @@ export async function runSupervisedPipelineStage(context: PipelineContext, spec:
   const runtime = openStage(services, spec.stage, total, spec.worker, spec.role);
   const init = runtime.resumed ? runtime.resumed.dir : spec.from;
   await spec.worker.load(
-    loadRequest(config, spec.role, init === null ? null : checkpointPath(context, init), { weightDecay: spec.settings.weightDecay }, { withLora: spec.withLora }),
+    loadRequest(config, spec.role, init === null ? null : checkpointPath(context, init), { weightDecay: spec.settings.weightDecay }, { withLora: spec.withLora, restoreOptimizer: runtime.resumed !== null }),
   );
   if (runtime.resumed) services.progress.note(`[${spec.stage}] resuming after step ${runtime.startStep}`);
   const outcome = await runSupervisedStage(

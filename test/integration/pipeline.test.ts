@@ -1,0 +1,144 @@
+/**
+ * `mgsd run` end to end, as a user runs it (the built CLI, real Python workers), on a miniature
+ * config: every stage runs, the report is written, and a run stopped with Ctrl-C and later killed
+ * with SIGKILL mid-OPSD resumes to exactly the results, metrics and ledger of an uninterrupted run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'bin', 'mgsd.js');
+const WORK = mkdtempSync(join(tmpdir(), 'mgsd-pipeline-'));
+
+/** A miniature experiment: every stage and baseline, a few steps each. */
+const MINI = [
+  'tasks.frozenlake.levels=[3]',
+  'tasks.maze.levels=[3]',
+  'tasks.minibehaviour.levels=[5]',
+  ...['frozenlake', 'maze', 'minibehaviour'].map((task) => `tasks.${task}.perLevel={train: 48, val: 6, test: 10}`),
+  'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}',
+  'stages.base={steps: 6, batchSize: 8}',
+  'stages.sft={steps: 4, batchSize: 8}',
+  'stages.opsd={steps: 6, batchSize: 8, validateEvery: 3, checkpointEvery: 2, estimator: full, rollout: {maxNewTokens: 40}}',
+  'baselines.visualSft={enabled: true, steps: 3, batchSize: 8}',
+  'baselines.grpo={enabled: true, steps: 2, batchSize: 8, groupSize: 2, rollout: {maxNewTokens: 40}}',
+  'eval.maxNewTokens=40',
+  'eval.validation.maxNewTokens=40',
+  `data.cacheDir=${join(WORK, 'datasets')}`,
+].flatMap((override) => ['--set', override]);
+
+interface Exit {
+  code: number | null;
+  stderr: string;
+}
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Exit> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.resume();
+  const done = new Promise<Exit>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  return { child, done };
+}
+
+/** Resolves once `path` holds at least `lines` lines (polls; the run writes it). */
+async function waitForLines(path: string, lines: number, exit: Promise<Exit>): Promise<void> {
+  let finished = false;
+  void exit.then(() => (finished = true));
+  while (!finished) {
+    if (existsSync(path) && readFileSync(path, 'utf8').split('\n').filter(Boolean).length >= lines) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the run exited before ${path} had ${lines} lines`);
+}
+
+/** Every worker a run ever started (pids from the worker logs) has exited. */
+async function expectNoLiveWorkers(logDir: string): Promise<void> {
+  const pids = readdirSync(logDir).flatMap((file) =>
+    [...readFileSync(join(logDir, file), 'utf8').matchAll(/handshake done: pid (\d+)/g)].map((match) => Number(match[1])),
+  );
+  expect(pids.length).toBeGreaterThan(0);
+  const isAlive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let attempt = 0; attempt < 100 && pids.some(isAlive); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(pids.filter(isAlive)).toEqual([]);
+}
+
+/** A log without its wall-clock fields. */
+function stableLines(path: string): unknown[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const { step_seconds: _s, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      return rest;
+    });
+}
+
+function stableResults(run: string): unknown {
+  const { wall_seconds: _w, ...rest } = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8')) as Record<string, unknown>;
+  return rest;
+}
+
+describe('mgsd run (miniature config)', () => {
+  const reference = join(WORK, 'reference');
+
+  beforeAll(async () => {
+    const { done } = start(['run', '--out', reference, ...MINI]);
+    const exit = await done;
+    if (exit.code !== 0) throw new Error(`reference run failed (${exit.code}):\n${exit.stderr}`);
+  }, 300_000);
+
+  it('runs every stage and writes results, report and checkpoints', () => {
+    const results = JSON.parse(readFileSync(join(reference, 'results.json'), 'utf8')) as { macro: Record<string, number>; rows: unknown[] };
+    expect(Object.keys(results.macro).sort()).toEqual(
+      ['base/image', 'base/text', 'grpo/image', 'mgsd/image', 'mgsd/text', 'sft/image', 'sft/text', 'visual-sft/image'].sort(),
+    );
+    expect(results.rows).toHaveLength(8 * 3);
+    for (const file of ['report.md', 'report.html', 'manifest.json', 'config.resolved.json', 'ledger/opsd.jsonl', 'checkpoints/opsd/best.json']) {
+      expect(existsSync(join(reference, file)), file).toBe(true);
+    }
+    expect(readFileSync(join(reference, 'report.html'), 'utf8')).toContain('<svg');
+    const opsd = stableLines(join(reference, 'metrics', 'opsd.jsonl'));
+    expect(opsd.filter((line) => (line as { kind?: string }).kind === 'validation')).toHaveLength(2);
+  });
+
+  it('resumes after Ctrl-C and after kill -9 mid-OPSD to the same results, metrics and ledger', async () => {
+    const run = join(WORK, 'interrupted');
+    const metrics = join(run, 'metrics', 'opsd.jsonl');
+    const first = start(['run', '--out', run, ...MINI]);
+    await waitForLines(metrics, 1, first.done);
+    first.child.kill('SIGINT');
+    const stopped = await first.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toContain(`npx mgsd run --resume ${run}`);
+
+    const second = start(['run', '--resume', run]);
+    const before = stableLines(metrics).length;
+    await waitForLines(metrics, before + 2, second.done);
+    second.child.kill('SIGKILL');
+    await second.done;
+    expect(existsSync(join(run, 'results.json')), 'the kill must land before the run finishes').toBe(false);
+    await expectNoLiveWorkers(join(run, 'logs'));
+
+    const third = start(['run', '--resume', run]);
+    const finished = await third.done;
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(stableResults(run)).toEqual(stableResults(reference));
+    for (const stage of ['opsd', 'sft', 'visual-sft', 'grpo']) {
+      expect(stableLines(join(run, 'metrics', `${stage}.jsonl`)), stage).toEqual(stableLines(join(reference, 'metrics', `${stage}.jsonl`)));
+    }
+    expect(stableLines(join(run, 'ledger', 'opsd.jsonl'))).toEqual(stableLines(join(reference, 'ledger', 'opsd.jsonl')));
+  }, 600_000);
+});
