@@ -68,11 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         max_message_bytes=int(args.max_message_mib * (1 << 20)),
         parent_pid=args.parent_pid,
     )
-    try:
-        code = Server(options).run()
-    except KeyboardInterrupt:
-        logging.getLogger("mgsd_backend").info("interrupted; exiting")
-        code = 130
+    code = Server(options).run()
     # NOTE: skip interpreter teardown (~0.7 s of torch destructors): the reply is flushed (the
     # socket lingered on close), models persist only through `save`, and the OS frees the rest.
     logging.shutdown()

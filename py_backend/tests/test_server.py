@@ -247,10 +247,13 @@ def test_non_finite_results_become_error_replies() -> None:
     assert reply["id"] == 7 and reply["ok"] is False and "JSON cannot carry" in reply["error"]["message"]
 
 
-def test_interrupt_exits_cleanly(tmp_path: Path) -> None:
+def test_ctrl_c_is_left_to_the_parent(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group; the worker keeps serving so that the
+    parent can checkpoint through it, then stop it."""
     process = WorkerProcess(tmp_path)
     try:
         process.proc.send_signal(signal.SIGINT)
-        assert process.proc.wait(20) == 130
+        assert process.request("ping")["ok"]
+        assert process.proc.poll() is None
     finally:
         process.close()
