@@ -31,6 +31,7 @@ class Op(enum.StrEnum):
     PING = "ping"
     ECHO = "echo"
     STOP = "stop"
+    SET_THREADS = "set_threads"
     LOAD = "load"
     GENERATE = "generate"
     SCORE = "score"
@@ -41,7 +42,7 @@ class Op(enum.StrEnum):
 
 
 HELLO = "hello"
-SERVER_OPS = frozenset({Op.PING, Op.ECHO, Op.STOP})
+SERVER_OPS = frozenset({Op.PING, Op.ECHO, Op.STOP, Op.SET_THREADS})
 """Ops the server answers itself; every other op is a model op served by `worker.Worker`."""
 MODEL_OPS = frozenset(Op) - SERVER_OPS
 
@@ -162,6 +163,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
     Op.PING: OpSchema(Obj({}), {}),
     Op.ECHO: OpSchema(None, None),
     Op.STOP: OpSchema(Obj({}), {}),
+    Op.SET_THREADS: OpSchema(Obj({"threads": Field(Int(low=1))}), {}),
     Op.LOAD: OpSchema(_load, {}),
     Op.GENERATE: OpSchema(
         Obj(

@@ -3,7 +3,7 @@
 A DEALER connects to the client's ROUTER (docs/protocol.md), sends `hello` (version, launch token,
 pid, versions, devices), then serves one request at a time, in arrival order (the client may
 pipeline many). Every request is checked by `protocol.validate_request` before a handler sees it.
-`ping`, `echo` and `stop` are the server's own; model ops go to `worker.Worker`, imported at
+`ping`, `echo`, `stop` and `set_threads` are the server's own; model ops go to `worker.Worker`, imported at
 start-up — when that import fails the server still serves its own ops and answers model ops
 with code `unavailable` and the reason (logged once at start-up).
 
@@ -64,7 +64,12 @@ class Server:
         self._worker_factory, self._worker_error = _worker_factory(options.threads, worker_factory)
         self._worker: Any = None
         self._stopping = False
-        self._handlers: dict[Op, Handler] = {Op.PING: self._ping, Op.ECHO: self._echo, Op.STOP: self._stop}
+        self._handlers: dict[Op, Handler] = {
+            Op.PING: self._ping,
+            Op.ECHO: self._echo,
+            Op.STOP: self._stop,
+            Op.SET_THREADS: self._set_threads,
+        }
         for op in MODEL_OPS:
             self._handlers[op] = self._model_handler(op)
 
@@ -148,6 +153,11 @@ class Server:
 
     def _echo(self, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
         return args, tensors
+
+    def _set_threads(self, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
+        # The orchestrator gives a worker both cores while it works alone, one each when two overlap.
+        torch.set_num_threads(int(args["threads"]))
+        return {"threads": torch.get_num_threads()}, {}
 
     def _stop(self, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
         self._stopping = True

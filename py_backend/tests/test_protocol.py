@@ -114,5 +114,5 @@ def test_malformed_requests_name_the_op_the_field_and_the_received_value(op: str
 
 
 def test_unknown_ops_list_the_known_ones() -> None:
-    with pytest.raises(RequestError, match=r"unknown op 'train' \(known ops: ping, echo, stop, load, generate"):
+    with pytest.raises(RequestError, match=r"unknown op 'train' \(known ops: ping, echo, stop, set_threads, load, generate"):
         validate_request("train", {}, {})

@@ -257,3 +257,15 @@ def test_ctrl_c_is_left_to_the_parent(tmp_path: Path) -> None:
         assert process.proc.poll() is None
     finally:
         process.close()
+
+
+def test_set_threads_changes_the_torch_thread_count() -> None:
+    server = Server(ServerOptions(endpoint="ipc:///unused", token="t"), worker_factory=RecordingWorker)
+    before = torch.get_num_threads()
+    try:
+        reply = _handle(server, "set_threads", {"threads": 2})
+        assert reply["ok"] and reply["result"] == {"threads": 2} and torch.get_num_threads() == 2
+        bad = _handle(server, "set_threads", {"threads": 0})
+        assert not bad["ok"] and "threads" in bad["error"]["message"]
+    finally:
+        torch.set_num_threads(before)

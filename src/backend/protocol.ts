@@ -22,6 +22,7 @@ export const OP = {
   ping: 'ping',
   echo: 'echo',
   stop: 'stop',
+  setThreads: 'set_threads',
   load: 'load',
   generate: 'generate',
   score: 'score',
@@ -159,6 +160,7 @@ const StepMetrics = { loss: finite, grad_norm: finite, lr: finite, tokens: z.num
 /** Each op's result (the reply header's `result`). */
 export const RESULT_SCHEMAS = {
   ping: z.looseObject({ pid: z.number().int(), uptime_s: z.number() }),
+  set_threads: z.looseObject({ threads: z.number().int().positive() }),
   echo: z.record(z.string(), z.unknown()),
   stop: z.looseObject({}),
   load: z.looseObject({ describe: z.looseObject({ kind: z.string() }), ...opSeconds }),
@@ -179,6 +181,7 @@ export const RESULT_SCHEMAS = {
 /** Each op's arguments (the request header's `args`). */
 export const ARGS_SCHEMAS = {
   ping: EmptyArgs,
+  set_threads: z.strictObject({ threads: positiveInt }),
   echo: z.record(z.string(), z.unknown()),
   stop: EmptyArgs,
   load: LoadArgsSchema,
@@ -208,6 +211,7 @@ export const REQUEST_TENSORS = {
   ping: {},
   echo: {},
   stop: {},
+  set_threads: {},
   load: {},
   generate: { images },
   score: { images, ...response },
@@ -230,6 +234,7 @@ export const REPLY_TENSORS = {
   ping: {},
   echo: {},
   stop: {},
+  set_threads: {},
   load: {},
   generate: {
     response_ids: spec('int64', [1], true),

@@ -92,6 +92,10 @@ export class WorkerHandle {
   ping(options?: CallOptions) {
     return this.call(OP.ping, {}, {}, options);
   }
+  /** Sets the worker's torch threads (e.g. 2 while it works alone on a 2-core machine). */
+  setThreads(threads: number, options?: CallOptions) {
+    return this.call(OP.setThreads, { threads }, {}, options);
+  }
   echo(args: Record<string, unknown>, tensors: Tensors = {}, options?: CallOptions) {
     return this.call(OP.echo, args, tensors, options) as Promise<{ result: Record<string, unknown>; tensors: Tensors }>;
   }

@@ -2,7 +2,7 @@
  * The public face of `envs/`: what the rest of mgsd imports. Keep these exports stable.
  */
 export { getEnv, type EnvEntry } from './registry.js';
-export { parseAnswer, segmentResponse, PLAN_SENTENCE_LEAD } from './core/answer-parser.js';
+export { parseAnswer, readoutPrefix, segmentResponse, PLAN_SENTENCE_LEAD } from './core/answer-parser.js';
 export { encodePng } from './core/raster.js';
 export { decodePng } from './core/png-decode.js';
 export { deriveSeed, GENERATOR_VERSION, Rng } from './core/rng.js';

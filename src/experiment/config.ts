@@ -120,6 +120,8 @@ const BackendSchema = z
     python: z.string().nullable().default(null),
     /** torch threads per worker; two single-thread workers beat one two-thread worker on 2 cores. */
     threadsPerWorker: positiveInt.default(1),
+    /** Threads of a worker while it runs alone (the tiny base stage); null = every core. */
+    soloThreads: positiveInt.nullable().default(null),
     /** Run the frozen teacher in its own worker (overlaps with the student) or in the student's. */
     separateTeacherWorker: z.boolean().default(true),
     startTimeoutMs: positiveInt.default(120_000),
@@ -160,6 +162,8 @@ const SftStageSchema = z
     batchSize: OptimSchema.batchSize.default(64),
     /** What the cold start teaches: the state read-out of the planning response, or perception QA. */
     target: z.enum(['readout', 'perception-qa']).default('readout'),
+    /** Fraction of steps that replay base-stage text examples (tiny model: keeps its planning). */
+    rehearsalFraction: probability.default(0),
     lora: LoraSchema.prefault({}),
   })
   .strict();
@@ -288,6 +292,13 @@ export const ExperimentConfigSchema = z
         code: 'custom',
         path: ['stages', 'base', 'enabled'],
         message: 'the text-only base stage exists only for the tiny model; a pretrained hf model is its own base. Set it to false',
+      });
+    }
+    if (config.stages.sft.rehearsalFraction > 0 && !(config.model.kind === 'tiny' && config.stages.base.enabled)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages', 'sft', 'rehearsalFraction'],
+        message: 'rehearsal replays the tiny base stage; it needs model.kind "tiny" with stages.base.enabled',
       });
     }
     if (config.model.kind === 'tiny' && config.stages.sft.lora.enabled) {

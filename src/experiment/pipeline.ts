@@ -8,17 +8,19 @@
  * student trains, and the baselines train in their own worker while OPSD runs. Every step is
  * skipped when the run state says it is finished, so `--resume` continues where a run stopped.
  */
+import { availableParallelism } from 'node:os';
+
 import { BackendClient } from '../backend/client.js';
-import { BackendError } from '../errors.js';
+import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
-import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.js';
 import { runGrpoPipelineStage } from './grpo-stage.js';
 import { loadRequest, placementOf } from './models.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
+import { checkDevices, checkPython } from './preflight.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
@@ -35,12 +37,7 @@ export interface PipelineRequest {
 export async function runPipeline(request: PipelineRequest): Promise<ResultsFile> {
   const started = performance.now();
   const { config, services } = request;
-  const { dataset } = ensureDataset(config, request.configDir, services.progress);
-  const splits = {
-    train: dataset.records.filter((r) => r.split === 'train'),
-    val: dataset.records.filter((r) => r.split === 'val'),
-    test: dataset.records.filter((r) => r.split === 'test'),
-  };
+  await checkPython(config);
   const placement = placementOf(config);
   services.progress.note(`[backend] starting workers: ${Object.keys(placement.workers).join(', ')}`);
   const client = await BackendClient.start({
@@ -52,6 +49,12 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
   });
   try {
     checkDevices(client, config);
+    const { dataset } = ensureDataset(config, request.configDir, services.progress);
+    const splits = {
+      train: dataset.records.filter((r) => r.split === 'train'),
+      val: dataset.records.filter((r) => r.split === 'val'),
+      test: dataset.records.filter((r) => r.split === 'test'),
+    };
     const images = new ImageSource(viewOptionsOf(config));
     const context: PipelineContext = {
       config,
@@ -96,11 +99,14 @@ async function runStages(context: PipelineContext): Promise<Array<[string, Model
 
 async function runBranches(context: PipelineContext, branch: <T>(promise: Promise<T>) => Promise<T>): Promise<Array<[string, ModelEvaluation]>> {
   const { config } = context;
-  const full: EvaluationPlan = { inputs: ['image', 'text'], perception: true };
-  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await runBaseStage(context) : null;
+  // base/text is the symbolic upper bound: always measured. The other models' text rows serve the
+  // modality gap.
+  const baseline: EvaluationPlan = { inputs: ['image', 'text'], perception: config.eval.perception };
+  const full: EvaluationPlan = { inputs: config.eval.modalityGap ? ['image', 'text'] : ['image'], perception: config.eval.perception };
+  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await alone(context, () => runBaseStage(context)) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
   const baseEvaluation = branch(
-    teacherReady.then(() => evaluateModel(context.evaluation, { name: 'base', worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, full)),
+    teacherReady.then(() => evaluateModel(context.evaluation, { name: 'base', worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline)),
   );
   const sft = config.stages.sft.enabled ? await runColdStartStage(context, base) : base;
   const evaluations: Array<[string, ModelEvaluation]> = [];
@@ -116,10 +122,20 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   return evaluations;
 }
 
+/** Runs `work` on the student worker with every core: nothing else runs during the base stage. */
+async function alone<T>(context: PipelineContext, work: () => Promise<T>): Promise<T> {
+  const { backend } = context.config;
+  const student = workerFor(context, 'student');
+  await student.setThreads(backend.soloThreads ?? availableParallelism());
+  const result = await work(); // on failure the run ends: the thread count no longer matters
+  await student.setThreads(backend.threadsPerWorker);
+  return result;
+}
+
 /** The baselines, one after the other on the baseline worker (overlapping OPSD). */
 async function runBaselines(context: PipelineContext, from: FinishedStage | null): Promise<Array<[string, ModelEvaluation]>> {
   const { baselines } = context.config;
-  const plan: EvaluationPlan = { inputs: ['image'], perception: true };
+  const plan: EvaluationPlan = { inputs: ['image'], perception: context.config.eval.perception };
   const out: Array<[string, ModelEvaluation]> = [];
   if (baselines.visualSft.enabled) {
     const stage = await runVisualSftStage(context, from);
@@ -149,19 +165,6 @@ async function evaluateCheckpoint(
     await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
   }
   return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
-}
-
-/** A CUDA config on a worker without CUDA fails here, before any training. */
-function checkDevices(client: BackendClient, config: ExperimentConfig): void {
-  if (config.model.device !== 'cuda') return;
-  for (const name of client.names) {
-    const hello = client.worker(name).hello as { devices?: Array<{ id: string }> };
-    if (!(hello.devices ?? []).some((device) => device.id.startsWith('cuda'))) {
-      throw new BackendError('no_cuda', `model.device is "cuda" but worker ${name} sees no CUDA device (${JSON.stringify(hello.devices ?? {})})`, {
-        hint: 'Run on a machine with a GPU, or use --set model.device=cpu (and a small model: the tiny preset).',
-      });
-    }
-  }
 }
 
 function runInfo(config: ExperimentConfig, datasetDir: string): ResultsFile['run'] {

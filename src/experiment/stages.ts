@@ -4,14 +4,17 @@
  *   prior. Prompts are the text-only student view, or (a fraction `teacherViewFraction`) the
  *   teacher's view with the reference plan, so the frozen teacher later knows how to use it.
  *   Targets are full responses (read-out, plan).
- * - `sft` (cold start): perception on images — the state read-out of the planning response
- *   (`target: readout`, no EOS: the model continues with its plan) or the perception QA.
+ * - `sft` (cold start): perception on images — the state read-out of the planning response and
+ *   the hand-over to the plan (`target: readout`, no EOS: the model continues with its own plan),
+ *   or the perception QA.
  * - `visual-sft` (baseline): full ground-truth responses on images, from the SFT checkpoint.
  */
 import type { DataRecord } from '../data/schema.js';
-import { deriveSeed, getEnv, Rng } from '../envs/index.js';
+import { deriveSeed, getEnv, readoutPrefix, Rng } from '../envs/index.js';
 import type { Instance, PromptProfile } from '../envs/types.js';
 import { viewOf } from '../rollout/views.js';
+import type { SupervisedExample } from '../train/supervised.js';
+import type { ExperimentConfig } from './config.js';
 import { type PipelineContext, workerFor } from './context.js';
 import type { FinishedStage } from './run-state.js';
 import { runSupervisedPipelineStage } from './supervised-stages.js';
@@ -24,29 +27,36 @@ function targetOf(record: DataRecord, profile: PromptProfile): string {
 /** Text-only base pretraining of the tiny model (its checkpoint is the teacher and the student's start). */
 export function runBaseStage(context: PipelineContext): Promise<FinishedStage> {
   const { config } = context;
-  const settings = config.stages.base;
   return runSupervisedPipelineStage(context, {
     stage: 'base',
     worker: workerFor(context, 'student'),
     role: 'student',
     from: null,
     withLora: false,
-    settings,
+    settings: config.stages.base,
     records: context.splits.train,
-    appendEos: true,
-    example: (record, step, index) => {
-      const coin = new Rng(deriveSeed('base-view', config.seed, step, index)).float();
-      const kind = coin < settings.teacherViewFraction ? 'teacher' : 'text';
-      return { view: viewOf(record, kind, config.profile), target: targetOf(record, config.profile) };
-    },
+    example: (record, step, index) => baseExample(config, record, step, index),
   });
 }
 
-/** Cold-start perception SFT of the student on images, from `base` (null = the configured model). */
+/**
+ * A base-stage example: the text-only planning prompt, or (a fraction `teacherViewFraction`) the
+ * teacher's view with the reference plan, with the full target response.
+ */
+function baseExample(config: ExperimentConfig, record: DataRecord, step: number, index: number): SupervisedExample {
+  const coin = new Rng(deriveSeed('base-view', config.seed, step, index)).float();
+  const kind = coin < config.stages.base.teacherViewFraction ? 'teacher' : 'text';
+  return { view: viewOf(record, kind, config.profile), target: targetOf(record, config.profile), appendEos: true };
+}
+
+/**
+ * Cold-start perception SFT of the student on images, from `base` (null = the configured model).
+ * A fraction `rehearsalFraction` of the steps (tiny model) replays base-stage text examples, so
+ * that learning to read images does not erase the planning the base learned.
+ */
 export function runColdStartStage(context: PipelineContext, base: FinishedStage | null): Promise<FinishedStage> {
   const { config } = context;
   const settings = config.stages.sft;
-  const isReadout = settings.target === 'readout';
   return runSupervisedPipelineStage(context, {
     stage: 'sft',
     worker: workerFor(context, 'student'),
@@ -55,13 +65,15 @@ export function runColdStartStage(context: PipelineContext, base: FinishedStage 
     withLora: settings.lora.enabled,
     settings,
     records: context.splits.train,
-    appendEos: !isReadout,
-    example: (record) => {
-      const prompts = getEnv(record.task).prompts;
-      const instance = record.instance as Instance as never;
-      return isReadout
-        ? { view: viewOf(record, 'student', config.profile), target: prompts.readout(instance, config.profile) }
-        : { view: viewOf(record, 'perception', config.profile), target: prompts.perception(instance, config.profile).answer };
+    example: (record, step, index) => {
+      const rehearse = new Rng(deriveSeed('sft-rehearsal', config.seed, step)).float() < settings.rehearsalFraction;
+      if (rehearse) return baseExample(config, record, step, index);
+      const profile = config.profile;
+      if (settings.target === 'readout') {
+        return { view: viewOf(record, 'student', profile), target: readoutPrefix(targetOf(record, profile), profile), appendEos: false };
+      }
+      const perception = getEnv(record.task).prompts.perception(record.instance as Instance as never, profile);
+      return { view: viewOf(record, 'perception', profile), target: perception.answer, appendEos: true };
     },
   });
 }
@@ -78,7 +90,6 @@ export function runVisualSftStage(context: PipelineContext, from: FinishedStage 
     withLora: false,
     settings: { ...settings, steps: settings.steps ?? config.stages.opsd.steps },
     records: context.splits.train,
-    appendEos: true,
-    example: (record) => ({ view: viewOf(record, 'student', config.profile), target: targetOf(record, config.profile) }),
+    example: (record) => ({ view: viewOf(record, 'student', config.profile), target: targetOf(record, config.profile), appendEos: true }),
   });
 }

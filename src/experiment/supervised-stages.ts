@@ -35,7 +35,6 @@ export interface SupervisedStageSpec {
   settings: SupervisedSettings;
   records: readonly DataRecord[];
   example: (record: DataRecord, step: number, index: number) => SupervisedExample;
-  appendEos: boolean;
 }
 
 /** Runs (or resumes, or skips when finished) a supervised stage; returns its final checkpoint. */
@@ -57,7 +56,6 @@ export async function runSupervisedPipelineStage(context: PipelineContext, spec:
       role: spec.role,
       records: spec.records,
       example: spec.example,
-      appendEos: spec.appendEos,
       schedule: scheduleOf(spec.settings, total),
       gradClip: spec.settings.gradClip,
       batchSize: spec.settings.batchSize,

@@ -15,6 +15,8 @@ import { explainStepFailure, isCheckpointDue, type StageIo, type StageOutcome } 
 export interface SupervisedExample {
   view: ChatView;
   target: string;
+  /** End the target with EOS (false for a prefix the model must continue). Same for a whole batch. */
+  appendEos: boolean;
 }
 
 /** Everything a supervised stage needs. */
@@ -25,8 +27,6 @@ export interface SupervisedStagePlan {
   records: readonly DataRecord[];
   /** The example for `record` at position `index` of the batch of `step` (deterministic). */
   example: (record: DataRecord, step: number, index: number) => SupervisedExample;
-  /** End targets with EOS (false when the target is a prefix the model must continue). */
-  appendEos: boolean;
   schedule: LrSchedule;
   gradClip: number;
   batchSize: number;
@@ -51,11 +51,13 @@ export async function runSupervisedStage(plan: SupervisedStagePlan, io: StageIo)
     const records = batches.indicesAt(step).map((i) => plan.records[i]!);
     const examples = records.map((record, index) => plan.example(record, step, index));
     const views = examples.map((e) => e.view);
+    const appendEos = examples[0]!.appendEos;
+    if (examples.some((e) => e.appendEos !== appendEos)) throw new RangeError(`${plan.stage} step ${step + 1}: a batch mixes targets with and without EOS`);
     const lr = learningRateAt(plan.schedule, step);
     let reply;
     try {
       reply = await plan.worker.sftStep(
-        { role: plan.role, views, targets: examples.map((e) => e.target), append_eos: plan.appendEos, lr, grad_clip: plan.gradClip },
+        { role: plan.role, views, targets: examples.map((e) => e.target), append_eos: appendEos, lr, grad_clip: plan.gradClip },
         imagesFor(records, views, plan.images, plan.imageSizePx),
       );
     } catch (error) {

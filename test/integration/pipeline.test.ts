@@ -141,4 +141,16 @@ describe('mgsd run (miniature config)', () => {
     }
     expect(stableLines(join(run, 'ledger', 'opsd.jsonl'))).toEqual(stableLines(join(reference, 'ledger', 'opsd.jsonl')));
   }, 600_000);
+
+  // On a GPU machine (MGSD_GPU=1) the preset would start for real, so this check needs a CPU-only one.
+  it.skipIf(process.env.MGSD_GPU === '1')('refuses a GPU preset on a machine without CUDA before doing any work', async () => {
+    const cache = join(WORK, 'no-cuda-datasets');
+    const run = join(WORK, 'no-cuda');
+    const { done } = start(['run', '-c', 'qwen3-vl-2b', '--out', run, '--set', `data.cacheDir=${cache}`]);
+    const exit = await done;
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/model\.device is "cuda" but worker main sees no CUDA device/);
+    expect(exit.stderr).toMatch(/hint: Run on a machine with a GPU/);
+    expect(existsSync(cache), 'no dataset may be built').toBe(false);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Action, ParserOptions } from '../types.js';
 import { DEFAULT_PARSER_OPTIONS } from '../types.js';
-import { parseAnswer, segmentResponse } from './answer-parser.js';
+import { parseAnswer, readoutPrefix, segmentResponse } from './answer-parser.js';
 import { formatPlanText } from './prompt-kit.js';
 
 const strict: ParserOptions = DEFAULT_PARSER_OPTIONS;
@@ -104,5 +104,13 @@ describe('segmentResponse', () => {
     expect(segmentResponse('N3 S00', 'compact')).toEqual({ readout: [0, 6], plan: [6, 6], answer: [6, 6] });
     expect(segmentResponse('no tags', 'paper')).toEqual({ readout: [0, 7], plan: [7, 7], answer: [7, 7] });
     expect(segmentResponse('x <answer>RR', 'paper')).toEqual({ readout: [0, 2], plan: [2, 2], answer: [2, 12] });
+  });
+});
+
+describe('readoutPrefix', () => {
+  it('keeps the read-out and the hand-over to the plan', () => {
+    expect(readoutPrefix('N3 S10 G22 H-@DRR', 'compact')).toBe('N3 S10 G22 H-@');
+    const paper = 'Map size: 3x3\nPlayer: (1,0)\nPlan: move down 1.\n<answer>D</answer>';
+    expect(readoutPrefix(paper, 'paper')).toBe('Map size: 3x3\nPlayer: (1,0)\n');
   });
 });

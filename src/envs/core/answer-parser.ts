@@ -134,3 +134,15 @@ export function segmentResponse(response: string, profile: PromptProfile): Respo
   const planStart = lead >= 0 && lead < answerStart ? lead : answerStart;
   return { readout: [0, planStart], plan: [planStart, answerStart], answer: [answerStart, answerEnd] };
 }
+
+/**
+ * The part of a target response that comes before the model's own planning: the read-out and the
+ * separator that hands over to the plan (`compact`: up to and including `@`; `paper`: up to the
+ * plan sentence). The cold-start SFT teaches exactly this prefix, without EOS, so the student goes
+ * on to plan by itself.
+ */
+export function readoutPrefix(response: string, profile: PromptProfile): string {
+  const segments = segmentResponse(response, profile);
+  if (profile === 'compact') return response.slice(0, Math.min(response.length, segments.answer[0] + 1));
+  return response.slice(0, segments.plan[0]);
+}

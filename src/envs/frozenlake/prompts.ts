@@ -7,7 +7,6 @@
  * the `N4\nSFFH…` text state, with `R:<plan>` for the teacher); the response is
  * `N4 S00 G33 H11,22@RRDD` (coordinates as two hex digits, `H-` for no holes).
  */
-import { segmentResponse } from '../core/answer-parser.js';
 import { formatCompactPos, formatPos, isMove, sortCells } from '../core/grid.js';
 import {
   labelledSections,
@@ -17,17 +16,13 @@ import {
   readPositions,
   readSize,
 } from '../core/perception-fields.js';
+import { planningPrompts } from '../core/planning-prompts.js';
 import {
-  COMPACT_ANSWER_MARK,
   COMPACT_PERCEPTION_SUFFIX,
-  COMPACT_PLAN_SUFFIX,
   compactImageView,
-  compactTextView,
   compactTokens,
   describeMoves,
   imageView,
-  systemView,
-  textView,
 } from '../core/prompt-kit.js';
 import type { Action, EnvPrompts, FrozenLakeInstance, PerceptionValue, PromptProfile } from '../types.js';
 import { formatFrozenLakePlan } from './answer.js';
@@ -155,32 +150,28 @@ function parseCompactPerception(text: string): Record<string, PerceptionValue> {
   return fields;
 }
 
+const PLANNING = planningPrompts<FrozenLakeInstance>({
+  task: 'frozenlake',
+  role: ROLE,
+  imageTask: IMAGE_TASK,
+  textTask: TEXT_TASK,
+  rules: RULES,
+  output: OUTPUT,
+  example: EXAMPLE,
+  teacherSystem: TEACHER_SYSTEM,
+  solveNoun: 'FrozenLake map',
+  puzzleTitle: 'FrozenLake',
+  symbolicState,
+  compactState: compactFrozenLakeState,
+  paperReadout,
+  compactReadout,
+  planSentence,
+  formatPlan: formatFrozenLakePlan,
+});
+
 /** FrozenLake's prompts and formats. */
 export const frozenLakePrompts: EnvPrompts<FrozenLakeInstance> = {
-  studentView(_instance, profile) {
-    if (profile === 'compact') return compactImageView('frozenlake', COMPACT_PLAN_SUFFIX);
-    return imageView(`${ROLE}\n\n${IMAGE_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this FrozenLake map:`);
-  },
-  textStudentView(instance, profile) {
-    if (profile === 'compact') return compactTextView('frozenlake', compactFrozenLakeState(instance), null);
-    return textView(`${ROLE}\n\n${TEXT_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this FrozenLake map:\n${symbolicState(instance)}`);
-  },
-  teacherView(instance, profile, referencePlan) {
-    const plan = referencePlan === null ? null : formatFrozenLakePlan(referencePlan, profile);
-    if (profile === 'compact') return compactTextView('frozenlake', compactFrozenLakeState(instance), plan);
-    const reference = plan === null ? '' : `\nReference action plan: ${plan}`;
-    return systemView(
-      TEACHER_SYSTEM,
-      `FrozenLake puzzle:\n${symbolicState(instance)}${reference}\n\nWrite your response now, following the output requirements.`,
-    );
-  },
-  targetResponse(instance, profile, plan) {
-    if (profile === 'compact') return `${compactReadout(instance)}${COMPACT_ANSWER_MARK}${formatFrozenLakePlan(plan, profile)}`;
-    return `${paperReadout(instance)}\n${planSentence(plan)}\n<answer>${formatFrozenLakePlan(plan, profile)}</answer>`;
-  },
-  readout(instance, profile) {
-    return profile === 'compact' ? compactReadout(instance) : paperReadout(instance);
-  },
+  ...PLANNING,
   perception(instance, profile: PromptProfile) {
     const fields = perceptionFields(instance);
     if (profile === 'compact') {
@@ -193,6 +184,4 @@ export const frozenLakePrompts: EnvPrompts<FrozenLakeInstance> = {
   parsePerception(text, profile) {
     return profile === 'compact' ? parseCompactPerception(text) : parsePaperPerception(text);
   },
-  segments: (response, profile) => segmentResponse(response, profile),
-  formatPlan: (plan, profile) => formatFrozenLakePlan(plan, profile),
 };

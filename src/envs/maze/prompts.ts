@@ -6,7 +6,6 @@
  * sentence and `<answer>RDDL</answer>`. `compact`: `M>` after the image or after the hex state;
  * the response is `N3 S00 G22 W<one hex wall mask per cell>@RDDL`.
  */
-import { segmentResponse } from '../core/answer-parser.js';
 import { DIRECTION_ORDER, formatCompactPos, formatPos, isMove } from '../core/grid.js';
 import {
   cellKey,
@@ -16,17 +15,13 @@ import {
   readPosition,
   readSize,
 } from '../core/perception-fields.js';
+import { planningPrompts } from '../core/planning-prompts.js';
 import {
-  COMPACT_ANSWER_MARK,
   COMPACT_PERCEPTION_SUFFIX,
-  COMPACT_PLAN_SUFFIX,
   compactImageView,
-  compactTextView,
   compactTokens,
   describeMoves,
   imageView,
-  systemView,
-  textView,
 } from '../core/prompt-kit.js';
 import type { Action, EnvPrompts, MazeInstance, PerceptionValue } from '../types.js';
 import { formatMazePlan } from './answer.js';
@@ -166,29 +161,28 @@ function parseCompactPerception(text: string): Record<string, PerceptionValue> {
   return fields;
 }
 
+const PLANNING = planningPrompts<MazeInstance>({
+  task: 'maze',
+  role: ROLE,
+  imageTask: IMAGE_TASK,
+  textTask: TEXT_TASK,
+  rules: RULES,
+  output: OUTPUT,
+  example: EXAMPLE,
+  teacherSystem: TEACHER_SYSTEM,
+  solveNoun: 'maze',
+  puzzleTitle: 'Maze',
+  symbolicState,
+  compactState: compactMazeState,
+  paperReadout,
+  compactReadout,
+  planSentence,
+  formatPlan: formatMazePlan,
+});
+
 /** Maze's prompts and formats. */
 export const mazePrompts: EnvPrompts<MazeInstance> = {
-  studentView(_instance, profile) {
-    if (profile === 'compact') return compactImageView('maze', COMPACT_PLAN_SUFFIX);
-    return imageView(`${ROLE}\n\n${IMAGE_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this maze:`);
-  },
-  textStudentView(instance, profile) {
-    if (profile === 'compact') return compactTextView('maze', compactMazeState(instance), null);
-    return textView(`${ROLE}\n\n${TEXT_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this maze:\n${symbolicState(instance)}`);
-  },
-  teacherView(instance, profile, referencePlan) {
-    const plan = referencePlan === null ? null : formatMazePlan(referencePlan, profile);
-    if (profile === 'compact') return compactTextView('maze', compactMazeState(instance), plan);
-    const reference = plan === null ? '' : `\nReference action plan: ${plan}`;
-    return systemView(TEACHER_SYSTEM, `Maze puzzle:\n${symbolicState(instance)}${reference}\n\nWrite your response now, following the output requirements.`);
-  },
-  targetResponse(instance, profile, plan) {
-    if (profile === 'compact') return `${compactReadout(instance)}${COMPACT_ANSWER_MARK}${formatMazePlan(plan, profile)}`;
-    return `${paperReadout(instance)}\n${planSentence(plan)}\n<answer>${formatMazePlan(plan, profile)}</answer>`;
-  },
-  readout(instance, profile) {
-    return profile === 'compact' ? compactReadout(instance) : paperReadout(instance);
-  },
+  ...PLANNING,
   perception(instance, profile) {
     const base: Record<string, PerceptionValue> = {
       size: instance.level,
@@ -212,6 +206,4 @@ export const mazePrompts: EnvPrompts<MazeInstance> = {
   parsePerception(text, profile) {
     return profile === 'compact' ? parseCompactPerception(text) : parsePaperPerception(text);
   },
-  segments: (response, profile) => segmentResponse(response, profile),
-  formatPlan: (plan, profile) => formatMazePlan(plan, profile),
 };

@@ -8,7 +8,6 @@
  * grid; the response is `N5 A21 P11 T31@UPRRX` (T = the table's top-left cell, P = PICK,
  * X = DROP).
  */
-import { segmentResponse } from '../core/answer-parser.js';
 import { DIRECTION_ORDER, formatCompactPos, formatPos, isMove, samePos, sortCells, stepPos, inBounds } from '../core/grid.js';
 import {
   labelledSections,
@@ -18,17 +17,13 @@ import {
   readPositions,
   readSize,
 } from '../core/perception-fields.js';
+import { planningPrompts } from '../core/planning-prompts.js';
 import {
-  COMPACT_ANSWER_MARK,
   COMPACT_PERCEPTION_SUFFIX,
-  COMPACT_PLAN_SUFFIX,
   compactImageView,
-  compactTextView,
   compactTokens,
   describeMoves,
   imageView,
-  systemView,
-  textView,
 } from '../core/prompt-kit.js';
 import type { Action, EnvPrompts, MiniBehaviourInstance, Move, PerceptionValue, Pos } from '../types.js';
 import { formatMiniBehaviourPlan } from './answer.js';
@@ -167,29 +162,28 @@ function baseFields(instance: MiniBehaviourInstance): Record<string, PerceptionV
   return { size: instance.level, agent: instance.start, printer: instance.printer, table: tableCells(instance) };
 }
 
+const PLANNING = planningPrompts<MiniBehaviourInstance>({
+  task: 'minibehaviour',
+  role: ROLE,
+  imageTask: IMAGE_TASK,
+  textTask: TEXT_TASK,
+  rules: RULES,
+  output: OUTPUT,
+  example: EXAMPLE,
+  teacherSystem: TEACHER_SYSTEM,
+  solveNoun: 'room',
+  puzzleTitle: 'MiniBehaviour',
+  symbolicState,
+  compactState: compactMiniBehaviourState,
+  paperReadout,
+  compactReadout,
+  planSentence,
+  formatPlan: formatMiniBehaviourPlan,
+});
+
 /** MiniBehaviour's prompts and formats. */
 export const miniBehaviourPrompts: EnvPrompts<MiniBehaviourInstance> = {
-  studentView(_instance, profile) {
-    if (profile === 'compact') return compactImageView('minibehaviour', COMPACT_PLAN_SUFFIX);
-    return imageView(`${ROLE}\n\n${IMAGE_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this room:`);
-  },
-  textStudentView(instance, profile) {
-    if (profile === 'compact') return compactTextView('minibehaviour', compactMiniBehaviourState(instance), null);
-    return textView(`${ROLE}\n\n${TEXT_TASK}\n\n${RULES}\n\n${OUTPUT}\n\n${EXAMPLE}\n\nNow solve this room:\n${symbolicState(instance)}`);
-  },
-  teacherView(instance, profile, referencePlan) {
-    const plan = referencePlan === null ? null : formatMiniBehaviourPlan(referencePlan, profile);
-    if (profile === 'compact') return compactTextView('minibehaviour', compactMiniBehaviourState(instance), plan);
-    const reference = plan === null ? '' : `\nReference action plan: ${plan}`;
-    return systemView(TEACHER_SYSTEM, `MiniBehaviour puzzle:\n${symbolicState(instance)}${reference}\n\nWrite your response now, following the output requirements.`);
-  },
-  targetResponse(instance, profile, plan) {
-    if (profile === 'compact') return `${compactReadout(instance)}${COMPACT_ANSWER_MARK}${formatMiniBehaviourPlan(plan, profile)}`;
-    return `${paperReadout(instance)}\n${planSentence(plan)}\n<answer>${formatMiniBehaviourPlan(plan, profile)}</answer>`;
-  },
-  readout(instance, profile) {
-    return profile === 'compact' ? compactReadout(instance) : paperReadout(instance);
-  },
+  ...PLANNING,
   perception(instance, profile) {
     if (profile === 'compact') {
       return { view: compactImageView('minibehaviour', COMPACT_PERCEPTION_SUFFIX), answer: compactReadout(instance), fields: baseFields(instance) };
@@ -215,6 +209,4 @@ export const miniBehaviourPrompts: EnvPrompts<MiniBehaviourInstance> = {
   parsePerception(text, profile) {
     return profile === 'compact' ? parseCompactPerception(text) : parsePaperPerception(text);
   },
-  segments: (response, profile) => segmentResponse(response, profile),
-  formatPlan: (plan, profile) => formatMiniBehaviourPlan(plan, profile),
 };
