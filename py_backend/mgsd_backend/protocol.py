@@ -215,7 +215,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
             {
                 "role": Field(_role),
                 "views": Field(_views),
-                "estimator": Field(OneOf(("sampled", "topk", "full"))),
+                "estimator": Field(OneOf(("sampled", "topk", "full", "forward"))),
                 "temperature": Field(_temperature),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
@@ -262,6 +262,7 @@ WIRE_TEACHER_TENSORS: Mapping[str, tuple[str, ...]] = {
     "sampled": ("teacher_logprobs",),
     "topk": ("teacher_topk_ids", "teacher_topk_logprobs"),
     "full": ("teacher_full_logprobs",),
+    "forward": ("teacher_full_logprobs",),
 }
 """distill_step with a wire teacher: the tensors each estimator needs."""
 

@@ -41,6 +41,7 @@ from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
 from .optim import apply_update, build_adamw, set_hyperparameters
+from .protocol import WIRE_TEACHER_TENSORS
 
 Tensors = dict[str, torch.Tensor]
 OpResult = tuple[dict[str, Any], Tensors]
@@ -268,9 +269,7 @@ class Worker:
         rows = {name: tensors[name].to(device)[mask_BR] for name in
                 ("teacher_logprobs", "teacher_topk_ids", "teacher_topk_logprobs", "teacher_full_logprobs")
                 if name in tensors}
-        needed = {"sampled": ["teacher_logprobs"], "topk": ["teacher_topk_ids", "teacher_topk_logprobs"],
-                  "full": ["teacher_full_logprobs"]}[estimator]
-        missing = [name for name in needed if name not in rows]
+        missing = [name for name in WIRE_TEACHER_TENSORS[estimator] if name not in rows]
         if missing:
             raise RequestError(f"distill_step: estimator {estimator!r} with a wire teacher needs tensor(s) {missing}",
                                hint="Score the teacher with the matching `score` mode and send its outputs.")

@@ -178,3 +178,26 @@ def test_wire_topk_teacher_without_token_scores_fills_in_the_log_ratio_from_its_
     rest_mean = torch.log((1 - top.values[1].exp().sum()) / 4)
     torch.testing.assert_close(result.log_ratio_N, torch.stack([t_lp[0, inside], rest_mean]) - s_tok)
     assert result.kl_kind == "topk_buckets" and result.teacher_entropy is None
+
+
+def test_forward_kl_matches_its_closed_form_and_is_zero_for_identical_distributions():
+    from mgsd_backend.losses.kl import full_forward_kl
+
+    student = torch.log_softmax(torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]]), dim=-1)
+    teacher = torch.log_softmax(torch.tensor([[0.0, 1.0, 0.0], [1.0, -1.0, 0.0]]), dim=-1)
+    expected = (teacher.exp() * (teacher - student)).sum(dim=-1)
+    assert torch.allclose(full_forward_kl(student, teacher), expected)
+    assert torch.allclose(full_forward_kl(student, student), torch.zeros(2), atol=1e-7)
+
+
+def test_forward_kl_pulls_up_a_token_the_student_all_but_excludes_faster_than_reverse_kl():
+    from mgsd_backend.losses.kl import full_forward_kl, full_reverse_kl
+
+    logits = torch.tensor([[8.0, 0.0, -8.0]], requires_grad=True)
+    teacher = torch.log_softmax(torch.tensor([[-8.0, 0.0, 8.0]]), dim=-1)
+    grads = []
+    for loss_fn in (full_forward_kl, full_reverse_kl):
+        logits.grad = None
+        loss_fn(torch.log_softmax(logits, dim=-1), teacher).sum().backward()
+        grads.append(-logits.grad[0, 2].item())  # how hard the loss pushes the teacher's favourite up
+    assert grads[0] > 100 * grads[1] > 0

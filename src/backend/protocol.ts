@@ -138,7 +138,7 @@ const DistillStepArgsSchema = z
   .strictObject({
     role,
     views: ViewsSchema,
-    estimator: z.enum(['sampled', 'topk', 'full']),
+    estimator: z.enum(['sampled', 'topk', 'full', 'forward']),
     temperature,
     lr,
     grad_clip: gradClip,

@@ -234,6 +234,8 @@ export interface EnvPrompts<I extends Instance = Instance> {
   teacherView(instance: I, profile: PromptProfile, referencePlan: readonly Action[] | null): ChatView;
   /** The full target response for `plan`: state read-out, plan sentence, answer block. */
   targetResponse(instance: I, profile: PromptProfile, plan: readonly Action[]): string;
+  /** The answer block alone (`@RRDD`, `<answer>RRDD</answer>`): the target of direct-answer SFT. */
+  answerResponse(plan: readonly Action[], profile: PromptProfile): string;
   /** The state read-out that opens every target response (the cold-start SFT target). */
   readout(instance: I, profile: PromptProfile): string;
   /** Perception question(s) and answer for the held-out perception eval and the SFT stage. */

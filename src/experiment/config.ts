@@ -193,7 +193,8 @@ const OpsdStageSchema = z
     schedule: z.enum(['cosine', 'constant']).default('constant'),
     batchSize: OptimSchema.batchSize.default(32),
     rollout: SamplingSchema.prefault({}),
-    estimator: z.enum(['sampled', 'topk', 'full']).default('sampled'),
+    /** Reverse KL (`sampled` official, `topk`, `full` exact) or the exact forward KL (`forward`). */
+    estimator: z.enum(['sampled', 'topk', 'full', 'forward']).default('sampled'),
     topk: positiveInt.default(16),
     clip: ClipSchema.prefault({}),
     teacher: z
@@ -215,6 +216,11 @@ const OpsdStageSchema = z
 const VisualSftBaselineSchema = z
   .object({
     enabled: z.boolean().default(true),
+    /**
+     * `answer`: ground-truth answers only (the official direct-SFT format); `full`: full
+     * ground-truth responses, read-out and plan (a chain-of-thought SFT baseline).
+     */
+    target: z.enum(['answer', 'full']).default('answer'),
     /** null = as many steps as OPSD. */
     steps: nonNegativeInt.nullable().default(null),
     ...OptimSchema,

@@ -139,7 +139,9 @@ async function runBaselines(context: PipelineContext, from: FinishedStage | null
   const out: Array<[string, ModelEvaluation]> = [];
   if (baselines.visualSft.enabled) {
     const stage = await runVisualSftStage(context, from);
-    out.push(['visual-sft', await evaluateCheckpoint(context, 'visual-sft', stage, plan, 'baseline')]);
+    // A direct-answer model writes no read-out: there is no perception to grade.
+    const visualPlan = { ...plan, perception: plan.perception && baselines.visualSft.target === 'full' };
+    out.push(['visual-sft', await evaluateCheckpoint(context, 'visual-sft', stage, visualPlan, 'baseline')]);
   }
   if (baselines.grpo.enabled) {
     const stage = await runGrpoPipelineStage(context, from);

@@ -7,7 +7,7 @@
  * - `sft` (cold start): perception on images — the state read-out of the planning response and
  *   the hand-over to the plan (`target: readout`, no EOS: the model continues with its own plan),
  *   or the perception QA.
- * - `visual-sft` (baseline): full ground-truth responses on images, from the SFT checkpoint.
+ * - `visual-sft` (baseline): ground-truth answers (or full responses) on images, from the SFT checkpoint.
  */
 import type { DataRecord } from '../data/schema.js';
 import { deriveSeed, getEnv, readoutPrefix, Rng } from '../envs/index.js';
@@ -78,7 +78,7 @@ export function runColdStartStage(context: PipelineContext, base: FinishedStage 
   });
 }
 
-/** The visual-SFT baseline: ground-truth full responses on images, as many steps as OPSD by default. */
+/** The visual-SFT baseline: ground-truth answers (or full responses) on images, as many steps as OPSD by default. */
 export function runVisualSftStage(context: PipelineContext, from: FinishedStage | null): Promise<FinishedStage> {
   const { config } = context;
   const settings = config.baselines.visualSft;
@@ -90,6 +90,12 @@ export function runVisualSftStage(context: PipelineContext, from: FinishedStage 
     withLora: false,
     settings: { ...settings, steps: settings.steps ?? config.stages.opsd.steps },
     records: context.splits.train,
-    example: (record) => ({ view: viewOf(record, 'student', config.profile), target: targetOf(record, config.profile), appendEos: true }),
+    example: (record) => {
+      const target =
+        settings.target === 'full'
+          ? targetOf(record, config.profile)
+          : getEnv(record.task).prompts.answerResponse(record.solution.plan, config.profile);
+      return { view: viewOf(record, 'student', config.profile), target, appendEos: true };
+    },
   });
 }

@@ -11,7 +11,7 @@ import type { ArgsOf } from '../backend/protocol.js';
 import type { ChatView } from '../chat.js';
 import type { RolloutBatch } from '../rollout/types.js';
 
-export type Estimator = 'sampled' | 'topk' | 'full';
+export type Estimator = 'sampled' | 'topk' | 'full' | 'forward';
 
 /** Where the teacher runs. */
 export type TeacherSource = { kind: 'worker'; worker: WorkerHandle; role: string } | { kind: 'in-process'; role: string };
@@ -29,7 +29,7 @@ export interface TeacherPayload {
   entropyMean: number | null;
 }
 
-const SCORE_MODE = { sampled: 'token', topk: 'topk', full: 'full' } as const;
+const SCORE_MODE = { sampled: 'token', topk: 'topk', full: 'full', forward: 'full' } as const;
 
 /** Scores `rollouts` under the teacher's views (or prepares the in-process request). */
 export async function teacherPayload(
@@ -50,7 +50,7 @@ export async function teacherPayload(
   const { logprobs, entropy, topk_ids: topkIds, topk_logprobs: topkLogprobs, full_logprobs: fullLogprobs } = reply.tensors;
   const tensors: TeacherPayload['tensors'] = { teacher_logprobs: logprobs };
   if (estimator === 'topk') Object.assign(tensors, { teacher_topk_ids: topkIds, teacher_topk_logprobs: topkLogprobs });
-  if (estimator === 'full') Object.assign(tensors, { teacher_full_logprobs: fullLogprobs });
+  if (estimator === 'full' || estimator === 'forward') Object.assign(tensors, { teacher_full_logprobs: fullLogprobs });
   return { teacher: { source: 'wire' }, tensors, entropyMean: maskedMean(entropy, rollouts.responseMask) };
 }
 

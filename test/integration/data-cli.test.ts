@@ -70,7 +70,11 @@ function assertFreshBuild(): void {
   }
 }
 
+/** Small splits over fixed levels (independent of how the tiny preset evolves). */
 const SMALL = [
+  '--set', 'tasks.frozenlake.levels=[3,4]',
+  '--set', 'tasks.maze.levels=[3,4]',
+  '--set', 'tasks.minibehaviour.levels=[5]',
   '--set', 'tasks.frozenlake.perLevel={train: 30, val: 5, test: 10}',
   '--set', 'tasks.maze.perLevel={train: 30, val: 5, test: 10}',
   '--set', 'tasks.minibehaviour.perLevel={train: 30, val: 5, test: 10}',

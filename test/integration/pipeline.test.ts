@@ -142,6 +142,16 @@ describe('mgsd run (miniature config)', () => {
     expect(stableLines(join(run, 'ledger', 'opsd.jsonl'))).toEqual(stableLines(join(reference, 'ledger', 'opsd.jsonl')));
   }, 600_000);
 
+  it('stops a stage whose loss becomes NaN with a clear error, keeping the last good checkpoint', async () => {
+    const run = join(WORK, 'diverged');
+    const { done } = start(['run', '--out', run, ...MINI, '--set', 'stages.sft.lr=1e30']);
+    const exit = await done;
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/error: sft step \d+: the loss or gradient became NaN\/inf; the stage stopped/);
+    expect(exit.stderr).toMatch(/hint: The last good checkpoint \(after \d+ steps\) is kept/);
+    expect(JSON.parse(readFileSync(join(run, 'run-state.json'), 'utf8')).stages).toHaveProperty('base');
+  }, 180_000);
+
   // On a GPU machine (MGSD_GPU=1) the preset would start for real, so this check needs a CPU-only one.
   it.skipIf(process.env.MGSD_GPU === '1')('refuses a GPU preset on a machine without CUDA before doing any work', async () => {
     const cache = join(WORK, 'no-cuda-datasets');

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from ..models.base import PolicyModel
-from .kl import full_reverse_kl, sampled_surrogate, topk_reverse_kl, rest_logprob
+from .kl import full_forward_kl, full_reverse_kl, rest_logprob, sampled_surrogate, topk_reverse_kl
 from .logprobs import chunk_rows_for, entropy, log_softmax_at, map_row_chunks
 from .pg import ClipParams, token_mean
 
@@ -109,8 +109,8 @@ def _chunk_fn(student: PolicyModel, teacher: TeacherRows, estimator: str,
     Outputs per row: student token log-prob (grad), student entropy, teacher token log-prob,
     teacher entropy (0 if unknown), exact KL (0 if unknown), estimator KL (grad; 0 for sampled)."""
     layout = teacher.layout
-    if estimator == "full" and layout not in ("model", "full"):
-        raise ValueError("estimator 'full' needs teacher_full_logprobs or an in-process teacher")
+    if estimator in ("full", "forward") and layout not in ("model", "full"):
+        raise ValueError(f"estimator '{estimator}' needs teacher_full_logprobs or an in-process teacher")
     if estimator == "topk" and layout in ("model", "full") and teacher.k is None:
         raise ValueError("estimator 'topk' from a full teacher distribution needs k")
     if estimator == "topk" and layout == "token":
@@ -128,6 +128,8 @@ def _chunk_fn(student: PolicyModel, teacher: TeacherRows, estimator: str,
             t_tok, t_ent, kl_exact = _teacher_token(rows, ids, student.vocab_size), zeros, zeros
         if estimator == "full":
             kl_est = full_reverse_kl(s_NV, t_NV)
+        elif estimator == "forward":
+            kl_est = full_forward_kl(s_NV, t_NV)
         elif estimator == "topk":
             top_ids, top_lps = (rows[0], rows[1].float()) if t_NV is None else _top(t_NV, teacher.k)
             kl_est = topk_reverse_kl(s_NV, top_ids, top_lps)

@@ -1,4 +1,5 @@
-"""Reverse-KL estimators for on-policy distillation, KL(π_θ(·|x_S) ‖ π_T(·|x_T)) per response token.
+"""KL estimators for on-policy distillation, per response token. The reverse KL
+KL(π_θ(·|x_S) ‖ π_T(·|x_T)) is MGSD's objective; the forward KL is offered as an ablation.
 
 - `sampled` (the official MGSD/EasyR1 one): only the sampled token y_t is scored.
   A_t = log π_T(y_t) − log π_old(y_t), detached; π_old is `old_logprobs` when the caller has them,
@@ -8,7 +9,9 @@
   gradient is −mean_t A_t ∇log π_θ(y_t), whose expectation over y_t ~ π_θ is exactly ∇ of the
   per-position reverse KL (the score-function identity; tests/test_losses.py checks it).
 - `full`: exact Σ_v π_θ(v) (log π_θ(v) − log π_T(v)) at every position, token-mean.
-- `topk`: the same KL after coarsening both distributions to the teacher's top-k tokens plus one
+- `forward`: exact Σ_v π_T(v) (log π_T(v) − log π_θ(v)) at every position (on-policy forward KL,
+  GKD's β = 0): needs the teacher's full distribution, like `full`.
+- `topk`: the same reverse KL after coarsening both distributions to the teacher's top-k tokens plus one
   "rest" bucket holding every other token's mass. Coarsening never increases a KL
   (data-processing inequality), so this is a lower bound of `full`, exact when k = V, and it
   needs only K + 1 numbers per teacher row on the wire. Rest masses are floored at `REST_FLOOR`:
@@ -29,7 +32,7 @@ import torch
 from .pg import ClipParams, clipped_surrogate
 
 REST_FLOOR = 1e-6
-ESTIMATORS = ("sampled", "topk", "full")
+ESTIMATORS = ("sampled", "topk", "full", "forward")
 
 
 def sampled_surrogate(student_logprobs_N: torch.Tensor, teacher_logprobs_N: torch.Tensor,
@@ -44,6 +47,15 @@ def sampled_surrogate(student_logprobs_N: torch.Tensor, teacher_logprobs_N: torc
 def full_reverse_kl(student_logprobs_NV: torch.Tensor, teacher_logprobs_NV: torch.Tensor) -> torch.Tensor:
     """Exact reverse KL of each row [N]; differentiable in the student's log-probs."""
     return _kl_terms(student_logprobs_NV, teacher_logprobs_NV).sum(dim=-1)
+
+
+def full_forward_kl(student_logprobs_NV: torch.Tensor, teacher_logprobs_NV: torch.Tensor) -> torch.Tensor:
+    """Exact forward KL Σ_v π_T(v) (log π_T(v) − log π_θ(v)) of each row [N] (GKD's β = 0).
+
+    Unlike the reverse KL, whose gradient on a token is weighted by the student's own probability of
+    it, this pulls up every token the teacher favours, including ones the student all but excludes:
+    a cross-entropy to the teacher's distribution on the student's own prefixes."""
+    return _kl_terms(teacher_logprobs_NV, student_logprobs_NV).sum(dim=-1)
 
 
 def topk_reverse_kl(student_logprobs_NV: torch.Tensor, teacher_ids_NK: torch.Tensor,

@@ -59,6 +59,10 @@ export function planningPrompts<I extends Instance>(parts: PlanningPromptParts<I
       if (profile === 'compact') return `${parts.compactReadout(instance)}${COMPACT_ANSWER_MARK}${parts.formatPlan(plan, profile)}`;
       return `${parts.paperReadout(instance)}\n${parts.planSentence(plan)}\n<answer>${parts.formatPlan(plan, profile)}</answer>`;
     },
+    answerResponse(plan, profile) {
+      const answer = parts.formatPlan(plan, profile);
+      return profile === 'compact' ? `${COMPACT_ANSWER_MARK}${answer}` : `<answer>${answer}</answer>`;
+    },
     readout(instance, profile) {
       return profile === 'compact' ? parts.compactReadout(instance) : parts.paperReadout(instance);
     },
