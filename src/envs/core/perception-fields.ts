@@ -118,3 +118,44 @@ export function labelledSections(text: string, labels: readonly string[]): Map<s
   }
   return sections;
 }
+
+/**
+ * How one perception field is found in an answer and read: in a paper answer by its question number
+ * (`section`, "1. …") or its label (`label`, "Map size: …"); in a compact read-out by its one-letter
+ * tag. `read` gets the section text and the fields read so far (later fields may depend on earlier
+ * ones, e.g. a maze's wall digits on its size) and returns undefined when it cannot read a value.
+ */
+export interface FieldReader {
+  field: string;
+  section?: number;
+  label?: string;
+  tag?: string;
+  read: (text: string, fields: Record<string, PerceptionValue>) => PerceptionValue | undefined;
+}
+
+/** Reads the fields of a paper answer (numbered sections first, then labels); missing ones are absent. */
+export function readPaperFields(text: string, readers: readonly FieldReader[]): Record<string, PerceptionValue> {
+  const numbered = numberedSections(text);
+  const labelled = labelledSections(text, readers.flatMap((reader) => (reader.label === undefined ? [] : [reader.label])));
+  return readFields(readers, (reader) => (reader.section === undefined ? undefined : numbered.get(reader.section)) ?? (reader.label === undefined ? undefined : labelled.get(reader.label.toLowerCase())));
+}
+
+/** Reads the fields of a compact read-out (`N4 S00 G33 …`) by their tags. */
+export function readCompactFields(tokens: Map<string, string>, readers: readonly FieldReader[]): Record<string, PerceptionValue> {
+  return readFields(readers, (reader) => (reader.tag === undefined ? undefined : tokens.get(reader.tag)));
+}
+
+function readFields(readers: readonly FieldReader[], sectionOf: (reader: FieldReader) => string | undefined): Record<string, PerceptionValue> {
+  const fields: Record<string, PerceptionValue> = {};
+  for (const reader of readers) {
+    const section = sectionOf(reader);
+    const value = section === undefined ? undefined : reader.read(section, fields);
+    if (value !== undefined) fields[reader.field] = value;
+  }
+  return fields;
+}
+
+/** Reads a compact size token (`4`). */
+export function readCompactSize(text: string): number | undefined {
+  return /^\d+$/.test(text) ? Number(text) : undefined;
+}

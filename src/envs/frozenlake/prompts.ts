@@ -9,9 +9,10 @@
  */
 import { formatCompactPos, formatPos, isMove, sortCells } from '../core/grid.js';
 import {
-  labelledSections,
-  numberedSections,
+  readCompactFields,
   readCompactPos,
+  readCompactSize,
+  readPaperFields,
   readPosition,
   readPositions,
   readSize,
@@ -24,7 +25,7 @@ import {
   describeMoves,
   imageView,
 } from '../core/prompt-kit.js';
-import type { Action, EnvPrompts, FrozenLakeInstance, PerceptionValue, PromptProfile } from '../types.js';
+import type { Action, EnvPrompts, FrozenLakeInstance, PerceptionValue, Pos, PromptProfile } from '../types.js';
 import { formatFrozenLakePlan } from './answer.js';
 import { layoutOf } from './instance.js';
 import { compactFrozenLakeState, frozenLakeTextMap } from './text.js';
@@ -117,37 +118,28 @@ function perceptionFields(instance: FrozenLakeInstance): Record<string, Percepti
 }
 
 function parsePaperPerception(text: string): Record<string, PerceptionValue> {
-  const numbered = numberedSections(text);
-  const labelled = labelledSections(text, ['Map size', 'Player', 'Goal', 'Holes']);
-  const pick = (index: number, label: string): string | undefined => numbered.get(index) ?? labelled.get(label);
-  const fields: Record<string, PerceptionValue> = {};
-  const size = readSize(pick(1, 'map size') ?? '');
-  if (size !== undefined) fields.size = size;
-  const player = readPosition(pick(2, 'player') ?? '');
-  if (player !== undefined) fields.player = player;
-  const goal = readPosition(pick(3, 'goal') ?? '');
-  if (goal !== undefined) fields.goal = goal;
-  const holes = pick(4, 'holes');
-  if (holes !== undefined) fields.holes = /\bnone\b/i.test(holes) ? [] : sortCells(readPositions(holes));
-  return fields;
+  return readPaperFields(text, [
+    { field: 'size', section: 1, label: 'Map size', read: readSize },
+    { field: 'player', section: 2, label: 'Player', read: readPosition },
+    { field: 'goal', section: 3, label: 'Goal', read: readPosition },
+    { field: 'holes', section: 4, label: 'Holes', read: (holes) => (/\bnone\b/i.test(holes) ? [] : sortCells(readPositions(holes))) },
+  ]);
 }
 
 function parseCompactPerception(text: string): Record<string, PerceptionValue> {
-  const tokens = compactTokens(text);
-  const fields: Record<string, PerceptionValue> = {};
-  const size = Number(tokens.get('N'));
-  if (/^\d+$/.test(tokens.get('N') ?? '')) fields.size = size;
-  const player = readCompactPos(tokens.get('S') ?? '');
-  if (player !== undefined) fields.player = player;
-  const goal = readCompactPos(tokens.get('G') ?? '');
-  if (goal !== undefined) fields.goal = goal;
-  const holes = tokens.get('H');
-  if (holes === '-') fields.holes = [];
-  else if (holes !== undefined) {
-    const cells = holes.split(',').map(readCompactPos);
-    if (cells.every((cell) => cell !== undefined)) fields.holes = cells;
-  }
-  return fields;
+  return readCompactFields(compactTokens(text), [
+    { field: 'size', tag: 'N', read: readCompactSize },
+    { field: 'player', tag: 'S', read: readCompactPos },
+    { field: 'goal', tag: 'G', read: readCompactPos },
+    { field: 'holes', tag: 'H', read: readCompactHoles },
+  ]);
+}
+
+/** `-` (no holes) or a comma list of compact cells; undefined if any cell is unreadable. */
+function readCompactHoles(text: string): Pos[] | undefined {
+  if (text === '-') return [];
+  const cells = text.split(',').map(readCompactPos);
+  return cells.every((cell) => cell !== undefined) ? (cells as Pos[]) : undefined;
 }
 
 const PLANNING = planningPrompts<FrozenLakeInstance>({

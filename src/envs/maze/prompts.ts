@@ -9,9 +9,10 @@
 import { DIRECTION_ORDER, formatCompactPos, formatPos, isMove } from '../core/grid.js';
 import {
   cellKey,
-  labelledSections,
-  numberedSections,
+  readCompactFields,
   readCompactPos,
+  readCompactSize,
+  readPaperFields,
   readPosition,
   readSize,
 } from '../core/perception-fields.js';
@@ -126,39 +127,30 @@ function readDirectionTable(text: string): Record<string, string[]> | undefined 
 }
 
 function parsePaperPerception(text: string): Record<string, PerceptionValue> {
-  const numbered = numberedSections(text);
-  const labelled = labelledSections(text, ['Map size', 'Player', 'Goal', 'Open directions']);
-  const pick = (index: number, label: string): string | undefined => numbered.get(index) ?? labelled.get(label);
-  const fields: Record<string, PerceptionValue> = {};
-  const size = readSize(pick(1, 'map size') ?? '');
-  if (size !== undefined) fields.size = size;
-  const player = readPosition(pick(2, 'player') ?? '');
-  if (player !== undefined) fields.player = player;
-  const goal = readPosition(pick(3, 'goal') ?? '');
-  if (goal !== undefined) fields.goal = goal;
-  const table = readDirectionTable(pick(4, 'open directions') ?? '');
-  if (table !== undefined) fields.openDirections = table;
-  const legal = numbered.get(5);
-  if (legal !== undefined) fields.legalActions = readDirectionWords(legal);
-  return fields;
+  return readPaperFields(text, [
+    { field: 'size', section: 1, label: 'Map size', read: readSize },
+    { field: 'player', section: 2, label: 'Player', read: readPosition },
+    { field: 'goal', section: 3, label: 'Goal', read: readPosition },
+    { field: 'openDirections', section: 4, label: 'Open directions', read: readDirectionTable },
+    { field: 'legalActions', section: 5, read: readDirectionWords },
+  ]);
 }
 
 function parseCompactPerception(text: string): Record<string, PerceptionValue> {
-  const tokens = compactTokens(text);
-  const fields: Record<string, PerceptionValue> = {};
-  if (/^\d+$/.test(tokens.get('N') ?? '')) fields.size = Number(tokens.get('N'));
-  const player = readCompactPos(tokens.get('S') ?? '');
-  if (player !== undefined) fields.player = player;
-  const goal = readCompactPos(tokens.get('G') ?? '');
-  if (goal !== undefined) fields.goal = goal;
-  const digits = tokens.get('W');
-  const size = fields.size;
-  if (digits !== undefined && typeof size === 'number' && /^[0-9a-f]+$/.test(digits) && digits.length === size * size) {
-    const map: Record<string, string[]> = {};
-    [...digits].forEach((digit, i) => (map[`${Math.floor(i / size)},${i % size}`] = openDirections(parseInt(digit, 16))));
-    fields.openDirections = map;
-  }
-  return fields;
+  return readCompactFields(compactTokens(text), [
+    { field: 'size', tag: 'N', read: readCompactSize },
+    { field: 'player', tag: 'S', read: readCompactPos },
+    { field: 'goal', tag: 'G', read: readCompactPos },
+    { field: 'openDirections', tag: 'W', read: (digits, fields) => readWallDigits(digits, fields.size) },
+  ]);
+}
+
+/** One hex wall-mask digit per cell, row-major, for a grid of side `size`. */
+function readWallDigits(digits: string, size: PerceptionValue | undefined): Record<string, string[]> | undefined {
+  if (typeof size !== 'number' || !/^[0-9a-f]+$/.test(digits) || digits.length !== size * size) return undefined;
+  const map: Record<string, string[]> = {};
+  [...digits].forEach((digit, i) => (map[`${Math.floor(i / size)},${i % size}`] = openDirections(parseInt(digit, 16))));
+  return map;
 }
 
 const PLANNING = planningPrompts<MazeInstance>({

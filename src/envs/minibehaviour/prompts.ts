@@ -10,9 +10,10 @@
  */
 import { DIRECTION_ORDER, formatCompactPos, formatPos, isMove, samePos, sortCells, stepPos, inBounds } from '../core/grid.js';
 import {
-  labelledSections,
-  numberedSections,
+  readCompactFields,
   readCompactPos,
+  readCompactSize,
+  readPaperFields,
   readPosition,
   readPositions,
   readSize,
@@ -122,40 +123,28 @@ Look at the image and answer every question below. Reply with one numbered answe
 7. Which moves can the agent make from its current cell before picking anything up? List the directions (up, right, down, left order), separated by commas.`;
 
 function parsePaperPerception(text: string): Record<string, PerceptionValue> {
-  const numbered = numberedSections(text);
-  const labelled = labelledSections(text, ['Grid size', 'Agent', 'Printer', 'Table']);
-  const pick = (index: number, label: string): string | undefined => numbered.get(index) ?? labelled.get(label);
-  const fields: Record<string, PerceptionValue> = {};
-  const size = readSize(pick(1, 'grid size') ?? '');
-  if (size !== undefined) fields.size = size;
-  const agent = readPosition(pick(2, 'agent') ?? '');
-  if (agent !== undefined) fields.agent = agent;
-  const printer = readPosition(pick(3, 'printer') ?? '');
-  if (printer !== undefined) fields.printer = printer;
-  const sets: [string, string | undefined][] = [
-    ['table', pick(4, 'table')],
-    ['printerAdjacent', numbered.get(5)],
-    ['tableAdjacent', numbered.get(6)],
-  ];
-  for (const [name, section] of sets) if (section !== undefined) fields[name] = sortCells(readPositions(section));
-  const moves = numbered.get(7);
-  if (moves !== undefined) {
-    fields.legalMoves = moves.toLowerCase().split(/[\s,;]+/).filter((word) => (DIRECTION_ORDER as readonly string[]).includes(word));
-  }
-  return fields;
+  const cells = (section: string): Pos[] => sortCells(readPositions(section));
+  return readPaperFields(text, [
+    { field: 'size', section: 1, label: 'Grid size', read: readSize },
+    { field: 'agent', section: 2, label: 'Agent', read: readPosition },
+    { field: 'printer', section: 3, label: 'Printer', read: readPosition },
+    { field: 'table', section: 4, label: 'Table', read: cells },
+    { field: 'printerAdjacent', section: 5, read: cells },
+    { field: 'tableAdjacent', section: 6, read: cells },
+    { field: 'legalMoves', section: 7, read: (moves) => moves.toLowerCase().split(/[\s,;]+/).filter((word) => (DIRECTION_ORDER as readonly string[]).includes(word)) },
+  ]);
 }
 
 function parseCompactPerception(text: string): Record<string, PerceptionValue> {
-  const tokens = compactTokens(text);
-  const fields: Record<string, PerceptionValue> = {};
-  if (/^\d+$/.test(tokens.get('N') ?? '')) fields.size = Number(tokens.get('N'));
-  const agent = readCompactPos(tokens.get('A') ?? '');
-  if (agent !== undefined) fields.agent = agent;
-  const printer = readCompactPos(tokens.get('P') ?? '');
-  if (printer !== undefined) fields.printer = printer;
-  const corner = readCompactPos(tokens.get('T') ?? '');
-  if (corner !== undefined) fields.table = tableCells({ tableTopLeft: corner });
-  return fields;
+  return readCompactFields(compactTokens(text), [
+    { field: 'size', tag: 'N', read: readCompactSize },
+    { field: 'agent', tag: 'A', read: readCompactPos },
+    { field: 'printer', tag: 'P', read: readCompactPos },
+    { field: 'table', tag: 'T', read: (corner) => {
+      const tableTopLeft = readCompactPos(corner);
+      return tableTopLeft === undefined ? undefined : tableCells({ tableTopLeft });
+    } },
+  ]);
 }
 
 function baseFields(instance: MiniBehaviourInstance): Record<string, PerceptionValue> {
