@@ -41,13 +41,9 @@ export function resolvePresetPath(name: string): string {
   return found;
 }
 
-/** Names of the bundled presets. */
+/** Names of the bundled presets (none when the folder is missing: this feeds error hints). */
 export function listPresets(): string[] {
-  try {
-    return readdirYaml(PRESETS_DIR);
-  } catch {
-    return [];
-  }
+  return existsSync(PRESETS_DIR) ? readdirYaml(PRESETS_DIR) : [];
 }
 
 function readdirYaml(dir: string): string[] {

@@ -1,7 +1,7 @@
 /**
  * `mgsd run`, as a sequence of named steps (DESIGN.md §1):
  *
- *   data → start workers → base (tiny) → [teacher loads base ∥ cold-start SFT]
+ *   preflight → start workers → data → base (tiny) → [teacher loads base ∥ cold-start SFT]
  *        → evaluate base (teacher worker) ∥ evaluate SFT → [OPSD ∥ baselines] → evaluate → results
  *
  * Work on different workers overlaps (`∥`): the frozen teacher evaluates the base model while the
