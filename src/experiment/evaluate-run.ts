@@ -9,13 +9,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { BackendClient } from '../backend/client.js';
 import { openDataset } from '../data/dataset.js';
 import type { DataRecord, Split } from '../data/schema.js';
+import { COMPACT_CELL_PX } from '../envs/index.js';
 import { ConfigError } from '../errors.js';
 import { type EvalOutcome, evaluateRecords } from '../eval/benchmark.js';
 import { toScoreLine } from '../rollout/grade.js';
 import { ImageSource } from '../rollout/views.js';
-import { COMPACT_CELL_PX } from '../envs/index.js';
 import type { ExperimentConfig } from './config.js';
-import { gradingOf, viewOptionsOf } from './context.js';
+import { viewOptionsOf } from './context.js';
+import { benchmarkContext } from './evaluations.js';
 import { validateConfig } from './load.js';
 import { loadRequest } from './models.js';
 import type { Progress } from './progress.js';
@@ -62,18 +63,8 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
   try {
     const worker = client.worker('eval');
     await worker.load(loadRequest(config, 'eval', checkpoint, null));
-    const outcome = await evaluateRecords(records, request.input === 'image' ? 'student' : 'text', {
-      worker,
-      role: 'eval',
-      viewOptions: viewOptionsOf(config),
-      images: new ImageSource(viewOptionsOf(config)),
-      grading: gradingOf(config),
-      batchSize: config.eval.batchSize,
-      maxNewTokens: config.eval.maxNewTokens,
-      temperature: config.eval.temperature,
-      topP: 1,
-      seed: config.seed,
-    });
+    const context = benchmarkContext(config, new ImageSource(viewOptionsOf(config)), worker, 'eval');
+    const outcome = await evaluateRecords(records, request.input === 'image' ? 'student' : 'text', context);
     if (request.out !== null) {
       const lines = outcome.graded.map((graded, i) => JSON.stringify({ ...toScoreLine(graded), response: outcome.texts[i] }));
       writeFileSync(request.out, `${lines.join('\n')}\n`);

@@ -14,6 +14,7 @@ import type { ModelEvaluation } from '../eval/results.js';
 import { toScoreLine } from '../rollout/grade.js';
 import type { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
+import { gradingOf, viewOptionsOf } from './context.js';
 import type { RunDir } from './run-dir.js';
 
 /** A model of the table, as loaded in some worker. */
@@ -37,13 +38,17 @@ export interface EvaluationServices {
 
 /** How a model is decoded for the table (greedy by default, as the official benchmark). */
 export function evalContext(services: EvaluationServices, model: ModelHandle): EvalContext {
-  const { config } = services;
+  return benchmarkContext(services.config, services.images, model.worker, model.role);
+}
+
+/** The benchmark decoding of `role` on `worker` under `config` (also used by `mgsd eval`). */
+export function benchmarkContext(config: ExperimentConfig, images: ImageSource, worker: WorkerHandle, role: string): EvalContext {
   return {
-    worker: model.worker,
-    role: model.role,
-    viewOptions: { profile: config.profile, renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx },
-    images: services.images,
-    grading: { profile: config.profile, parser: config.parser, rules: { outOfBounds: config.parser.outOfBounds } },
+    worker,
+    role,
+    viewOptions: viewOptionsOf(config),
+    images,
+    grading: gradingOf(config),
     batchSize: config.eval.batchSize,
     maxNewTokens: config.eval.maxNewTokens,
     temperature: config.eval.temperature,

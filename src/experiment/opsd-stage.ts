@@ -39,7 +39,7 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
   if (runtime.resumed) services.progress.note(`[opsd] resuming after step ${runtime.startStep}`);
   const teacher = await teacherSource(context);
   let bestScore = runtime.checkpoints.best()?.score ?? -Infinity;
-  const validationContext = { ...evalContext(context.evaluation, { name: 'student', worker: student, role: 'student' }) };
+  const validationContext = evalContext(context.evaluation, { name: 'student', worker: student, role: 'student' });
   const outcome = await runDistillStage(
     {
       stage: 'opsd',

@@ -67,8 +67,6 @@ export class Progress {
   }
 }
 
-/** A sink that discards everything (tests, `--quiet`). */
-export const SILENT: ProgressSink = { write: () => undefined, isTty: false };
 
 function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

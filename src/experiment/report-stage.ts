@@ -105,40 +105,43 @@ function curves(run: RunDir): ReportFigure[] {
   return figures;
 }
 
-/** For the first test instance of each task: the puzzle with each image model's predicted path. */
+/** For the first test instance of each task's largest level: the puzzle with each image model's predicted path. */
 function samples(run: RunDir, results: ResultsFile): ReportFigure[] {
   if (!existsSync(join(results.run.dataset, 'manifest.json'))) return [];
-  const dataset = openDataset(results.run.dataset);
+  const test = openDataset(results.run.dataset).records.filter((r) => r.split === 'test');
+  const picked = ENV_NAMES.flatMap((task) => {
+    const ofTask = test.filter((r) => r.task === task);
+    const level = Math.max(...ofTask.map((r) => r.level));
+    const record = ofTask.find((r) => r.level === level);
+    return record ? [record] : [];
+  });
+  const ids = new Set(picked.map((record) => record.id));
   const models = Object.keys(results.macro).filter((key) => key.endsWith('/image')).map((key) => key.split('/')[0]!);
-  const figures: ReportFigure[] = [];
-  for (const task of ENV_NAMES) {
-    const record = dataset.records.find((r) => r.split === 'test' && r.task === task && r.level === Math.max(...levelsOf(dataset.records, task)));
-    if (!record) continue;
-    for (const model of models) {
-      const prediction = predictionOf(run, model, record.id);
-      if (prediction === null) continue;
-      figures.push(sampleFigure(record, model, prediction));
-    }
-  }
-  return figures;
+  const byModel = new Map(models.map((model) => [model, predictionsOf(run, model, ids)]));
+  return picked.flatMap((record) =>
+    models.flatMap((model) => {
+      const prediction = byModel.get(model)!.get(record.id);
+      return prediction ? [sampleFigure(record, model, prediction)] : [];
+    }),
+  );
 }
 
-function levelsOf(records: readonly DataRecord[], task: string): number[] {
-  return records.filter((r) => r.task === task && r.split === 'test').map((r) => r.level);
-}
+type Prediction = { actions: Action[]; response: string; success: boolean };
 
-function predictionOf(run: RunDir, model: string, id: string): { actions: Action[]; response: string; success: boolean } | null {
+/** The image-input predictions of `model` for `ids`, from its evaluation file (read once). */
+function predictionsOf(run: RunDir, model: string, ids: ReadonlySet<string>): Map<string, Prediction> {
   const path = run.evaluation(model, 'image');
-  if (!existsSync(path)) return null;
+  const out = new Map<string, Prediction>();
+  if (!existsSync(path)) return out;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.includes(JSON.stringify(id))) continue;
-    const row = JSON.parse(line) as { id: string; actions: Action[]; response: string; success: boolean };
-    if (row.id === id) return row;
+    if (line.length === 0) continue;
+    const row = JSON.parse(line) as Prediction & { id: string };
+    if (ids.has(row.id)) out.set(row.id, row);
   }
-  return null;
+  return out;
 }
 
-function sampleFigure(record: DataRecord, model: string, prediction: { actions: Action[]; response: string; success: boolean }): ReportFigure {
+function sampleFigure(record: DataRecord, model: string, prediction: Prediction): ReportFigure {
   const { spec } = getEnv(record.task);
   const instance = record.instance as Instance as never;
   const path = spec.simulate(instance, prediction.actions).trajectory;
