@@ -9,6 +9,12 @@ A role (`student`, `teacher`, …) is a model slot: the model, its AdamW optimiz
 only), and its optimizer step count. `alias_of` makes a role share another role's model (e.g. the
 live student as its own teacher); an alias is never trained through.
 
+Rank groups (group/): every rank holds a replica of each role and runs the op on its own rows;
+training ops compute the local loss, agree with the other ranks (`group.agree`: failures, token
+counts, non-finite losses, token-mean metrics over the global batch), then backward their share
+of the global token-mean and sum the gradients over the ranks, so results do not depend on N
+beyond float reduction order. With one rank the same code runs with trivial collectives.
+
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
 image/view mismatch, a full distribution too large for the wire, …) whose message names the op,
 the role and the sample; training ops raise `NonFiniteLoss` without touching the weights.
@@ -31,7 +37,9 @@ import torch
 
 from . import checkpoint as ckpt
 from .chat_views import has_image, parse_views
-from .errors import RequestError, UnknownRole
+from .errors import NonFiniteLoss, RequestError, UnknownRole
+from .group import Group, solo
+from .group.agree import GlobalStep, LocalStep, agree
 from .losses.distill import TeacherRows, distill_loss
 from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
 from .losses.pg import ClipParams, pg_loss
@@ -40,7 +48,7 @@ from .models.base import EncodedPrompts, PolicyModel, SamplingParams
 from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
-from .optim import apply_update, build_adamw, set_hyperparameters
+from .optim import all_reduce_gradients, apply_update, build_adamw, set_hyperparameters
 from .protocol import WIRE_TEACHER_TENSORS
 
 Tensors = dict[str, torch.Tensor]
@@ -72,9 +80,14 @@ class Worker:
     """Holds models by role and runs the model ops on them. Each model op of protocol.py's `Op` is
     the method of the same name (the server dispatches with `getattr(worker, op.value)`)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, group: Group | None = None) -> None:
         torch.set_num_threads(threads)
+        self.group = group or solo()
         self.roles: dict[str, RoleState] = {}
+
+    def reply_pad_values(self, role: str) -> dict[str, int]:
+        """Pad values of `generate`'s reply tensors (rank 0 pads the shards to one width)."""
+        return {"response_ids": self._role(role, "generate").model.pad_id}
 
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
@@ -106,7 +119,10 @@ class Worker:
         self.roles.pop(name, None)  # free the old model before building the new one
         state, restored = self._build_role(args)
         self.roles[name] = state
-        return {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}, {}
+        result = {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}
+        if self.group.distributed:  # checked equal across ranks by group/serve.py, then dropped
+            result["weights_fingerprint"] = _fingerprint(state.model)
+        return result, {}
 
     def _build_role(self, args: dict[str, Any]) -> tuple[RoleState, bool]:
         checkpoint, trainable, opt = args.get("checkpoint"), bool(args["trainable"]), args.get("optimizer")
@@ -134,6 +150,8 @@ class Worker:
             raise RequestError(f"save: role {args['role']!r} has no optimizer (frozen)",
                                hint="Save it with include_optimizer false.")
         optimizer = owner.optimizer if args["include_optimizer"] else None
+        if not self.group.is_leader:  # replicas are identical: rank 0 writes, the others wait in the gather
+            return {"files": [], "step": owner.step}, {}
         files = ckpt.save_checkpoint(args["dir"], owner.model, optimizer, owner.step)
         return {"files": files, "step": owner.step}, {}
 
@@ -143,7 +161,9 @@ class Worker:
         model = self._role(args["role"], "generate").model
         prompts = self._encode(model, args["views"], tensors.get("images"), "generate", "views")
         s = args["sampling"]
-        params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
+        # row_offset: the global index of this shard's first row (seeds follow the row, not the rank)
+        params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]),
+                                row_offset=int(s.get("row_offset", 0)))
         model.train(False)
         gen = model.generate(prompts, params)
         out = {"response_ids": gen.response_ids_BR.long(), "response_mask": gen.response_mask_BR.bool(),
@@ -173,75 +193,120 @@ class Worker:
     # ---- training ---------------------------------------------------------------------------
     @timed
     def sft_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        state = self._trainable(args["role"], "sft_step")
-        model = state.model
-        prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
-        targets = args["targets"]
-        if len(targets) != prompts.batch_size:
-            raise RequestError(f"sft_step: {len(targets)} targets for {prompts.batch_size} views; send one per view")
-        try:
-            ids_BR, mask_BR = model.encode_targets(targets, bool(args["append_eos"]))
-        except ValueError as err:
-            raise RequestError(f"sft_step: args.targets: {err}") from err
-        require_tokens(mask_BR, "sft_step")
-        model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-        loss = sft_loss(logprobs_N)
-        grad_norm = self._update(state, loss, args, "sft_step")
-        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), "grad_norm": grad_norm,
-                "lr": float(args["lr"])}, {}
+        state = self.roles.get(args["role"])
+
+        def local() -> LocalStep:
+            model = self._trainable(args["role"], "sft_step").model
+            prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
+            targets = args["targets"]
+            if len(targets) != prompts.batch_size:
+                raise RequestError(f"sft_step: {len(targets)} targets for {prompts.batch_size} views; send one per view")
+            try:
+                ids_BR, mask_BR = model.encode_targets(targets, bool(args["append_eos"]))
+            except ValueError as err:
+                raise RequestError(f"sft_step: args.targets: {err}") from err
+            model.train(True)
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss = sft_loss(logprobs_N)
+            return LocalStep(loss, int(mask_BR.sum()), {"loss": float(loss.detach())})
+
+        step = self._agree_step("sft_step", args, local)
+        assert state is not None, "agree checked the role on every rank"
+        grad_norm = self._update(state, step, args, "sft_step")
+        return {"loss": step.means["loss"], "tokens": step.tokens, "grad_norm": grad_norm, "lr": float(args["lr"])}, {}
 
     @timed
     def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        state = self._trainable(args["role"], "distill_step")
-        model = state.model
-        prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
-        ids_BR, mask_BR = response_tensors(tensors, model)
-        require_tokens(mask_BR, "distill_step")
-        teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
-        old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
-        model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        try:
-            out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
-                               float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
-        except ValueError as err:
-            raise RequestError(f"distill_step: {err}") from err
-        grad_norm = self._update(state, out.loss, args, "distill_step")
-        result = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()), "kl": out.kl,
-                  "kl_kind": out.kl_kind, "student_entropy": out.student_entropy,
-                  "teacher_entropy": out.teacher_entropy, "grad_norm": grad_norm, "lr": float(args["lr"]),
-                  "tokens": out.tokens}
-        return result, to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
+        state = self.roles.get(args["role"])
+
+        def local() -> LocalStep:
+            model = self._trainable(args["role"], "distill_step").model
+            prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
+            ids_BR, mask_BR = response_tensors(tensors, model)
+            teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
+            old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
+            model.train(True)
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            try:
+                out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
+                                   float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
+            except ValueError as err:
+                raise RequestError(f"distill_step: {err}") from err
+            means = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()),
+                     "kl": out.kl, "student_entropy": out.student_entropy, "teacher_entropy": out.teacher_entropy}
+            log_ratio = to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
+            return LocalStep(out.loss, out.tokens, means, extra=(out.kl_kind, log_ratio))
+
+        step = self._agree_step("distill_step", args, local)
+        assert state is not None, "agree checked the role on every rank"
+        grad_norm = self._update(state, step, args, "distill_step")
+        kl_kind, log_ratio = step.local.extra if step.local.extra else (None, {})
+        kinds = self.group.all_gather_object(kl_kind, "distill_step: kl_kind")
+        result = {**step.means, "kl_kind": next(k for k in kinds if k is not None), "grad_norm": grad_norm,
+                  "lr": float(args["lr"]), "tokens": step.tokens}
+        return result, log_ratio
 
     @timed
     def pg_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        state = self._trainable(args["role"], "pg_step")
-        model = state.model
-        prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
-        ids_BR, mask_BR = response_tensors(tensors, model)
-        require_tokens(mask_BR, "pg_step")
-        advantages = tensors["advantages"].to(ids_BR.device).float()
-        advantages_BR = advantages[:, None].expand_as(ids_BR) if advantages.ndim == 1 else advantages
-        if advantages_BR.shape != ids_BR.shape:
-            raise RequestError(f"pg_step: advantages has shape {list(advantages.shape)}; expected "
-                               f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
-        old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
-        model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-        loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
-        grad_norm = self._update(state, loss, args, "pg_step")
-        return {"loss": float(loss.detach()), "grad_norm": grad_norm, "lr": float(args["lr"]),
-                "clip_fraction": float(clip_fraction), "tokens": int(mask_BR.sum())}, {}
+        state = self.roles.get(args["role"])
+
+        def local() -> LocalStep:
+            model = self._trainable(args["role"], "pg_step").model
+            prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
+            ids_BR, mask_BR = response_tensors(tensors, model)
+            advantages = tensors["advantages"].to(ids_BR.device).float()
+            advantages_BR = advantages[:, None].expand_as(ids_BR) if advantages.ndim == 1 else advantages
+            if advantages_BR.shape != ids_BR.shape:
+                raise RequestError(f"pg_step: advantages has shape {list(advantages.shape)}; expected "
+                                   f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
+            old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
+            model.train(True)
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR],
+                                          ClipParams.from_args(args["clip"]))
+            return LocalStep(loss, int(mask_BR.sum()), {"loss": float(loss.detach()),
+                                                         "clip_fraction": float(clip_fraction)})
+
+        step = self._agree_step("pg_step", args, local)
+        assert state is not None, "agree checked the role on every rank"
+        grad_norm = self._update(state, step, args, "pg_step")
+        return {"loss": step.means["loss"], "grad_norm": grad_norm, "lr": float(args["lr"]),
+                "clip_fraction": step.means["clip_fraction"], "tokens": step.tokens}, {}
 
     # ---- helpers ----------------------------------------------------------------------------
-    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> float:
+    def _agree_step(self, op: str, args: dict[str, Any], local: Callable[[], LocalStep]) -> GlobalStep:
+        """This rank's local part (none on an empty shard), then the decisions of all ranks."""
+        def empty_shard() -> LocalStep:  # no rows here: still check the role, then join the collectives
+            self._trainable(args["role"], op)
+            return LocalStep(None, 0)
+
+        step = agree(self.group, op, local if len(args["views"]) > 0 else empty_shard)
+        if step.tokens == 0:
+            require_tokens(torch.zeros(1, dtype=torch.bool), op)  # raises the usual no-tokens error
+        where = f"{op} on role {args['role']!r}"
+        if step.gradless_ranks:
+            raise RequestError(f"{where}: the loss does not depend on any trainable parameter (rank(s) "
+                               f"{step.gradless_ranks})", hint="Check that the role was loaded with trainable true.")
+        if step.nonfinite_ranks:
+            ranks = f"; non-finite on rank(s) {step.nonfinite_ranks}" if self.group.distributed else ""
+            raise NonFiniteLoss(f"{where}: the loss is {float(step.means.get('loss') or 'nan'):g}; no update was made "
+                                f"(weights unchanged{ranks})",
+                                hint="Lower the learning rate, or check the inputs (empty targets, inf log-probs).")
+        return step
+
+    def _update(self, state: RoleState, step: GlobalStep, args: dict[str, Any], op: str) -> float:
+        """Backward of this rank's share of the global token-mean, gradients summed over ranks, step."""
         assert state.optimizer is not None, "trainable roles carry an optimizer"
         where = f"{op} on role {args['role']!r}"
-        grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, loss, float(args["lr"]),
-                                 float(args["grad_clip"]), where)
+        loss = step.local.loss
+        share = None if loss is None or step.local.tokens == 0 else loss * step.loss_scale
+        group = self.group
+        reduce = None if not group.distributed else (
+            lambda params: all_reduce_gradients(params, lambda t: group.all_reduce_sum_(t, f"{where}: gradients")))
+        grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, share, float(args["lr"]),
+                                 float(args["grad_clip"]), where, reduce)
         state.step += 1
         return grad_norm
 
@@ -296,3 +361,9 @@ class Worker:
             device = device_of(teacher)
             hidden_ND = teacher.response_hidden(prompts, ids_BR.to(device), mask_BR.to(device))[mask_BR.to(device)]
         return TeacherRows(model=teacher, hidden_ND=hidden_ND, k=None if k is None else int(k))
+
+
+def _fingerprint(model: PolicyModel) -> float:
+    """A float64 sum over the trainable weights: equal on replicas built identically."""
+    with torch.no_grad():
+        return float(sum(p.detach().double().sum() for p in model.trainable_parameters()))
