@@ -47,6 +47,30 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** Called with the bound endpoint before the worker starts (diagnostics and tests). */
   onEndpoint?: (endpoint: string) => void;
+  /** Log file name without `.log` (default: `name`); rank groups use `<name>.rank<r>`. */
+  logName?: string;
+  /** Aborting it kills the worker (a rank group stops rank 0 when another rank fails to start). */
+  cancelSignal?: AbortSignal;
+}
+
+/**
+ * What a `WorkerHandle` drives: one ZeroMQ peer and the process(es) behind it. A `LaunchedWorker`
+ * is one process; a rank group (`rank-group.ts`) is rank 0's socket plus every rank's process.
+ */
+export interface WorkerPeer {
+  readonly name: string;
+  readonly hello: Hello;
+  readonly endpoint: string;
+  /** The log to quote when the peer dies (a group: the log of the rank that caused it). */
+  readonly log: WorkerLog;
+  readonly pid: number;
+  /** Resolves once the peer is gone (a group: once any rank is gone and the others were stopped). */
+  readonly exited: Promise<ExitInfo>;
+  readonly exitInfo: ExitInfo | undefined;
+  send(frames: Array<Uint8Array | string>): Promise<void>;
+  onMessage(handler: (frames: Frames) => void): void;
+  describeExit(): string;
+  shutdown(requestStop: () => Promise<unknown>, graceMs: number): Promise<ExitInfo>;
 }
 
 /** How a worker process ended. */
@@ -59,7 +83,7 @@ export interface ExitInfo {
 export type Frames = Buffer[];
 
 /** A started worker that said a valid hello. The client drives it through `send`/`onMessage`. */
-export class LaunchedWorker {
+export class LaunchedWorker implements WorkerPeer {
   readonly exited: Promise<ExitInfo>;
   exitInfo: ExitInfo | undefined;
   private handler: ((frames: Frames) => void) | undefined;
@@ -131,7 +155,7 @@ export class LaunchedWorker {
 /** Starts a worker and completes the handshake. Throws `BackendError`/`ProtocolError` on failure. */
 export async function launchWorker(options: LaunchOptions): Promise<LaunchedWorker> {
   const interpreter = resolveInterpreter(options.python);
-  const log = new WorkerLog(join(options.logDir, `${options.name}.log`));
+  const log = new WorkerLog(join(options.logDir, `${options.logName ?? options.name}.log`));
   const socket = new Router({ linger: 0, mandatory: true, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
   const { endpoint, dir } = await bindPrivate(socket, log).catch(async (error: unknown) => {
     socket.close();
@@ -162,8 +186,8 @@ export async function launchWorker(options: LaunchOptions): Promise<LaunchedWork
   }
 }
 
-/** Spawns `python -m mgsd_backend` (stderr and stdout into the log; killed if Node exits first). */
-function spawnWorker(interpreter: Interpreter, endpoint: string, token: string, options: LaunchOptions, log: WorkerLog) {
+/** Spawns `python -m mgsd_backend` (stderr and stdout into the log; killed if Node exits first; also used for the ranks > 0 of a group). */
+export function spawnWorker(interpreter: Interpreter, endpoint: string, token: string, options: LaunchOptions, log: WorkerLog) {
   const args = ['-m', 'mgsd_backend', '--endpoint', endpoint, '--token', token, '--threads', String(options.threads)];
   args.push('--parent-pid', String(process.pid));
   if (options.maxMessageMib !== undefined) args.push('--max-message-mib', String(options.maxMessageMib));
@@ -176,6 +200,7 @@ function spawnWorker(interpreter: Interpreter, endpoint: string, token: string, 
     reject: false,
     cleanup: true,
     forceKillAfterDelay: options.killDelayMs ?? 5000,
+    ...(options.cancelSignal ? { cancelSignal: options.cancelSignal } : {}),
   });
   subprocess.stderr?.on('data', (chunk: Buffer) => log.writeOutput(chunk, 'stderr'));
   subprocess.stdout?.on('data', (chunk: Buffer) => log.writeOutput(chunk, 'stdout'));

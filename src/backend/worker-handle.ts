@@ -11,7 +11,7 @@
  */
 import { BackendError, ProtocolError } from '../errors.js';
 import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
-import type { LaunchedWorker } from './launch.js';
+import type { WorkerPeer } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
 import { stderrBlock } from './worker-log.js';
 import {
@@ -59,7 +59,7 @@ export class WorkerHandle {
   private deathError: BackendError | undefined;
 
   constructor(
-    private readonly worker: LaunchedWorker,
+    private readonly worker: WorkerPeer,
     /** Default timeout of a request, ms. */
     readonly requestTimeoutMs: number,
     private readonly shutdownGraceMs = 5000,

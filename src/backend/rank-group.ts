@@ -1,0 +1,239 @@
+/**
+ * A worker as a group of N rank processes (DESIGN.md §4 "Scale-out", docs/scale-out.md).
+ *
+ * `launchRankGroup` starts N `python -m mgsd_backend` processes with `RANK`, `WORLD_SIZE`,
+ * `LOCAL_RANK`, `MASTER_ADDR=127.0.0.1` and `MASTER_PORT` (a free loopback port); the ranks meet in
+ * a gloo group, and only rank 0 connects to this client's socket and says the hello (which lists
+ * every rank's pid). Each rank logs to `<name>.rank<r>.log`. The returned `RankGroupPeer` is what a
+ * `WorkerHandle` drives: rank 0's socket, and every rank's process.
+ *
+ * Failures: the group is one unit. The first rank to exit unexpectedly ends the group: every other
+ * rank is killed by PID (SIGKILL), and `exited` resolves once all are gone, with `describeExit()`
+ * naming the rank that caused it, how it ended and its log (a rank that left because a peer was lost,
+ * status 70, is named only when no rank ended otherwise). A rank that fails to start stops the
+ * others too, with the same kind of error. No rank outlives the group: `shutdown` sends `stop`
+ * (rank 0 forwards it), then SIGTERM, then SIGKILL to each rank still running.
+ */
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+import type { ResultPromise } from 'execa';
+
+import { BackendError } from '../errors.js';
+import type { Hello } from './headers.js';
+import { resolveInterpreter } from './interpreter.js';
+import { type ExitInfo, type Frames, launchWorker, type LaunchedWorker, type LaunchOptions, spawnWorker, type WorkerPeer } from './launch.js';
+import { stderrBlock, WorkerLog } from './worker-log.js';
+
+/** Exit status of a rank that left because another rank died or hung (`group/context.py`). */
+export const PEER_LOST_EXIT_CODE = 70;
+
+/** How to start a rank group: one worker's launch options, and the number of ranks. */
+export interface RankGroupOptions extends LaunchOptions {
+  /** Number of rank processes (≥ 2; one rank is a plain `launchWorker`). */
+  ranks: number;
+  /** Timeout of a collective inside an op, seconds: a rank that hangs longer fails the group. */
+  collectiveTimeoutS: number;
+}
+
+interface Rank {
+  rank: number;
+  pid: number | undefined;
+  log: WorkerLog;
+  exited: Promise<ExitInfo>;
+  exitInfo?: ExitInfo;
+  exitOrder?: number;
+  killedByUs: boolean;
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+/** Starts the ranks and waits for rank 0's hello; on failure every rank is stopped and the error names the rank. */
+export async function launchRankGroup(options: RankGroupOptions): Promise<RankGroupPeer> {
+  if (!Number.isInteger(options.ranks) || options.ranks < 2) {
+    throw new BackendError('bad_ranks', `launchRankGroup (worker ${options.name}): ranks must be an integer ≥ 2, got ${options.ranks}`, {
+      hint: 'Use launchWorker for a single rank.',
+    });
+  }
+  const port = await freePort();
+  const groupEnv = (rank: number, log: string): Record<string, string> => ({
+    ...options.env,
+    RANK: String(rank),
+    WORLD_SIZE: String(options.ranks),
+    LOCAL_RANK: String(rank),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    MGSD_COLLECTIVE_TIMEOUT_S: String(options.collectiveTimeoutS),
+    MGSD_RANK_LOG: log,
+  });
+  const interpreter = resolveInterpreter(options.python);
+  const followers: Rank[] = [];
+  for (let rank = 1; rank < options.ranks; rank++) {
+    const log = new WorkerLog(join(options.logDir, `${options.name}.rank${rank}.log`));
+    const launch = { ...options, env: groupEnv(rank, log.path) };
+    // Ranks > 0 never connect: the endpoint and token are only there to satisfy the CLI.
+    const { subprocess, exited } = spawnWorker(interpreter, 'ipc://rank0-only', 'rank0-only', launch, log);
+    followers.push(rankOf(rank, subprocess, log, exited));
+  }
+  const abort = new AbortController();
+  void Promise.race(followers.map((f) => f.exited)).then(() => abort.abort());
+  const rank0Log = join(options.logDir, `${options.name}.rank0.log`);
+  try {
+    const leader = await launchWorker({ ...options, logName: `${options.name}.rank0`, env: groupEnv(0, rank0Log), cancelSignal: abort.signal });
+    return new RankGroupPeer(leader, followers);
+  } catch (error) {
+    const failed = followers.find((f) => f.exitInfo !== undefined); // exited on its own, before we kill
+    for (const f of followers) if (f.exitInfo === undefined) f.kill('SIGKILL');
+    await Promise.all(followers.map(async (f) => {
+      await f.exited;
+      await f.log.close();
+    }));
+    if (failed === undefined) throw error;
+    throw new BackendError('rank_died', `backend worker ${options.name}: rank ${failed.rank} of ${options.ranks} ${describe(failed.exitInfo!)} while the group was starting.${stderrBlock(failed.log)}`, {
+      cause: error,
+      context: { worker: options.name, rank: failed.rank, ...failed.exitInfo, logFile: failed.log.path },
+      hint: `Read ${failed.log.path}; run \`npx mgsd doctor\` to check the Python environment.`,
+    });
+  }
+}
+
+/** A started rank group as one peer (see the module header). */
+export class RankGroupPeer implements WorkerPeer {
+  readonly exited: Promise<ExitInfo>;
+  exitInfo: ExitInfo | undefined;
+  private readonly ranks: Rank[];
+  private cause: Rank | undefined;
+  private stopping = false;
+  private exits = 0;
+
+  constructor(
+    private readonly leader: LaunchedWorker,
+    followers: Rank[],
+  ) {
+    const rank0: Rank = {
+      rank: 0,
+      pid: leader.pid,
+      log: leader.log,
+      exited: leader.exited,
+      killedByUs: false,
+      kill: (signal) => killPid(leader.pid, signal),
+    };
+    this.ranks = [rank0, ...followers];
+    for (const r of this.ranks) void r.exited.then((info) => this.onRankExit(r, info));
+    this.exited = Promise.race(this.ranks.map((r) => r.exited)).then(async () => {
+      await Promise.all(this.ranks.map((r) => r.exited));
+      this.cause = this.pickCause();
+      this.exitInfo = this.cause.exitInfo;
+      return this.exitInfo!;
+    });
+  }
+
+  get name(): string {
+    return this.leader.name;
+  }
+  get hello(): Hello {
+    return this.leader.hello;
+  }
+  get endpoint(): string {
+    return this.leader.endpoint;
+  }
+  get pid(): number {
+    return this.leader.pid;
+  }
+  /** The log of the rank that ended the group (rank 0's while it runs). */
+  get log(): WorkerLog {
+    return (this.cause ?? this.ranks[0]!).log;
+  }
+  /** Every rank's pid and log file, in rank order. */
+  get rankInfo(): Array<{ rank: number; pid: number | undefined; logFile: string }> {
+    return this.ranks.map((r) => ({ rank: r.rank, pid: r.pid, logFile: r.log.path }));
+  }
+
+  send(frames: Array<Uint8Array | string>): Promise<void> {
+    return this.leader.send(frames);
+  }
+  onMessage(handler: (frames: Frames) => void): void {
+    this.leader.onMessage(handler);
+  }
+
+  describeExit(): string {
+    const cause = this.cause;
+    if (cause === undefined || cause.exitInfo === undefined) return 'is running';
+    const others = this.ranks.length - 1;
+    return `rank ${cause.rank} of ${this.ranks.length} (pid ${cause.pid}, log ${cause.log.path}) ${describe(cause.exitInfo)}; the other ${others} rank(s) were stopped`;
+  }
+
+  /** `stop` (rank 0 forwards it to every rank), then SIGTERM, then SIGKILL for any rank still running. */
+  async shutdown(requestStop: () => Promise<unknown>, graceMs: number): Promise<ExitInfo> {
+    this.stopping = true;
+    const info = await this.leader.shutdown(requestStop, graceMs);
+    for (const [signal, wait] of [['SIGTERM', graceMs], ['SIGKILL', graceMs]] as const) {
+      const running = this.ranks.filter((r) => r.exitInfo === undefined);
+      if (running.length === 0) break;
+      const done = await Promise.race([Promise.all(running.map((r) => r.exited)), delay(wait).then(() => undefined)]);
+      if (done !== undefined) break;
+      for (const r of running) if (r.exitInfo === undefined) r.kill(signal);
+    }
+    await Promise.all(this.ranks.map((r) => r.exited));
+    await Promise.all(this.ranks.slice(1).map((r) => r.log.close()));
+    return info;
+  }
+
+  private onRankExit(rank: Rank, info: ExitInfo): void {
+    rank.exitInfo ??= info;
+    rank.exitOrder = this.exits++;
+    if (this.stopping) return;
+    rank.log.note(`rank ${rank.rank} ${describe(info)}`);
+    for (const other of this.ranks) {
+      if (other.exitInfo !== undefined || other.killedByUs) continue;
+      other.killedByUs = true;
+      other.log.note(`rank ${rank.rank} ${describe(info)}; killing rank ${other.rank} (pid ${other.pid}) so the group stops as one`);
+      other.kill('SIGKILL');
+    }
+  }
+
+  /** The rank that ended the group: the first to exit on its own, not one that left because a peer was lost. */
+  private pickCause(): Rank {
+    const byOrder = [...this.ranks].sort((a, b) => (a.exitOrder ?? 0) - (b.exitOrder ?? 0));
+    const own = byOrder.filter((r) => !r.killedByUs && r.exitInfo?.exitCode !== PEER_LOST_EXIT_CODE);
+    return own[0] ?? byOrder[0]!;
+  }
+}
+
+function rankOf(rank: number, subprocess: ResultPromise, log: WorkerLog, exited: Promise<ExitInfo>): Rank {
+  const r: Rank = { rank, pid: subprocess.pid, log, exited, killedByUs: false, kill: (signal) => subprocess.kill(signal) };
+  void exited.then((info) => (r.exitInfo ??= info));
+  return r;
+}
+
+/** "was killed by SIGKILL", "exited with code 1", or, for status 70, why it left. */
+function describe(info: ExitInfo): string {
+  if (info.signal) return `was killed by ${info.signal}`;
+  if (info.exitCode === PEER_LOST_EXIT_CODE) return `exited with code ${PEER_LOST_EXIT_CODE} (a collective failed: another rank died or hung past backend.collectiveTimeoutS)`;
+  return `exited with code ${info.exitCode}`;
+}
+
+function killPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone: its exit is on the way through `exited`
+  }
+}
+
+/** A free TCP port on the loopback interface, for the group's rendezvous (rank 0 listens on it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
