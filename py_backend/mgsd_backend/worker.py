@@ -120,7 +120,7 @@ class Worker:
         state, restored = self._build_role(args)
         self.roles[name] = state
         result = {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}
-        if self.group.distributed:  # checked equal across ranks by group/serve.py, then dropped
+        if self.group.distributed and not _is_sharded(state.model):  # compared by group/serve.py, then dropped
             result["weights_fingerprint"] = _fingerprint(state.model)
         return result, {}
 
@@ -303,7 +303,7 @@ class Worker:
         loss = step.local.loss
         share = None if loss is None or step.local.tokens == 0 else loss * step.loss_scale
         group = self.group
-        reduce = None if not group.distributed else (
+        reduce = None if not group.distributed or _is_sharded(state.model) else (
             lambda params: all_reduce_gradients(params, lambda t: group.all_reduce_sum_(t, f"{where}: gradients")))
         grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, share, float(args["lr"]),
                                  float(args["grad_clip"]), where, reduce)
@@ -367,3 +367,9 @@ def _fingerprint(model: PolicyModel) -> float:
     """A float64 sum over the trainable weights: equal on replicas built identically."""
     with torch.no_grad():
         return float(sum(p.detach().double().sum() for p in model.trainable_parameters()))
+
+
+def _is_sharded(model: PolicyModel) -> bool:
+    """A model sharded across the ranks (FSDP2) reduces its own gradients and holds different
+    parameter shards per rank; replicated models (`tiny`) are reduced here and compared at load."""
+    return bool(getattr(model, "shards_parameters", False))

@@ -118,6 +118,7 @@ export class RankGroupPeer implements WorkerPeer {
       kill: (signal) => killPid(leader.pid, signal),
     };
     this.ranks = [rank0, ...followers];
+    for (const f of followers) f.log.note(`rank ${f.rank} of ${this.ranks.length}: group handshake done: pid ${f.pid} (rank 0 is pid ${leader.pid})`);
     for (const r of this.ranks) void r.exited.then((info) => this.onRankExit(r, info));
     this.exited = Promise.race(this.ranks.map((r) => r.exited)).then(async () => {
       await Promise.all(this.ranks.map((r) => r.exited));

@@ -7,7 +7,8 @@
  * macro:  "<model>/<input>" → all-task macro success (mean over tasks of the level-balanced mean);
  * macro_optimal, perception, modality_gap (text − image, per task and macro), gap_closed.
  * ```
- * Everything but `wall_seconds` is a deterministic function of the config and seed.
+ * Everything but `wall_seconds` and `cpu_seconds` is a deterministic function of the config and seed
+ * (whatever `backend.ranks` is, up to float reduction order).
  */
 import { ENV_NAMES } from '../envs/types.js';
 import type { MetricsSummary } from './metrics.js';
@@ -45,6 +46,8 @@ export interface ResultsFile {
   gap_closed: number | null;
   run: { name: string; seed: number; profile: string; model: string; dataset: string };
   wall_seconds: number;
+  /** CPU seconds of every process of the run (Node and every worker rank); null off Linux. */
+  cpu_seconds: number | null;
 }
 
 /** Assembles the results from every model's evaluation (models in table order). */
@@ -52,6 +55,7 @@ export function assembleResults(
   evaluations: ReadonlyArray<[string, ModelEvaluation]>,
   run: ResultsFile['run'],
   wallSeconds: number,
+  cpuSeconds: number | null = null,
 ): ResultsFile {
   const rows: ResultRow[] = [];
   const macro: Record<string, number> = {};
@@ -73,7 +77,7 @@ export function assembleResults(
   const base = macro['base/text'];
   const mgsd = macro['mgsd/image'];
   const gapClosed = sft !== undefined && base !== undefined && mgsd !== undefined && base !== sft ? round((mgsd - sft) / (base - sft)) : null;
-  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1) };
+  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1), cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1) };
 }
 
 function rowsOf(model: string, input: 'image' | 'text', summary: MetricsSummary): ResultRow[] {

@@ -14,6 +14,7 @@ import { BackendClient } from '../backend/client.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
+import { cpuSecondsSoFar } from './cpu-time.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.js';
@@ -36,10 +37,12 @@ export interface PipelineRequest {
 /** Runs (or resumes) the whole experiment; writes and returns `results.json`. */
 export async function runPipeline(request: PipelineRequest): Promise<ResultsFile> {
   const started = performance.now();
+  const cpuStarted = cpuSecondsSoFar();
   const { config, services } = request;
   await checkPython(config);
   const placement = placementOf(config);
-  services.progress.note(`[backend] starting workers: ${Object.keys(placement.workers).join(', ')}`);
+  const described = Object.entries(placement.workers).map(([name, w]) => (w.ranks > 1 ? `${name} (${w.ranks} ranks)` : name));
+  services.progress.note(`[backend] starting workers: ${described.join(', ')}`);
   const client = await BackendClient.start({
     workers: placement.workers,
     logDir: services.run.logs,
@@ -47,6 +50,8 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
     startTimeoutMs: config.backend.startTimeoutMs,
     requestTimeoutMs: config.backend.requestTimeoutMs,
   });
+  let evaluations: Array<[string, ModelEvaluation]>;
+  let datasetDir: string;
   try {
     checkDevices(client, config);
     const { dataset } = ensureDataset(config, request.configDir, services.progress);
@@ -67,13 +72,17 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
       state: new RunState(services.run),
       evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
     };
-    const evaluations = await runStages(context);
-    const results = assembleResults(evaluations, runInfo(config, dataset.dir), (performance.now() - started) / 1000);
-    services.run.writeJson(services.run.results, results);
-    return results;
+    evaluations = await runStages(context);
+    datasetDir = dataset.dir;
   } finally {
     await client.close();
   }
+  // After close: every worker rank has been reaped, so its CPU time is in our children's total.
+  const cpuEnded = cpuSecondsSoFar();
+  const cpu = cpuStarted === null || cpuEnded === null ? null : cpuEnded - cpuStarted;
+  const results = assembleResults(evaluations, runInfo(config, datasetDir), (performance.now() - started) / 1000, cpu);
+  services.run.writeJson(services.run.results, results);
+  return results;
 }
 
 /**
@@ -122,11 +131,15 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   return evaluations;
 }
 
-/** Runs `work` on the student worker with every core: nothing else runs during the base stage. */
+/**
+ * Runs `work` on the student worker with every core: nothing else runs during the base stage. A
+ * student of N ranks already spreads over N cores; each rank gets its share of the rest.
+ */
 async function alone<T>(context: PipelineContext, work: () => Promise<T>): Promise<T> {
   const { backend } = context.config;
   const student = workerFor(context, 'student');
-  await student.setThreads(backend.soloThreads ?? availableParallelism());
+  const ranks = context.placement.workers[context.placement.student]!.ranks;
+  await student.setThreads(backend.soloThreads ?? Math.max(1, Math.floor(availableParallelism() / ranks)));
   const result = await work(); // on failure the run ends: the thread count no longer matters
   await student.setThreads(backend.threadsPerWorker);
   return result;
