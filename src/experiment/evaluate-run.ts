@@ -4,6 +4,7 @@
  * image style, parser and decoding settings.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 
 import { BackendClient } from '../backend/client.js';
@@ -18,7 +19,7 @@ import type { ExperimentConfig } from './config.js';
 import { viewOptionsOf } from './context.js';
 import { benchmarkContext } from './evaluations.js';
 import { validateConfig } from './load.js';
-import { loadRequest } from './models.js';
+import { loadRequest, ranksOf } from './models.js';
 import type { Progress } from './progress.js';
 import { RunDir } from './run-dir.js';
 import { RunState } from './run-state.js';
@@ -54,7 +55,8 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
   }
   if (records.length === 0) throw new ConfigError('no_records', `no ${request.split} records to evaluate in ${datasetDir}`);
   const client = await BackendClient.start({
-    workers: { eval: { threads: 2 } },
+    // The evaluation runs alone: its ranks (backend.ranks) share every core.
+    workers: { eval: { threads: Math.max(1, Math.floor(availableParallelism() / ranksOf(config))), ranks: ranksOf(config) } },
     logDir: run.logs,
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,
