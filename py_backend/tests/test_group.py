@@ -104,6 +104,16 @@ def test_a_rank_that_raises_gives_one_error_reply_naming_it_and_the_group_keeps_
     assert replies[3][0] == "ok" and len(replies[3][1]["texts"]) == 4
 
 
+def test_a_rank_that_hangs_past_the_collective_timeout_fails_the_op_on_rank_0_as_peer_lost():
+    views, imgs = student_views(2), images(2, seed=2)
+    sft = {"role": "student", "views": views, "targets": TARGETS[:2], "append_eos": True, "lr": 1e-3, "grad_clip": 1.0}
+    # Rank 1 sleeps 10 s inside the op; had rank 0 waited for it, the step would have succeeded.
+    replies = run_script(2, [("hang_on_rank", 1, 10.0), ("load", load_args("student", seed=0), {}),
+                             ("sft_step", sft, {"images": imgs})], collective_timeout_s=3)
+    assert replies[1][:2] == ("error", "PeerLost"), replies[1]
+    assert "sft_step: status exchange failed" in replies[1][2] and "hung past the collective timeout" in replies[1][2]
+
+
 @pytest.mark.parametrize("batch,world", [(5, 2), (1, 2), (8, 3), (2, 4)])
 def test_row_ranges_cover_the_batch_in_order_and_shard_every_row_field(batch, world):
     ranges = [row_range(batch, r, world) for r in range(world)]
