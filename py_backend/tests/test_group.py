@@ -99,7 +99,7 @@ def test_a_rank_that_raises_gives_one_error_reply_naming_it_and_the_group_keeps_
     ])
     status, code, message = replies[1]
     assert (status, code) == ("error", "rank_failed"), replies[1]
-    assert "sft_step: rank 1 failed" in message and "injected failure on rank 1" in message
+    assert "sft_step: rank 1 failed on rows [2, 4) of the request" in message and "injected failure on rank 1" in message
     assert replies[2][0] == "ok" and replies[2][1]["tokens"] > 0
     assert replies[3][0] == "ok" and len(replies[3][1]["texts"]) == 4
 

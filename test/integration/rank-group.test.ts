@@ -68,7 +68,7 @@ describe('a 2-rank worker group', () => {
     // Row 3 is rank 1's; its view has no image part while an image row is sent: only rank 1 fails.
     const bad = [withImage, withImage, withImage, textOnly];
     const error = await handle.sftStep(sftArgs(bad), { images }).then(() => undefined, (e: Error) => e);
-    expect(error?.message).toMatch(/sft_step: rank 1 failed \(log: .*student\.rank1\.log\).*images row 1 is not used/);
+    expect(error?.message).toMatch(/sft_step: rank 1 failed on rows \[2, 4\) of the request \(log: .*student\.rank1\.log\).*images row 1 is not used/);
     const { result } = await handle.sftStep(sftArgs([withImage, withImage, withImage, withImage]), { images });
     expect(result.tokens).toBeGreaterThan(0);
   });

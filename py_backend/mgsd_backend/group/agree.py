@@ -67,9 +67,9 @@ class GlobalStep:
         return self.local.tokens / self.tokens if self.tokens else 0.0
 
 
-def failure_summary(error: BaseException, rank: int) -> dict[str, Any]:
+def failure_summary(error: BaseException, group: Group) -> dict[str, Any]:
     """A rank's exception as plain data (it travels to rank 0 in a gather)."""
-    return {"rank": rank, "code": getattr(error, "code", "op_failed"), "type": type(error).__name__,
+    return {"rank": group.rank, "rows": group.rows, "code": getattr(error, "code", "op_failed"), "type": type(error).__name__,
             "message": getattr(error, "message", None) or str(error), "hint": getattr(error, "hint", None),
             "traceback": "".join(traceback.format_exception(error)), "log": os.environ.get(RANK_LOG_ENV)}
 
@@ -77,7 +77,10 @@ def failure_summary(error: BaseException, rank: int) -> dict[str, Any]:
 def rank_failed(op: str, failure: Mapping[str, Any]) -> RankFailed:
     """The error rank 0 reports for another rank's failure (its rank, message and log)."""
     log = f" (log: {failure['log']})" if failure.get("log") else ""
-    return RankFailed(f"{op}: rank {failure['rank']} failed{log}: {failure['type']}: {failure['message']}",
+    rows = failure.get("rows")
+    # Sample numbers in the message count from the rank's first row: say which rows those are.
+    where = f" on rows [{rows[0]}, {rows[1]}) of the request" if rows else ""
+    return RankFailed(f"{op}: rank {failure['rank']} failed{where}{log}: {failure['type']}: {failure['message']}",
                       hint=failure.get("hint") or "Read that rank's log and the traceback.",
                       remote_traceback=failure.get("traceback"))
 
@@ -93,7 +96,7 @@ def agree(group: Group, op: str, compute: Callable[[], LocalStep]) -> GlobalStep
                                 "grad": local.loss is None or local.loss.requires_grad}
     except Exception as error:  # noqa: BLE001 - re-raised below, after the others know
         own_error = error
-        info = {"ok": False, "failure": failure_summary(error, group.rank)}
+        info = {"ok": False, "failure": failure_summary(error, group)}
     infos = group.all_gather_object(info, f"{op}: status exchange")
     failed = [i["failure"] for i in infos if not i["ok"]]
     if own_error is not None:

@@ -52,6 +52,8 @@ class Group:
     world_size: int = 1
     local_rank: int = 0
     pids: list[int] = field(default_factory=lambda: [os.getpid()])
+    rows: tuple[int, int] | None = None
+    """Rows [a, b) of the request this rank is serving (row ops), for error messages."""
     _control: Any = None
 
     @property

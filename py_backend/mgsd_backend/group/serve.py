@@ -74,7 +74,7 @@ class Dispatcher:
             raise
         except Exception as error:  # noqa: BLE001 - goes to rank 0 in the gather, re-raised below
             own = error
-            status = {"ok": False, "failure": failure_summary(error, self.group.rank)}
+            status = {"ok": False, "failure": failure_summary(error, self.group)}
         parts = self.group.gather_object((status, part), f"{op.value}: gather of the ranks' replies")
         if status["ok"] is False:
             raise own
@@ -90,9 +90,11 @@ class Dispatcher:
         return merge(replies, self._pad_values(op, args) if op == Op.GENERATE else {})
 
     def _run_share(self, op: Op, args: dict[str, Any], tensors: Tensors) -> Part:
+        self.group.rows = None
         if op not in ROW_OPS:
             return self._run_local(op, args, tensors)
         start, stop = row_range(batch_size(args), self.group.rank, self.group.world_size)
+        self.group.rows = (start, stop)
         local_args, local_tensors = shard(args, tensors, start, stop)
         if op == Op.GENERATE:
             sampling = local_args["sampling"]
