@@ -56,13 +56,13 @@ export async function launchRankGroup(options: RankGroupOptions): Promise<RankGr
   }
   const port = await freePort();
   const groupEnv = (rank: number, log: string): Record<string, string> => ({
-    ...options.env,
+    MGSD_COLLECTIVE_TIMEOUT_S: String(options.collectiveTimeoutS),
+    ...options.env, // may override the collective timeout (tests)
     RANK: String(rank),
     WORLD_SIZE: String(options.ranks),
     LOCAL_RANK: String(rank),
     MASTER_ADDR: '127.0.0.1',
     MASTER_PORT: String(port),
-    MGSD_COLLECTIVE_TIMEOUT_S: String(options.collectiveTimeoutS),
     MGSD_RANK_LOG: log,
   });
   const interpreter = resolveInterpreter(options.python);
@@ -160,7 +160,11 @@ export class RankGroupPeer implements WorkerPeer {
     const cause = this.cause;
     if (cause === undefined || cause.exitInfo === undefined) return 'is running';
     const others = this.ranks.length - 1;
-    return `rank ${cause.rank} of ${this.ranks.length} (pid ${cause.pid}, log ${cause.log.path}) ${describe(cause.exitInfo)}; the other ${others} rank(s) were stopped`;
+    const what = `rank ${cause.rank} of ${this.ranks.length} (pid ${cause.pid}, log ${cause.log.path}) ${describe(cause.exitInfo)}`;
+    if (cause.exitInfo.exitCode !== PEER_LOST_EXIT_CODE) return `${what}; the other ${others} rank(s) were stopped`;
+    // Every exit was a lost peer: the ranks still running then are the ones that stopped answering.
+    const running = this.ranks.filter((r) => r.killedByUs).map((r) => `rank ${r.rank} (log ${r.log.path})`);
+    return `${what}; still running, then stopped: ${running.join(', ') || 'none'} — the likely hung rank(s)`;
   }
 
   /** `stop` (rank 0 forwards it to every rank), then SIGTERM, then SIGKILL for any rank still running. */

@@ -86,3 +86,22 @@ describe('a 2-rank worker group', () => {
     expect(await waitGone(pids)).toBe(true);
   });
 });
+
+describe('a 2-rank worker group with a rank that hangs', () => {
+  it('stops the group after the collective timeout, naming the rank still running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mgsd-rank-hang-'));
+    const env = { MGSD_TEST_HANG_RANK: '1', MGSD_COLLECTIVE_TIMEOUT_S: '3' };
+    const client = await BackendClient.start({ workers: { student: { threads: 1, ranks: 2, env } }, logDir: dir, startTimeoutMs: 90_000, requestTimeoutMs: 60_000, shutdownGraceMs: 2000 });
+    try {
+      const handle = client.worker('student');
+      const pids = handle.hello.ranks.map((r) => r.pid);
+      await handle.load({ role: 'student', model: { kind: 'tiny', config: CONFIG }, checkpoint: null, trainable: true, optimizer: OPTIMIZER, device: 'cpu', dtype: 'float32', seed: 0 });
+      const error = await handle.sftStep(sftArgs([withImage, withImage, withImage, withImage]), { images }).then(() => undefined, (e: Error) => e);
+      expect(error?.message).toMatch(/rank 0 of 2 .* exited with code 70 .*still running, then stopped: rank 1 \(log .*student\.rank1\.log\)/);
+      expect(await waitGone(pids)).toBe(true);
+    } finally {
+      await client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -16,6 +16,8 @@ without a reply: the orchestrator watches every rank's process and reports the r
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,6 +32,8 @@ RunLocal = Callable[[Op, dict[str, Any], Tensors], Part]
 PadValues = Callable[[Op, Mapping[str, Any]], Mapping[str, float | int]]
 
 STOP = "stop"
+HANG_TEST_ENV = "MGSD_TEST_HANG_RANK"
+"""Test hook: the rank named here sleeps for an hour inside its next row op (the hang tests)."""
 
 
 class Dispatcher:
@@ -99,6 +103,9 @@ class Dispatcher:
         if op == Op.GENERATE:
             sampling = local_args["sampling"]
             sampling["row_offset"] = int(sampling.get("row_offset", 0)) + start
+        if os.environ.get(HANG_TEST_ENV) == str(self.group.rank):
+            log.warning("rank %d: %s set, hanging inside %s", self.group.rank, HANG_TEST_ENV, op.value)
+            time.sleep(3600)
         if start == stop and op not in TRAINING_OPS:
             return ({"texts": []} if op == Op.GENERATE else {}), {}
         return self._run_local(op, local_args, local_tensors)
