@@ -1,11 +1,12 @@
 /**
- * The OPSD loop (`train/distill.ts`) on real tiny workers (a student and a frozen teacher, each its
+ * The training loops of `train/` on real tiny workers. The OPSD loop (`train/distill.ts`) runs (a student and a frozen teacher, each its
  * own process), wired to a real run directory through `experiment/stage-runtime.ts`:
  * - a 4-step run logs one metrics line per step and one ledger row per rollout, with the policy step
  *   one behind in overlap mode, and checkpoints when due and when validation finds a new best;
  * - a stop request after step 1 checkpoints at once (with the rollouts already sampled for step 2),
  *   and reopening the stage resumes from there — logs cut back, pending rollouts reused — to exactly
  *   the metrics and ledger of the uninterrupted run.
+ * The GRPO loop (`train/grpo.ts`) samples a group of responses per prompt, logs and checkpoints when due.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { openStage } from '../../src/experiment/stage-runtime.js';
 import type { SerializedRollouts } from '../../src/rollout/serialize.js';
 import { ImageSource } from '../../src/rollout/views.js';
 import { type DistillStagePlan, runDistillStage } from '../../src/train/distill.js';
+import { runGrpoStage } from '../../src/train/grpo.js';
 import { miniConfigAndDataset, runServices, scratch, startWorkers } from '../helpers/tiny-setup.js';
 
 const STEPS = 4;
@@ -170,5 +172,29 @@ describe('OPSD loop on real tiny workers', () => {
     const whole = join(work, 'whole');
     expect(stable(services.run.metrics('opsd'))).toEqual(stable(join(whole, 'metrics', 'opsd.jsonl')));
     expect(stable(services.run.ledger('opsd'))).toEqual(stable(join(whole, 'ledger', 'opsd.jsonl')));
+  }, 120_000);
+
+  it('GRPO samples a group of responses per prompt, logs each step and rollout, and checkpoints when due', async () => {
+    const services = runServices(join(work, 'grpo'));
+    await loadStudent('grpo', null);
+    const runtime = openStage(services, 'grpo', 3, student, 'grpo');
+    const saved: number[] = [];
+    const io = { ...runtime.io, checkpoint: async (stepsDone: number, state: Record<string, unknown>) => (saved.push(stepsDone), runtime.io.checkpoint(stepsDone, state)) };
+    const base = planFor('grpo', 0, null, []);
+    const outcome = await runGrpoStage(
+      { ...base, worker: student, role: 'grpo', groupSize: 2, batchSize: 4, checkpointEvery: 2, schedule: { ...base.schedule, totalSteps: 3 } },
+      io,
+    );
+    runtime.close();
+    expect(outcome).toEqual({ stepsDone: 3, interrupted: false });
+    expect(saved).toEqual([2, 3]);
+    expect(lines(services.run.metrics('grpo')).map((line) => line.step)).toEqual([1, 2, 3]);
+    for (const line of lines(services.run.metrics('grpo'))) expect(Number.isFinite(line.loss)).toBe(true);
+    const ledger = lines(services.run.ledger('grpo'));
+    expect(ledger).toHaveLength(3 * 4);
+    // Rows come in groups of two answers to the same prompt, sampled by the current weights.
+    for (let i = 0; i < ledger.length; i += 2) expect(ledger[i]!.sample_id).toBe(ledger[i + 1]!.sample_id);
+    expect(ledger.map((row) => row.policy_step)).toEqual([0, 1, 2].flatMap((p) => [p, p, p, p]));
+    expect(ledger.every((row) => row.log_ratio === null)).toBe(true);
   }, 120_000);
 });
