@@ -6,6 +6,12 @@ MASTER_PORT); rank 0 times `sft_step` at batch 64 through the group's real fan-o
 gradient all-reduce and gather (`group.serve.Dispatcher`), the others follow it. The figure is the
 median steps/s of the whole group after 2 warm-up steps, and `speedup` is each N's steps/s over
 the 1-rank figure. Every process sets its thread environment before importing torch.
+
+On a shared machine wall-clock figures swing with the other load, so each N also reports
+`cpu_s_per_step`: the CPU seconds all its ranks spend per step (each rank's process CPU time over
+the timed steps, marked by two `set_threads` ops), and `speedup_on_idle_cores` = N × (1-rank CPU
+per step) / (N-rank CPU per step): the speedup N idle cores would give if the ranks' work overlaps
+fully (it counts any CPU the collectives burn waiting, so it is not optimistic on that account).
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
+import time
 
 BATCH = 64
 
@@ -30,12 +38,16 @@ def run_groups(rank_counts: list[int], steps: int) -> dict[str, dict[str, float]
         failed = [rank for rank, proc in enumerate(procs) if proc.returncode != 0]
         if failed:
             raise SystemExit(f"bench_group: rank(s) {failed} of the {ranks}-rank run failed; see stderr above")
-        out[str(ranks)] = json.loads(outputs[0].strip().splitlines()[-1])
-        print(f"ranks={ranks}: {out[str(ranks)]}", file=sys.stderr)
-    base = out.get("1", {}).get("sft_step_per_s")
-    for figures in out.values():
+        figures = json.loads(outputs[0].strip().splitlines()[-1])
+        figures["cpu_s_per_step"] = round(sum(json.loads(o.strip().splitlines()[-1])["cpu_s_per_step"]
+                                              for o in outputs), 4)
+        out[str(ranks)] = figures
+        print(f"ranks={ranks}: {figures}", file=sys.stderr)
+    base = out.get("1")
+    for ranks, figures in out.items():
         if base:
-            figures["speedup"] = round(figures["sft_step_per_s"] / base, 3)
+            figures["speedup"] = round(figures["sft_step_per_s"] / base["sft_step_per_s"], 3)
+            figures["speedup_on_idle_cores"] = round(int(ranks) * base["cpu_s_per_step"] / figures["cpu_s_per_step"], 3)
     return out
 
 
@@ -48,7 +60,7 @@ def _rank_main(rank: int, ranks: int, port: int, steps: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from .bench_model import PROMPT, RESPONSE, _images, _median_seconds
+    from .bench_model import PROMPT, RESPONSE, _images
     from .group import init_from_env
     from .protocol import Op
     from .server import Server, ServerOptions
@@ -56,8 +68,12 @@ def _rank_main(rank: int, ranks: int, port: int, steps: int) -> None:
 
     group = init_from_env()
     server = Server(ServerOptions(endpoint="ipc://unused", token="bench"), lambda: Worker(1, group), group)
+    marks: list[float] = []  # process CPU time at each set_threads op: the timed window's bounds
+    set_threads = server._handlers[Op.SET_THREADS]  # noqa: SLF001
+    server._handlers[Op.SET_THREADS] = lambda a, t: (marks.append(time.process_time()), set_threads(a, t))[1]  # noqa: SLF001
     if not group.is_leader:
         server.follow()
+        print(json.dumps({"cpu_s_per_step": (marks[1] - marks[0]) / steps}))
         return
     lead = server._dispatcher.lead  # noqa: SLF001 - the server's own path after validation
     config = {"d_model": 128, "n_layers": 4, "n_heads": 4, "patch_px": 8, "max_seq_len": 256, "image_size_px": 40}
@@ -68,10 +84,19 @@ def _rank_main(rank: int, ranks: int, port: int, steps: int) -> None:
     sft = {"role": "student", "views": views, "targets": [RESPONSE] * BATCH, "append_eos": True, "lr": 1e-4,
            "grad_clip": 1.0}
     images = _images(BATCH)
-    wall, _ = _median_seconds(lambda: lead(Op.SFT_STEP, sft, {"images": images}), steps)
+    walls: list[float] = []
+    for index in range(2 + steps):
+        if index == 2:
+            lead(Op.SET_THREADS, {"threads": 1}, {})
+        start = time.perf_counter()
+        lead(Op.SFT_STEP, sft, {"images": images})
+        walls.append(time.perf_counter() - start)
+    lead(Op.SET_THREADS, {"threads": 1}, {})
     if group.distributed:
         server._dispatcher.stop_followers()  # noqa: SLF001
-    print(json.dumps({"sft_step_per_s": round(1.0 / wall, 3), "batch": BATCH}))
+    wall = statistics.median(walls[2:])
+    print(json.dumps({"sft_step_per_s": round(1.0 / wall, 3), "batch": BATCH,
+                      "cpu_s_per_step": (marks[1] - marks[0]) / steps}))
 
 
 def _free_port() -> int:
