@@ -24,12 +24,18 @@ export interface DatasetStage {
   key: string;
 }
 
+/** Where the dataset of `config` is cached (relative `data.cacheDir` from the current folder), and its key. */
+export function datasetDirOf(config: ExperimentConfig): { dir: string; key: string } {
+  const input = toBuildInput(config);
+  const key = createHash('sha256').update(JSON.stringify({ input, generator: GENERATOR_VERSION, toolVersion: readToolVersion() })).digest('hex');
+  return { dir: resolve(join(config.data.cacheDir, `${config.name}-${key.slice(0, 16)}`)), key };
+}
+
 /** Opens the cached dataset for `config`, building it first when missing. */
 export function ensureDataset(config: ExperimentConfig, configDir: string | null, progress: ProgressReporter): DatasetStage {
   const input = toBuildInput(config);
   const toolVersion = readToolVersion();
-  const key = createHash('sha256').update(JSON.stringify({ input, generator: GENERATOR_VERSION, toolVersion })).digest('hex');
-  const dir = resolve(join(config.data.cacheDir, `${config.name}-${key.slice(0, 16)}`));
+  const { dir, key } = datasetDirOf(config);
   const isReused = existsSync(join(dir, 'manifest.json'));
   if (isReused) {
     progress.note(`[data] reusing ${dir}`);
