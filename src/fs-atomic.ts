@@ -59,7 +59,9 @@ function syncFolder(folder: string): void {
 
 /** A write failure as a user error: the target, the system's reason, and what to do about it. */
 export function writeError(path: string, error: unknown, options: AtomicWriteOptions = {}): MgsdError {
-  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  const system = error as NodeJS.ErrnoException;
+  // mkdir -p over a file fails with EEXIST: the same problem as ENOTDIR, said the same way.
+  const code = system.code === 'EEXIST' && system.syscall === 'mkdir' ? 'ENOTDIR' : (system.code ?? 'unknown');
   const target = options.label === undefined ? path : `${options.label} ${path}`;
   const reason = REASONS[code] ?? (error as Error).message;
   return new MgsdError('write_failed', `cannot write ${target}: ${reason}`, {

@@ -91,7 +91,7 @@ export function writeAtomicDir<T>(out: string, options: AtomicDirOptions, fill: 
     commit(staging, target, options);
     return result;
   } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
+    if (existsSync(staging)) rmSync(staging, { recursive: true, force: true });
     const isSystemError = typeof (error as NodeJS.ErrnoException).code === 'string' && !(error instanceof MgsdError);
     throw isSystemError ? writeError(target, error, { label: '--out' }) : error;
   }
