@@ -83,8 +83,8 @@ function emptyImport(file: BenchmarkFile, input: ImportInput): DataError {
     });
   }
   if (file.entries.length === 0) {
-    return new DataError('import_empty', `${input.file}: no valid record to import (all ${file.issues.length} line(s) were malformed and skipped)`, {
-      hint: 'Fix the lines listed above (run without --skip-invalid to see them as errors), or check that <kind> matches the file.',
+    return new DataError('import_empty', `${input.file}: no valid record to import (all ${file.issues.length} line(s) are malformed)\n${formatBenchmarkIssues(input.file, file.issues)}`, {
+      hint: `Fix the lines above, or check that the file really is in the ${input.kind} format (benchmarks/README.md).`,
       context: { file: input.file },
     });
   }

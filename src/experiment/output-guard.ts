@@ -33,6 +33,13 @@ export function realLocation(path: string): string {
  */
 export function assertSafeOutput(label: string, out: string, inputs: readonly NamedInput[]): void {
   const target = realLocation(out);
+  const dataset = datasetContaining(target);
+  if (dataset !== null) {
+    throw new UsageError('output_in_dataset', `${label} ${out} lies inside the dataset ${dataset}: mgsd never writes into a dataset (its files are hashed in its manifest)`, {
+      hint: `Choose a path outside ${dataset} for ${label}.`,
+      context: { out: target, dataset },
+    });
+  }
   for (const input of inputs) {
     const source = realLocation(input.path);
     if (target === source || target.startsWith(`${source}/`)) {
@@ -42,13 +49,6 @@ export function assertSafeOutput(label: string, out: string, inputs: readonly Na
         context: { out: target, input: source },
       });
     }
-  }
-  const dataset = datasetContaining(target);
-  if (dataset !== null) {
-    throw new UsageError('output_in_dataset', `${label} ${out} lies inside the dataset ${dataset}: mgsd never writes into a dataset (its files are hashed in its manifest)`, {
-      hint: `Choose a path outside ${dataset} for ${label}.`,
-      context: { out: target, dataset },
-    });
   }
 }
 

@@ -27,8 +27,8 @@ const SAMPLE_SIZE_PX = 192;
 
 /** Writes `report.md`, `report.html` and `report/` for the run; returns the two report paths. */
 export function writeReport(run: RunDir): { markdown: string; html: string } {
-  const results = readResults(run);
   const config = validateConfig(run.readConfig().raw, run.config);
+  const results = readResults(run);
   const input = {
     title: `mgsd run ${config.name} (seed ${config.seed})`,
     facts: facts(run, results),

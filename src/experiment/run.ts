@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -16,6 +17,7 @@ import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
 import type { ExperimentConfig } from './config.js';
 import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
+import { StageCheckpoints } from './checkpoints.js';
 import { runPipeline } from './pipeline.js';
 import type { Progress } from './progress.js';
 import { writeReport } from './report-stage.js';
@@ -53,7 +55,7 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
   }
   const loaded = loadConfig(command.config, command.overrides);
   const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
-  return withRunLock(new RunDir(root).root, note, () => execute(command, createRun(new RunDir(root), loaded, note)));
+  return withRunLock(new RunDir(root).root, note, () => execute(command, createRunDir(new RunDir(root), loaded, note)));
 }
 
 async function execute(command: RunCommand, opened: OpenedRun): Promise<RunOutcome> {
@@ -71,7 +73,8 @@ interface OpenedRun {
   configDir: string | null;
 }
 
-function createRun(run: RunDir, loaded: LoadedConfig, note: (message: string) => void): OpenedRun {
+/** Creates (or starts over) the run directory `run` for `loaded`: config, manifest with the config's sha256. */
+export function createRunDir(run: RunDir, loaded: LoadedConfig, note: (message: string) => void): OpenedRun {
   const { config, source } = loaded;
   if (run.create()) note(`[run] ${run.root} holds a run that failed before finishing a stage or saving a checkpoint: starting it over with this config`);
   const text = `${JSON.stringify({ ...config, _source: source }, null, 2)}\n`;
@@ -83,7 +86,23 @@ function createRun(run: RunDir, loaded: LoadedConfig, note: (message: string) =>
 function openForResume(run: RunDir): OpenedRun {
   const { raw, source } = run.readConfig();
   const config = validateConfig(raw, run.config);
+  checkRunFiles(run);
   return { run, config, configDir: source === null ? null : dirname(source) };
+}
+
+/**
+ * Reads every state file a resume relies on (run state, each stage's checkpoint pointers) before any
+ * worker starts, so a damaged one is named in a second rather than after the dataset is rebuilt.
+ */
+function checkRunFiles(run: RunDir): void {
+  run.readState();
+  const folder = join(run.root, 'checkpoints');
+  if (!existsSync(folder)) return;
+  for (const stage of readdirSync(folder)) {
+    const checkpoints = new StageCheckpoints(run, stage);
+    checkpoints.latest();
+    checkpoints.best();
+  }
 }
 
 /**
