@@ -13,6 +13,7 @@ import { type Dataset, openDataset } from '../data/dataset.js';
 import { readToolVersion } from '../data/manifest.js';
 import type { ProgressReporter } from '../data/progress.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
+import { DataError } from '../errors.js';
 import type { ExperimentConfig } from './config.js';
 import { toBuildInput } from './dataset-input.js';
 
@@ -37,6 +38,12 @@ export function ensureDataset(config: ExperimentConfig, configDir: string | null
   const toolVersion = readToolVersion();
   const { dir, key } = datasetDirOf(config);
   const isReused = existsSync(join(dir, 'manifest.json'));
+  if (!isReused && existsSync(dir)) {
+    throw new DataError('dataset_cache_damaged', `${dir} exists but holds no complete dataset (no manifest.json), so the run cannot reuse or rebuild it`, {
+      hint: `Delete ${dir} (mgsd never deletes a folder it did not finish writing), or choose another data.cacheDir in a new run.`,
+      context: { dir },
+    });
+  }
   if (isReused) {
     progress.note(`[data] reusing ${dir}`);
   } else {

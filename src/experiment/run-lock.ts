@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 
 import { MgsdError } from '../errors.js';
+import { writeError } from '../fs-atomic.js';
 
 /** The lock file's name inside a run directory. */
 export const LOCK_FILE = 'run.lock';
@@ -51,7 +52,11 @@ export class RunLock {
    * `note` is told when a stale lock of a dead process is taken over.
    */
   static acquire(runRoot: string, note: (message: string) => void = () => {}): RunLock {
-    mkdirSync(runRoot, { recursive: true });
+    try {
+      mkdirSync(runRoot, { recursive: true });
+    } catch (error) {
+      throw writeError(runRoot, error, { label: 'run directory' });
+    }
     const path = join(runRoot, LOCK_FILE);
     const holder: LockHolder = { pid: process.pid, host: hostname(), command: commandLine(), started_at: new Date().toISOString() };
     if (tryCreate(path, holder)) return new RunLock(path, holder);

@@ -303,6 +303,23 @@ export const HOSTILE_CASES: HostileCase[] = [
     names: () => ['results.json', 'rows'],
   },
   {
+    name: 'report with a damaged line in a metrics log',
+    setup: (ctx) => {
+      write(join(ctx.run, 'results.json'), JSON.stringify(minimalResults(ctx)));
+      write(join(ctx.run, 'metrics', 'sft.jsonl'), '{"stage": "sft", "step": 1, "loss": 2.5}\n{"stage": "sft", "st\n');
+    },
+    args: (ctx) => ['report', ctx.run],
+    exit: 1,
+    names: () => ['metrics/sft.jsonl:2', 'not valid JSON'],
+  },
+  {
+    name: 'run --out under a file',
+    setup: (ctx) => write(join(ctx.dir, 'blocker'), 'a file'),
+    args: () => ['run', '--out', 'blocker/run'],
+    exit: 1,
+    names: () => ['blocker/run', 'a part of the path is a file'],
+  },
+  {
     name: "--set 'seed=[1,2' (not YAML)",
     args: () => ['config', '--set', 'seed=[1,2'],
     exit: 2,
@@ -400,6 +417,20 @@ export const HOSTILE_CASES: HostileCase[] = [
     names: () => ['--out', 'blocker/ds:'],
   },
 ];
+
+/** A results.json with no rows, as a run with nothing evaluated would have. */
+function minimalResults(ctx: CaseContext): Record<string, unknown> {
+  return {
+    rows: [],
+    macro: {},
+    macro_optimal: {},
+    perception: {},
+    modality_gap: {},
+    gap_closed: null,
+    run: { name: 'tiny', seed: 0, profile: 'compact', model: 'tiny', dataset: ctx.dataset },
+    wall_seconds: 1,
+  };
+}
 
 function readText(path: string): string {
   return readFileSync(path, 'utf8');
