@@ -18,6 +18,7 @@ import type { ResultsFile } from '../eval/results.js';
 import type { ExperimentConfig } from './config.js';
 import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
 import { StageCheckpoints } from './checkpoints.js';
+import { assertSequenceBudget } from './sequence-budget.js';
 import { runPipeline } from './pipeline.js';
 import type { Progress } from './progress.js';
 import { writeReport } from './report-stage.js';
@@ -54,6 +55,7 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
     return withRunLock(run.root, note, () => execute(command, openForResume(run)));
   }
   const loaded = loadConfig(command.config, command.overrides);
+  assertSequenceBudget(loaded.config, loaded.source);
   const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
   return withRunLock(new RunDir(root).root, note, () => execute(command, createRunDir(new RunDir(root), loaded, note)));
 }

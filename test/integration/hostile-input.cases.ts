@@ -320,6 +320,12 @@ export const HOSTILE_CASES: HostileCase[] = [
     names: () => ['blocker/run', 'a part of the path is a file'],
   },
   {
+    name: 'run --set model.tiny.maxSeqLen=8 (fails before any worker starts)',
+    args: () => ['run', '--out', 'r', '--set', 'model.tiny.maxSeqLen=8'],
+    exit: 2,
+    names: () => ['model.tiny.maxSeqLen', 'at least'],
+  },
+  {
     name: "--set 'seed=[1,2' (not YAML)",
     args: () => ['config', '--set', 'seed=[1,2'],
     exit: 2,
