@@ -68,6 +68,20 @@ export const HOSTILE_CASES: HostileCase[] = [
     names: () => ['evil.jsonl:1', '\\u001b'],
   },
   {
+    name: 'an argument with escape sequences, echoed by the option parser',
+    args: () => ['data', 'import', 'bad\u001b]0;x\u0007', 'file.jsonl', '--out', 'out'],
+    exit: 2,
+    needsHint: false,
+    names: () => ["'bad\\x1b]0;x\\x07'", 'argument \'kind\'', '--help'],
+  },
+  {
+    name: 'an unknown option with escape sequences',
+    args: () => ['--\u001b[2Jx'],
+    exit: 2,
+    needsHint: false,
+    names: () => ['unknown option', '\\x1b[2Jx', '--help'],
+  },
+  {
     name: '--set __proto__.x=1',
     args: () => ['config', '--set', '__proto__.polluted=1'],
     exit: 2,
