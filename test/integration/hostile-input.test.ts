@@ -1,5 +1,5 @@
 /**
- * Runs every case of hostile-input.cases.ts through the compiled CLI (build first: `npm run build`)
+ * Runs every case of hostile-input.cases.ts and hostile-input.vague-cases.ts through the compiled CLI (build first: `npm run build`)
  * and checks that the answer is clear and harmless: the expected exit code, the file or key named,
  * a hint, no stack trace, no raw control character on the terminal, and every input unchanged.
  *
@@ -19,6 +19,7 @@ import { loadConfig } from '../../src/experiment/load.js';
 import { RunDir } from '../../src/experiment/run-dir.js';
 import { createRunDir } from '../../src/experiment/run.js';
 import { type CaseContext, HOSTILE_CASES, type HostileCase } from './hostile-input.cases.js';
+import { VAGUE_CASES } from './hostile-input.vague-cases.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin', 'mgsd.js');
@@ -101,7 +102,7 @@ afterAll(() => {
 });
 
 describe('hostile input: every answer is clear, and no input is touched', () => {
-  it.each(HOSTILE_CASES.map((testCase) => [testCase.name, testCase] as const))('%s', async (name, testCase) => {
+  it.each([...HOSTILE_CASES, ...VAGUE_CASES].map((testCase) => [testCase.name, testCase] as const))('%s', async (name, testCase) => {
     const verdict = await judge(testCase);
     verdicts.push({ name, ...verdict });
     expect(verdict.problems, verdict.stderr).toEqual([]);
