@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { writeJsonAtomic } from '../fs-atomic.js';
 import { readRunFile, RunManifestSchema, RunStateSchema, sha256OfFile } from './run-files.js';
+import { LOCK_FILE } from './run-lock.js';
 
 /** Names of the files and folders of a run. */
 export class RunDir {
@@ -70,6 +71,14 @@ export class RunDir {
    */
   create(): boolean {
     const isRestart = existsSync(this.config);
+    const others = existsSync(this.root) ? readdirSync(this.root).filter((name) => name !== LOCK_FILE) : [];
+    if (!isRestart && others.length > 0) {
+      const listed = others.slice(0, 3).join(', ') + (others.length > 3 ? ', …' : '');
+      throw new ConfigError('run_dir_not_empty', `${this.root} is not empty (${listed}) and holds no mgsd run: a run would write over files it did not create`, {
+        hint: 'Choose a new or empty folder for --out.',
+        context: { path: this.root },
+      });
+    }
     if (isRestart && this.hasProgress()) {
       throw new ConfigError('run_exists', `${this.root} already holds a run with finished work (see ${this.state} and checkpoints/)`, {
         hint: `Continue it with \`mgsd run --resume ${this.root}\` (it keeps its config), or choose another --out.`,

@@ -11,7 +11,7 @@ import { cpus, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { readToolVersion } from '../data/manifest.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
@@ -45,6 +45,11 @@ export interface RunOutcome {
 export async function startRun(command: RunCommand): Promise<RunOutcome> {
   const note = (message: string): void => command.progress.note(message);
   if (command.resume !== null) {
+    if (command.out !== null) {
+      throw new UsageError('resume_with_out', `--out ${command.out} cannot be combined with --resume ${command.resume}: a resumed run stays in its own directory`, {
+        hint: `Drop --out to continue ${command.resume}, or drop --resume to start a new run in ${command.out}.`,
+      });
+    }
     if (command.overrides.length > 0) {
       throw new ConfigError('resume_overrides', '--set cannot be combined with --resume: a resumed run keeps its config', {
         hint: 'Drop --set, or start a new run with --out <new dir> and your --set.',

@@ -141,6 +141,29 @@ export const HOSTILE_CASES: HostileCase[] = [
     inputs: (ctx) => [ctx.run],
   },
   {
+    name: 'run --out together with --resume',
+    args: (ctx) => ['run', '--out', 'elsewhere', '--resume', ctx.run],
+    exit: 2,
+    names: () => ['--out elsewhere', '--resume'],
+  },
+  {
+    name: 'run --out into a dataset',
+    args: (ctx) => ['run', '--out', ctx.dataset],
+    exit: 2,
+    names: (ctx) => [ctx.dataset, 'is not empty', 'holds no mgsd run'],
+  },
+  {
+    name: 'run --out into a folder of other files',
+    setup: (ctx) => {
+      mkdirSync(join(ctx.dir, 'home'));
+      write(join(ctx.dir, 'home', 'report.html'), '<p>mine</p>');
+    },
+    args: () => ['run', '--out', 'home'],
+    exit: 2,
+    names: () => ['home', 'report.html'],
+    inputs: (ctx) => [join(ctx.dir, 'home')],
+  },
+  {
     name: 'score --out over the responses file',
     args: (ctx) => ['score', '--dataset', ctx.dataset, '--responses', ctx.responses, '--out', ctx.responses],
     exit: 2,
