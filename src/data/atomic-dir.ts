@@ -56,7 +56,11 @@ export function assertWritableOutput(out: string, options: AtomicDirOptions): vo
   if (!options.shouldReplace) {
     const what = stat.isDirectory() ? 'directory' : 'file';
     throw new DataError('output_exists', `--out ${out}: a ${what} with that name already exists`, {
-      hint: isDatasetDir(out) ? 'Choose another --out, or pass --force to replace that dataset.' : 'Choose another --out.',
+      hint: isDatasetDir(out)
+        ? 'Choose another --out, or pass --force to replace that dataset.'
+        : stat.isDirectory() && readdirSync(out).length === 0
+          ? 'Choose another --out, or pass --force to use this empty folder.'
+          : 'Choose another --out.',
       context: { out },
     });
   }

@@ -25,11 +25,11 @@ import { loadRequest } from './models.js';
 import type { Progress } from './progress.js';
 import { CHECKPOINT_MANIFEST } from './checkpoints.js';
 import { datasetDirOf } from './dataset-stage.js';
-import { assertSafeOutput, runContaining } from './output-guard.js';
+import { assertSafeOutput, type NamedInput, runContaining } from './output-guard.js';
 import { readResults } from './report-stage.js';
 import { RunDir } from './run-dir.js';
 import { readRunFile } from './run-files.js';
-import { withRunLock } from './run-lock.js';
+import { LOCK_FILE, withRunLock } from './run-lock.js';
 import { RunState } from './run-state.js';
 
 /** The trained models of a run, by the stage whose checkpoint they are. */
@@ -55,7 +55,7 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
   const checkpoint = checkpointOf(run, config, request.model);
   const datasetDir = request.dataset ?? defaultDataset(run, config);
   if (request.out !== null) {
-    assertSafeOutput('--out', request.out, [{ label: '--dataset', path: datasetDir }]);
+    assertSafeOutput('--out', request.out, [{ label: '--dataset', path: datasetDir }, ...runRecords(run)]);
     assertWritableFile(resolve(request.out), { label: '--out' });
   }
   // Writing into a run directory (its own or another) happens under that run's lock.
@@ -101,6 +101,12 @@ async function evaluate(
   } finally {
     await client.close();
   }
+}
+
+/** The files and folders of a run that `eval --out` must never replace (its own outputs in eval/ it may). */
+function runRecords(run: RunDir): NamedInput[] {
+  const paths = [run.config, run.manifest, run.state, run.results, join(run.root, LOCK_FILE), join(run.root, 'checkpoints'), join(run.root, 'metrics'), join(run.root, 'ledger'), run.logs];
+  return paths.map((path) => ({ label: 'the run record', path }));
 }
 
 /**

@@ -208,6 +208,26 @@ export const HOSTILE_CASES: HostileCase[] = [
     names: () => ['--out', 'dataset'],
   },
   {
+    name: 'eval --out over a record of the run (config.resolved.json)',
+    args: (ctx) => ['eval', '--run', ctx.run, '--model', ctx.checkpoint, '--dataset', ctx.dataset, '--out', join(ctx.run, 'config.resolved.json')],
+    exit: 2,
+    names: () => ['--out', 'config.resolved.json', 'the run record'],
+  },
+  {
+    name: 'eval --out into the dataset it evaluates',
+    args: (ctx) => ['eval', '--run', ctx.run, '--model', ctx.checkpoint, '--dataset', ctx.dataset, '--out', join(ctx.dataset, 'test.jsonl')],
+    exit: 2,
+    names: () => ['--out', 'dataset'],
+  },
+  {
+    name: 'score --out over the --config file',
+    setup: (ctx) => write(join(ctx.dir, 'exp.yaml'), 'profile: compact\n'),
+    args: (ctx) => ['score', '--dataset', ctx.dataset, '--responses', ctx.responses, '--config', 'exp.yaml', '--out', 'exp.yaml'],
+    exit: 2,
+    names: () => ['--out', '--config', 'same file'],
+    inputs: (ctx) => [join(ctx.dir, 'exp.yaml')],
+  },
+  {
     name: 'data export next to a damaged dataset_info.json',
     setup: (ctx) => {
       mkdirSync(join(ctx.dir, 'lf'));
