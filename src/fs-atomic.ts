@@ -36,10 +36,14 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
     }
     renameSync(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    if (existsSync(temporary)) rmSync(temporary, { force: true });
     throw writeError(path, error, options);
   }
-  syncFolder(folder);
+  try {
+    syncFolder(folder);
+  } catch (error) {
+    throw writeError(path, error, options); // the new file is in place; its rename may not be durable yet
+  }
 }
 
 /** Atomically writes `value` as pretty-printed JSON (with a trailing newline). */
