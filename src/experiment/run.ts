@@ -18,6 +18,7 @@ import type { ResultsFile } from '../eval/results.js';
 import type { ExperimentConfig } from './config.js';
 import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
 import { StageCheckpoints } from './checkpoints.js';
+import { assertSafeOutput } from './output-guard.js';
 import { assertSequenceBudget } from './sequence-budget.js';
 import { runPipeline } from './pipeline.js';
 import type { Progress } from './progress.js';
@@ -62,6 +63,7 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
   const loaded = loadConfig(command.config, command.overrides);
   assertSequenceBudget(loaded.config, loaded.source);
   const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
+  assertSafeOutput('--out', root, [{ label: '--config', path: loaded.source }]);
   return withRunLock(new RunDir(root).root, note, () => execute(command, createRunDir(new RunDir(root), loaded, note)));
 }
 

@@ -150,7 +150,13 @@ export const HOSTILE_CASES: HostileCase[] = [
     name: 'run --out into a dataset',
     args: (ctx) => ['run', '--out', ctx.dataset],
     exit: 2,
-    names: (ctx) => [ctx.dataset, 'is not empty', 'holds no mgsd run'],
+    names: (ctx) => [ctx.dataset, 'never writes into a dataset'],
+  },
+  {
+    name: 'run --out to a new folder inside a dataset',
+    args: (ctx) => ['run', '--out', join(ctx.dataset, 'runs', 'r1')],
+    exit: 2,
+    names: () => ['--out', 'never writes into a dataset'],
   },
   {
     name: 'run --out into a folder of other files',
