@@ -101,8 +101,8 @@ export class RunDir {
   /** Checks that `root` holds a run (for --resume, eval and report). */
   assertResumable(): void {
     if (!existsSync(this.config)) {
-      const what = existsSync(this.root) ? 'is not an mgsd run directory (no config.resolved.json)' : 'does not exist';
-      throw new ConfigError('not_a_run', `${this.root} ${what}`, {
+      const why = existsSync(this.root) ? 'no config.resolved.json' : 'the folder does not exist';
+      throw new ConfigError('not_a_run', `${this.root} is not an mgsd run directory (${why})`, {
         hint: 'Pass the --out directory of an earlier `mgsd run` (runs/<name>-seed<seed> by default).',
       });
     }

@@ -44,7 +44,7 @@ const RateSchema = z.looseObject({ count: z.number(), n: z.number(), rate: z.num
 
 /** `eval/<model>-<input>.summary.json` (a `MetricsSummary`; deep parts checked loosely). */
 export const MetricsSummarySchema = z.looseObject({
-  n: z.number().int().nonnegative(),
+  n: z.number().int(),
   tasks: z.array(z.looseObject({ task: z.string(), n: z.number().int(), levels: z.array(z.looseObject({ level: z.number().int() })) })),
   macro: z.looseObject({ success: z.number(), optimalSuccess: z.number(), parsed: z.number() }),
 });
