@@ -102,7 +102,8 @@ afterAll(() => {
 });
 
 describe('hostile input: every answer is clear, and no input is touched', () => {
-  it.each([...HOSTILE_CASES, ...VAGUE_CASES].map((testCase) => [testCase.name, testCase] as const))('%s', async (name, testCase) => {
+  // Cases are independent (each has its own scratch folder): run a few CLIs at a time.
+  it.concurrent.each([...HOSTILE_CASES, ...VAGUE_CASES].map((testCase) => [testCase.name, testCase] as const))('%s', async (name, testCase) => {
     const verdict = await judge(testCase);
     verdicts.push({ name, ...verdict });
     expect(verdict.problems, verdict.stderr).toEqual([]);
