@@ -52,6 +52,9 @@ const TasksSchema = z
 
 const DataSchema = z
   .object({
+    seed: seedSchema
+      .default(0)
+      .describe('Seed of the generated instances and splits (the test puzzles); separate from `seed` (training), so runs that differ in training seed are scored on the same puzzles.'),
     /** Image style: `paper` (official look, 256 px) or `compact` (8 px per cell, tiny model). */
     renderStyle: z.enum(['paper', 'compact']).default('paper'),
     imageSizePx: positiveInt.default(256),

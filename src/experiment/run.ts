@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
 import type { ExperimentConfig } from './config.js';
+import { formatChanges } from './config-diff.js';
 import { loadConfig, validateConfig } from './load.js';
 import { runPipeline } from './pipeline.js';
 import type { Progress } from './progress.js';
@@ -45,11 +46,13 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
 }
 
 function createRun(command: RunCommand): { run: RunDir; config: ExperimentConfig; configDir: string } {
-  const { config, source } = loadConfig(command.config, command.overrides);
+  const { config, source, changes } = loadConfig(command.config, command.overrides);
   const run = new RunDir(command.out ?? join('runs', `${config.name}-seed${config.seed}`));
   run.create();
+  const changed = formatChanges(changes);
+  command.progress.note(`[run] changed from preset ${source}: ${changed.length === 0 ? 'nothing' : changed.join(', ')}`);
   run.writeJson(run.config, { ...config, _source: source });
-  run.writeJson(run.manifest, manifestOf(config, source));
+  run.writeJson(run.manifest, { ...manifestOf(config, source), overrides: command.overrides, changed_from_preset: changes });
   return { run, config, configDir: dirname(source) };
 }
 
@@ -74,6 +77,7 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
     generator_version: GENERATOR_VERSION,
     config_source: source,
     seed: config.seed,
+    data_seed: config.data.seed,
     model: config.model.kind === 'tiny' ? { kind: 'tiny', ...config.model.tiny } : { kind: 'hf', path: config.model.path },
     node: process.version,
     platform: `${platform()} ${release()}`,
