@@ -255,7 +255,9 @@ const EvalSchema = z
     perception: z.boolean().default(true),
     modalityGap: z.boolean().default(true),
     /** Validation decoding during OPSD (official: T 0.6, top-p 0.95). */
-    validation: SamplingSchema.prefault({ temperature: 0.6, topP: 0.95 }),
+    // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
+    // keeps the official temperature and top-p instead of falling back to the sampling defaults.
+    validation: SamplingSchema.extend({ temperature: z.number().min(0).default(0.6), topP: z.number().gt(0).max(1).default(0.95) }).prefault({}),
   })
   .strict();
 
@@ -286,6 +288,20 @@ export const ExperimentConfigSchema = z
       .strict()
       .prefault({}),
     eval: EvalSchema.prefault({}),
+    reuse: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Reuse a finished stage or evaluation from the stage cache when everything it depends on is unchanged (`--no-reuse` sets false: recompute every stage).'),
+        cacheDir: z
+          .string()
+          .default('runs/.stages')
+          .describe('Where finished stages and evaluations are cached, one folder per key (config keys read, inputs, code version).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Stage reuse across runs (docs/experiments.md).'),
   })
   .strict()
   .superRefine((config, ctx) => {

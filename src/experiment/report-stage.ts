@@ -14,7 +14,9 @@ import { type ReportFigure, reportHtml, reportMarkdown } from '../eval/report.js
 import type { ResultsFile } from '../eval/results.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
+import { type ChangedKey, formatChanges } from './config-diff.js';
 import type { RunDir } from './run-dir.js';
+import { RunState } from './run-state.js';
 
 const SAMPLE_SIZE_PX = 192;
 
@@ -49,7 +51,23 @@ function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
     ['dataset', results.run.dataset],
     ['code', `mgsd ${String(manifest.mgsd ?? '?')}${manifest.git_commit ? ` (${String(manifest.git_commit).slice(0, 10)})` : ''}`],
     ['wall time', `${(results.wall_seconds / 60).toFixed(1)} min`],
+    ['training seed / data seed', `${String(manifest.seed ?? '?')} / ${String(manifest.data_seed ?? '?')}`],
+    ['changed from the preset', changesOf(manifest)],
+    ...reusedOf(run),
   ];
+}
+
+/** The `--set` changes recorded in the manifest, as `key=value` pairs. */
+function changesOf(manifest: Record<string, unknown>): string {
+  const changes = (manifest.changed_from_preset ?? []) as ChangedKey[];
+  return changes.length === 0 ? 'nothing' : formatChanges(changes).join(', ');
+}
+
+/** One fact per stage that was reused from the stage cache: where it came from. */
+function reusedOf(run: RunDir): Array<[string, string]> {
+  return Object.entries(new RunState(run).all()).flatMap(([stage, finished]): Array<[string, string]> =>
+    finished.reusedFrom ? [[`stage ${stage}`, `reused from ${finished.reusedFrom.run} (cache ${finished.reusedFrom.cache})`]] : [],
+  );
 }
 
 /** The paper's claims, checked on this run. */

@@ -25,6 +25,8 @@ export interface RunCommand {
   overrides: string[];
   out: string | null;
   resume: string | null;
+  /** False (`--no-reuse`): recompute every stage (reuse.enabled=false). */
+  shouldReuse: boolean;
   progress: Progress;
   stop: { requested: boolean };
 }
@@ -46,13 +48,14 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
 }
 
 function createRun(command: RunCommand): { run: RunDir; config: ExperimentConfig; configDir: string } {
-  const { config, source, changes } = loadConfig(command.config, command.overrides);
+  const overrides = command.shouldReuse ? command.overrides : [...command.overrides, 'reuse.enabled=false'];
+  const { config, source, changes } = loadConfig(command.config, overrides);
   const run = new RunDir(command.out ?? join('runs', `${config.name}-seed${config.seed}`));
   run.create();
   const changed = formatChanges(changes);
   command.progress.note(`[run] changed from preset ${source}: ${changed.length === 0 ? 'nothing' : changed.join(', ')}`);
   run.writeJson(run.config, { ...config, _source: source });
-  run.writeJson(run.manifest, { ...manifestOf(config, source), overrides: command.overrides, changed_from_preset: changes });
+  run.writeJson(run.manifest, { ...manifestOf(config, source), overrides, changed_from_preset: changes });
   return { run, config, configDir: dirname(source) };
 }
 
@@ -65,7 +68,9 @@ function openForResume(command: RunCommand): { run: RunDir; config: ExperimentCo
   const run = new RunDir(command.resume!);
   run.assertResumable();
   const { _source: source, ...raw } = run.readJson<Record<string, unknown>>(run.config);
-  const config = validateConfig(raw, run.config);
+  const resolved = validateConfig(raw, run.config);
+  // Reuse never changes results, so --no-reuse may apply to a resumed run without changing its config.
+  const config = command.shouldReuse ? resolved : { ...resolved, reuse: { ...resolved.reuse, enabled: false } };
   return { run, config, configDir: typeof source === 'string' ? dirname(source) : null };
 }
 

@@ -15,6 +15,7 @@ const RunOptions = z.object({
   set: z.array(z.string()),
   out: z.string().optional(),
   resume: z.string().optional(),
+  reuse: z.boolean(),
 });
 
 export function runCommand(): Command {
@@ -24,6 +25,7 @@ export function runCommand(): Command {
     .option('--set <key.path=value>', 'override one config key (repeatable)', collect, [])
     .option('--out <dir>', 'run directory (default runs/<name>-seed<seed>)')
     .option('--resume <dir>', 'continue an interrupted run from its last complete checkpoint')
+    .option('--no-reuse', 'recompute every stage instead of reusing finished ones from the stage cache (reuse.enabled=false)')
     .action(async (raw) => {
       const options = parseOptions('run', RunOptions, raw);
       const stop = { requested: false };
@@ -40,6 +42,7 @@ export function runCommand(): Command {
           overrides: options.set,
           out: options.out ?? null,
           resume: options.resume ?? null,
+          shouldReuse: options.reuse,
           progress,
           stop,
         });
