@@ -7,8 +7,16 @@
 set -euo pipefail
 WORK=${1:-$(mktemp -d /tmp/mgsd-bench-reuse-XXXX)}
 shift || true
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SOURCE=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$WORK"
+# The code version is part of every stage key: run both runs from a frozen copy of the built code,
+# so a rebuild of the checkout during the benchmark cannot turn the second run's hits into misses.
+ROOT="$WORK/code"
+mkdir -p "$ROOT/py_backend"
+cp -r "$SOURCE/dist" "$SOURCE/bin" "$SOURCE/configs" "$SOURCE/package.json" "$ROOT/"
+cp -r "$SOURCE/py_backend/mgsd_backend" "$ROOT/py_backend/"
+ln -sfn "$(readlink -f "$SOURCE/node_modules")" "$ROOT/node_modules"
+ln -sfn "$(readlink -f "$SOURCE/.venv")" "$ROOT/.venv"
 common=(--set "data.cacheDir=$WORK/datasets" --set "reuse.cacheDir=$WORK/stages" "$@")
 run() {
   local out=$1; shift

@@ -21,8 +21,9 @@ const ALLOWED: Record<string, string[]> = {
   eval: ['rollout', 'backend', 'envs', 'data'],
   train: ['rollout', 'backend', 'envs', 'data', 'eval'],
   compare: ['eval', 'envs'],
-  experiment: ['data', 'train', 'eval', 'rollout', 'backend', 'envs', 'compare'],
-  cli: ['experiment', 'data', 'train', 'eval', 'rollout', 'backend', 'envs', 'compare'],
+  trackers: ['backend'],
+  experiment: ['data', 'train', 'eval', 'rollout', 'backend', 'envs', 'compare', 'trackers'],
+  cli: ['experiment', 'data', 'train', 'eval', 'rollout', 'backend', 'envs', 'compare', 'trackers'],
   bench: ['experiment', 'data', 'train', 'eval', 'rollout', 'backend', 'envs'],
 };
 

@@ -288,6 +288,10 @@ export const ExperimentConfigSchema = z
       .strict()
       .prefault({}),
     eval: EvalSchema.prefault({}),
+    reportTo: z
+      .array(z.enum(['tensorboard', 'wandb', 'mlflow']))
+      .default([])
+      .describe('Trackers that mirror the metrics logs through their own libraries, offline by default (`--report-to tensorboard,wandb,mlflow`; `pip install -r requirements-trackers.txt`). TensorBoard event files go to <run>/tensorboard/.'),
     reuse: z
       .object({
         enabled: z

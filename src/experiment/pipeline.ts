@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { BackendClient } from '../backend/client.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
+import { startTrackerSink } from '../trackers/sink.js';
 import type { ExperimentConfig } from './config.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
@@ -40,6 +41,21 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
   const started = performance.now();
   const { config, services } = request;
   await checkPython(config);
+  const sink = config.reportTo.length > 0 ? await startTrackerSink(services.run.root, config.reportTo, config.backend.python) : null;
+  let results: ResultsFile;
+  try {
+    results = await runWithWorkers(request, started);
+  } catch (error) {
+    // The run's own error is the one to report; a sink failure on the way out is in logs/trackers.log.
+    await sink?.close().catch(() => undefined);
+    throw error;
+  }
+  await sink?.close();
+  return results;
+}
+
+async function runWithWorkers(request: PipelineRequest, started: number): Promise<ResultsFile> {
+  const { config, services } = request;
   const placement = placementOf(config);
   services.progress.note(`[backend] starting workers: ${Object.keys(placement.workers).join(', ')}`);
   const client = await BackendClient.start({

@@ -9,6 +9,7 @@ import { DEFAULT_PRESET } from '../../experiment/load.js';
 import { parseGridAxis, runSweep } from '../../experiment/sweep.js';
 import { collect, stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
+import { reportToOverride } from '../tracker-option.js';
 
 const SweepOptions = z.object({
   config: z.string(),
@@ -18,6 +19,7 @@ const SweepOptions = z.object({
   out: z.string(),
   reference: z.string().optional(),
   reuse: z.boolean(),
+  reportTo: z.string().optional(),
 });
 
 export function sweepCommand(): Command {
@@ -29,6 +31,7 @@ export function sweepCommand(): Command {
     .option('--seeds <list>', 'training seeds, comma-separated (the puzzles stay those of data.seed)', '0')
     .requiredOption('--out <dir>', 'the sweep folder (rerun the same command to continue it)')
     .option('--reference <model/input[@variant]>', 'the comparison reference (default mgsd/image of the first variant)')
+    .option('--report-to <list>', 'mirror the metrics to trackers: tensorboard,wandb,mlflow (reportTo; offline by default)')
     .option('--no-reuse', 'recompute every stage instead of reusing finished ones (reuse.enabled=false)')
     .action(async (raw) => {
       const options = parseOptions('sweep', SweepOptions, raw);
@@ -43,7 +46,7 @@ export function sweepCommand(): Command {
       try {
         const files = await runSweep({
           config: options.config,
-          overrides: options.set,
+          overrides: [...options.set, ...reportToOverride(options.reportTo)],
           grid: options.grid.map(parseGridAxis),
           seeds: options.seeds.split(',').map(Number),
           out: options.out,
