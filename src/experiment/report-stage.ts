@@ -16,6 +16,7 @@ import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
 import { type ChangedKey, formatChanges } from './config-diff.js';
 import type { RunDir } from './run-dir.js';
+import { diagnosticSections } from './report-diagnostics.js';
 import { RunState } from './run-state.js';
 
 const SAMPLE_SIZE_PX = 192;
@@ -23,7 +24,9 @@ const SAMPLE_SIZE_PX = 192;
 /** Writes `report.md`, `report.html` and `report/` for the run; returns the two report paths. */
 export function writeReport(run: RunDir): { markdown: string; html: string } {
   const results = run.readJson<ResultsFile>(run.results);
-  const config = run.readJson<{ name: string; seed: number; profile: string }>(run.config);
+  const config = run.readJson<{ name: string; seed: number; profile: string } & Record<string, unknown>>(run.config);
+  const manifest = existsSync(run.manifest) ? run.readJson<Record<string, unknown>>(run.manifest) : {};
+  const sections = diagnosticSections(run, results, config, (manifest.changed_from_preset ?? []) as ChangedKey[]);
   const input = {
     title: `mgsd run ${config.name} (seed ${config.seed})`,
     facts: facts(run, results),
@@ -31,9 +34,10 @@ export function writeReport(run: RunDir): { markdown: string; html: string } {
     findings: findings(results),
     curves: curves(run),
     samples: samples(run, results),
+    sections,
   };
   mkdirSync(run.reportAssets, { recursive: true });
-  for (const figure of [...input.curves, ...input.samples]) {
+  for (const figure of [...input.curves, ...input.samples, ...sections.flatMap((section) => section.figures ?? [])]) {
     writeFileSync(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
   }
   const markdown = join(run.root, 'report.md');
@@ -108,18 +112,18 @@ function curves(run: RunDir): ReportFigure[] {
   const add = (file: string, title: string, yLabel: string, lines: Series[], yRange?: [number, number]) => {
     const present = lines.filter((line) => line.points.length > 0);
     if (present.length === 0) return;
-    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'step', yLabel, ...(yRange ? { yRange } : {}) }) } });
+    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'training step of the stage', yLabel, ...(yRange ? { yRange } : {}) }) } });
   };
-  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
-  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
+  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss (nats per target token)', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
+  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats per response token', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
   add(
     'opsd-reward.svg',
     'OPSD: rollout success (logged) and validation macro success',
-    'rate',
+    'success (fraction of puzzles)',
     [series('opsd', 'reward_success'), series('opsd', 'val_macro_success', (r) => r.kind === 'validation'), series('grpo', 'reward_success')],
     [0, 1],
   );
-  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
+  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats per token', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
   return figures;
 }
 
@@ -136,12 +140,13 @@ function samples(run: RunDir, results: ResultsFile): ReportFigure[] {
   const ids = new Set(picked.map((record) => record.id));
   const models = Object.keys(results.macro).filter((key) => key.endsWith('/image')).map((key) => key.split('/')[0]!);
   const byModel = new Map(models.map((model) => [model, predictionsOf(run, model, ids)]));
-  return picked.flatMap((record) =>
-    models.flatMap((model) => {
+  return picked.flatMap((record) => [
+    groundTruthFigure(record),
+    ...models.flatMap((model) => {
       const prediction = byModel.get(model)!.get(record.id);
       return prediction ? [sampleFigure(record, model, prediction)] : [];
     }),
-  );
+  ]);
 }
 
 type Prediction = { actions: Action[]; response: string; success: boolean };
@@ -157,6 +162,16 @@ function predictionsOf(run: RunDir, model: string, ids: ReadonlySet<string>): Ma
     if (ids.has(row.id)) out.set(row.id, row);
   }
   return out;
+}
+
+/** The puzzle with its reference optimal plan drawn, the left end of each gallery row. */
+function groundTruthFigure(record: DataRecord): ReportFigure {
+  const { spec } = getEnv(record.task);
+  const instance = record.instance as Instance as never;
+  const path = spec.simulate(instance, record.solution.plan).trajectory;
+  const png = encodePng(spec.render(instance, { style: 'paper', sizePx: SAMPLE_SIZE_PX, path }));
+  const caption = `ground truth for ${record.id}: an optimal plan of ${record.solution.optimalLength} moves (${record.solution.plan.join(' ')})`;
+  return { caption, file: `sample-${record.task}-ground-truth.png`, content: { kind: 'png', png } };
 }
 
 function sampleFigure(record: DataRecord, model: string, prediction: Prediction): ReportFigure {
