@@ -40,11 +40,16 @@ export function bubbleChartSvg(bubbles: readonly Bubble[], title: string, widthP
     `<text x="${MARGIN.left + plotW / 2}" y="${heightPx - 10}" text-anchor="middle">perception: every field read right (% of test puzzles)</text>`,
     `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">planning from symbols: text-input success (%)</text>`,
   );
+  const placed: Array<[number, number]> = [];
   bubbles.forEach((bubble, index) => {
     const colour = PALETTE[index % PALETTE.length]!;
     const radius = Math.max(3, Math.sqrt(Math.max(0, bubble.endToEnd)) * MAX_RADIUS_PX);
-    const [x, y] = [sx(clamp(bubble.perception)), sy(clamp(bubble.planning))];
-    parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${radius.toFixed(1)}" fill="${colour}" fill-opacity="0.35" stroke="${colour}"/>`);
+    const x = sx(clamp(bubble.perception));
+    let y = sy(clamp(bubble.planning));
+    // Models at the same spot: stack their labels upwards instead of printing them over each other.
+    while (placed.some(([px, py]) => Math.abs(px - x) < 120 && Math.abs(py - y) < 13)) y -= 13;
+    placed.push([x, y]);
+    parts.push(`<circle cx="${x.toFixed(1)}" cy="${sy(clamp(bubble.planning)).toFixed(1)}" r="${radius.toFixed(1)}" fill="${colour}" fill-opacity="0.35" stroke="${colour}"/>`);
     const anchor = x > MARGIN.left + plotW * 0.7 ? 'end' : 'start';
     const dx = anchor === 'end' ? -(radius + 3) : radius + 3;
     const text = `${bubble.label} (end-to-end ${(bubble.endToEnd * 100).toFixed(1)}%)`;
