@@ -8,7 +8,7 @@
  */
 
 /** True for a plain mapping (not a list, not null). */
-export function isMapping(value: unknown): value is Record<string, unknown> {
+function isMapping(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 

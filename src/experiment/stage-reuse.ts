@@ -103,7 +103,7 @@ export class RunReuse {
    * Places a cached evaluation of `model` under `plan` in this run's `eval/`, when the run lacks it
    * and the cache has it. Returns where it came from, or null.
    */
-  restoreEvaluation(model: string, plan: EvaluationPlan): ReusedFrom | null {
+  private restoreEvaluation(model: string, plan: EvaluationPlan): ReusedFrom | null {
     if (!this.config.reuse.enabled || this.keys.models[model] === undefined) return null;
     const parts = partsOf(plan);
     if (parts.every((part) => existsSync(this.summaryPath(model, part)))) return null;
@@ -118,7 +118,7 @@ export class RunReuse {
   }
 
   /** Publishes the finished evaluation of `model` under `plan` (a no-op when cached already). */
-  publishEvaluation(model: string, plan: EvaluationPlan): void {
+  private publishEvaluation(model: string, plan: EvaluationPlan): void {
     if (this.keys.models[model] === undefined) return;
     const parts = partsOf(plan);
     const files: Record<string, { source: string; mode: 'copy' }> = {};
