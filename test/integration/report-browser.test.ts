@@ -5,7 +5,7 @@
  * person can look at them.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,8 +70,11 @@ describe.skipIf(CHROMIUM === undefined)('report.html and compare.html in headles
       `data.cacheDir=${join(WORK, 'datasets')}`,
       `reuse.cacheDir=${join(WORK, 'stages')}`,
     ].flatMap((set) => ['--set', set]);
-    const exit = await mgsd(['run', '--out', run, ...sets]);
+    const withTensorBoard = spawnSync(join(ROOT, '.venv', 'bin', 'python'), ['-c', 'import tensorboard']).status === 0;
+    const exit = await mgsd(['run', '--out', run, ...sets, ...(withTensorBoard ? ['--report-to', 'tensorboard'] : [])]);
     expect(exit.code, exit.stderr).toBe(0);
+    // The run's metrics were mirrored through the tracker sink into TensorBoard event files.
+    if (withTensorBoard) expect(readdirSync(join(run, 'tensorboard')).some((file) => file.startsWith('events.out.tfevents'))).toBe(true);
     const compared = await mgsd(['compare', run, '--out', join(WORK, 'compare')]);
     expect(compared.code, compared.stderr).toBe(0);
 
