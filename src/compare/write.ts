@@ -3,12 +3,14 @@
  * paper's ablation layout: for each model/input, one row per variant with the grid keys as
  * columns, then one cell per task and the macro: mean ± sd over seeds and the paired p-value
  * against the reference; a detail table with intervals, seeds and test counts follows).
- * Every file is written atomically.
+ * `compare-macro.svg` (beside compare.md; inline in compare.html) plots the macro rows. Every file
+ * is written atomically.
  */
 import { join, resolve } from 'node:path';
 
 import { escapeXml } from '../eval/svg-chart.js';
 import { writeFileAtomic, writeJsonAtomic } from '../fs-atomic.js';
+import { macroBarChartSvg } from './bar-chart.js';
 import { findRuns } from './read-runs.js';
 import { type Comparison, type ComparisonRow, compareRuns } from './table.js';
 
@@ -27,6 +29,7 @@ export function writeComparison(paths: readonly string[], options: { out: string
   const out = resolve(options.out);
   const files = { json: join(out, 'compare.json'), markdown: join(out, 'compare.md'), html: join(out, 'compare.html') };
   writeJsonAtomic(files.json, comparison);
+  writeFileAtomic(join(out, 'compare-macro.svg'), macroBarChartSvg(comparison.rows));
   writeFileAtomic(files.markdown, comparisonMarkdown(comparison));
   writeFileAtomic(files.html, comparisonHtml(comparison));
   return { ...files, comparison };
@@ -76,6 +79,7 @@ export function comparisonMarkdown(comparison: Comparison): string {
   for (const [modelInput, table] of ablationTables(comparison)) {
     parts.push(`## ${modelInput}: success (%), mean ± sd over seeds (McNemar p vs the reference)`, '', markdownTable(table), '');
   }
+  parts.push('## Macro success per model and variant', '', '![All-task macro success, mean over seeds ±1 sd](compare-macro.svg)', '');
   parts.push('## Detail', '', markdownTable(detailTable(comparison)), '');
   return `${parts.join('\n')}\n`;
 }
@@ -89,13 +93,14 @@ export function comparisonHtml(comparison: Comparison): string {
   for (const [modelInput, table] of ablationTables(comparison)) {
     body.push(`<h2>${escapeXml(modelInput)}: success (%), mean ± sd over seeds (McNemar p vs the reference)</h2>`, htmlTable(table));
   }
+  body.push('<h2>Macro success per model and variant</h2>', `<figure>${macroBarChartSvg(comparison.rows)}</figure>`);
   body.push('<h2>Detail</h2>', htmlTable(detailTable(comparison)));
-  const style = 'body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:anywhere}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.wrap{overflow-x:auto;max-width:100%}';
+  const style = 'body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:anywhere}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.wrap{overflow-x:auto;max-width:100%}figure{margin:0}figure svg{max-width:100%;height:auto}li{overflow-wrap:anywhere}';
   return ['<!doctype html>', '<html lang="en"><head><meta charset="utf-8"><title>mgsd comparison</title>', `<style>${style}</style>`, '</head><body>', ...body, '</body></html>', ''].join('\n');
 }
 
 function meanSd(row: ComparisonRow): string {
-  return `${pct(row.mean)} ± ${pct(row.sd)}`;
+  return `${pct(row.mean)} ± ${row.seeds.length < 2 ? '–' : pct(row.sd)}`; // one seed has no spread to report
 }
 
 function pct(value: number): string {

@@ -88,5 +88,6 @@ describe('mgsd sweep (miniature grid × seeds)', () => {
     expect(markdown).toMatch(/\| stages\.opsd\.estimator \| seeds \| frozenlake \| maze \| minibehaviour \| macro \|/);
     expect(markdown).toMatch(/\| sampled \| 2 \| \d+\.\d ± \d+\.\d \(p [\d.<]+\)/);
     expect(existsSync(join(OUT, 'compare.html'))).toBe(true);
+    expect(readFileSync(join(OUT, 'compare-macro.svg'), 'utf8')).toContain('macro success (% of test puzzles)');
   }, 240_000);
 });
