@@ -17,7 +17,9 @@ export function mergeValue(existing: unknown, value: unknown): unknown {
   if (!isMapping(existing) || !isMapping(value)) return value;
   const merged: Record<string, unknown> = { ...existing };
   for (const [key, inner] of Object.entries(value)) {
-    merged[key] = Object.hasOwn(existing, key) ? mergeValue(existing[key], inner) : inner;
+    // defineProperty, not `merged[key] =`: a key named __proto__ must stay a plain (rejected) key.
+    const next = Object.hasOwn(existing, key) ? mergeValue(existing[key], inner) : inner;
+    Object.defineProperty(merged, key, { value: next, enumerable: true, writable: true, configurable: true });
   }
   return merged;
 }

@@ -12,10 +12,11 @@ import type { ResultsFile } from '../eval/results.js';
 import { lineChartSvg } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
 import type { ChangedKey } from './config-diff.js';
+import type { ExperimentConfig } from './config.js';
 import type { RunDir } from './run-dir.js';
 
 /** Every diagnostic section the run's files allow, in report order. */
-export function diagnosticSections(run: RunDir, results: ResultsFile, config: Record<string, unknown>, changes: readonly ChangedKey[]): ReportSection[] {
+export function diagnosticSections(run: RunDir, results: ResultsFile, config: ExperimentConfig, changes: readonly ChangedKey[]): ReportSection[] {
   const sections: ReportSection[] = [];
   const figure = diagnosticFigure(results);
   if (figure !== null) {
@@ -100,9 +101,9 @@ function validationCurves(run: RunDir): ReportFigure | null {
   return { caption: 'Validation success per task during OPSD (validation decoding, level-balanced).', file: 'opsd-validation-tasks.svg', content: { kind: 'svg', svg } };
 }
 
-function hyperparameterTable(config: Record<string, unknown>, changes: readonly ChangedKey[]): Table {
+function hyperparameterTable(config: ExperimentConfig, changes: readonly ChangedKey[]): Table {
   const changed = new Map(changes.map((change) => [change.key, change]));
-  const flat = flatten({ seed: config.seed, data: { seed: (config.data as Record<string, unknown> | undefined)?.seed }, model: config.model, stages: config.stages, baselines: config.baselines, eval: config.eval, parser: config.parser });
+  const flat = flatten({ seed: config.seed, data: { seed: config.data.seed }, model: config.model, stages: config.stages, baselines: config.baselines, eval: config.eval, parser: config.parser });
   const rows = Object.entries(flat).map(([key, value]) => {
     const change = changed.get(key);
     return [key, JSON.stringify(value), change ? `changed (preset ${JSON.stringify(change.from)})` : ''];

@@ -18,6 +18,7 @@ import type { ExperimentConfig } from './config.js';
 import type { EvaluationPlan } from './evaluations.js';
 import type { Progress } from './progress.js';
 import type { RunDir } from './run-dir.js';
+import { RunManifestSchema } from './run-files.js';
 import type { FinishedStage, RunState } from './run-state.js';
 import { placeTree, StageCache } from './stage-cache.js';
 import { evaluationKeyOf, type StageKeys, stageKeysOf } from './stage-keys.js';
@@ -85,7 +86,7 @@ export class RunReuse {
 
   /** Adds the stage keys and what was reused (stages and evaluations) to the run's manifest. */
   recordInManifest(): void {
-    const manifest = existsSync(this.run.manifest) ? this.run.readJson<Record<string, unknown>>(this.run.manifest) : {};
+    const manifest: Record<string, unknown> = this.run.readFile(this.run.manifest, RunManifestSchema, 'run manifest', `Restore ${this.run.manifest}; it is written when the run starts.`);
     const stagesReused = Object.fromEntries(
       Object.entries(this.state.all()).flatMap(([stage, finished]) => (finished.reusedFrom ? [[stage, finished.reusedFrom]] : [])),
     );

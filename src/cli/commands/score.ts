@@ -6,16 +6,19 @@
  * Parser and simulation settings come from `--config` (or the schema defaults); each flag
  * overrides exactly one key: --profile → profile, --block → parser.block, --require-tag →
  * parser.requireTag, --unknown-tokens → parser.unknownTokens, --out-of-bounds → parser.outOfBounds.
+ * Outputs never overwrite an input nor land in a dataset, and are written atomically.
  * (`exitOverride` is set here because commands added with `addCommand` do not inherit it.)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 
 import { openDataset } from '../../data/dataset.js';
 import { formatJsonl } from '../../data/jsonl.js';
+import { assertSafeOutput } from '../../experiment/output-guard.js';
+import { assertWritableFile, writeFileAtomic, writeJsonAtomic } from '../../fs-atomic.js';
 import { toScoreLine } from '../../rollout/grade.js';
 import { summarizeMetrics } from '../../eval/metrics.js';
 import { scoreResponses } from '../../eval/score-responses.js';
@@ -53,11 +56,25 @@ function flagOverrides(options: ScoreOptions): string[] {
   return pairs.flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${String(value)}`]));
 }
 
-function writeFile(path: string, text: string): string {
-  const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, text);
-  return target;
+/**
+ * Refuses, before any scoring, an output that would overwrite an input (the responses, the
+ * dataset, the config, or the other output) or land inside a dataset, and one that cannot be written.
+ */
+function checkOutputs(options: ScoreOptions): void {
+  const inputs = [
+    { label: '--responses', path: options.responses },
+    ...options.dataset.map((path) => ({ label: '--dataset', path })),
+    ...(options.config !== undefined && existsSync(options.config) ? [{ label: '--config', path: options.config }] : []),
+  ];
+  if (options.out !== undefined) {
+    assertSafeOutput('--out', options.out, inputs);
+    assertWritableFile(resolve(options.out), { label: '--out' });
+  }
+  if (options.summary !== undefined) {
+    const others = options.out === undefined ? inputs : [...inputs, { label: '--out', path: options.out }];
+    assertSafeOutput('--summary', options.summary, others);
+    assertWritableFile(resolve(options.summary), { label: '--summary' });
+  }
 }
 
 /** `mgsd score`. */
@@ -80,6 +97,7 @@ export function scoreCommand(): Command {
     .addOption(new Option('--out-of-bounds <mode>', 'a move off the grid fails or stays put (parser.outOfBounds)').choices(['fail', 'stay']))
     .action((raw) => {
       const options = parseOptions('score', ScoreOptions, raw);
+      checkOutputs(options);
       const sections = loadConfigSections(options.config, [...options.set, ...flagOverrides(options)]);
       const { outOfBounds, ...parser } = sections.parser;
       const datasets = options.dataset.map((dir) => openDataset(dir));
@@ -88,9 +106,9 @@ export function scoreCommand(): Command {
       const summary = summarizeMetrics(scored.graded);
       const settings = { profile: sections.profile, parser: sections.parser, datasets: datasets.map((d) => d.dir), split: options.split, responses: resolve(options.responses) };
       // --out holds the answered responses only; missing records appear in the counts.
-      if (options.out !== undefined) writeFile(options.out, formatJsonl(scored.graded.slice(0, scored.answered).map(toScoreLine)));
+      if (options.out !== undefined) writeFileAtomic(resolve(options.out), formatJsonl(scored.graded.slice(0, scored.answered).map(toScoreLine)), { label: '--out' });
       const counts = { answered: scored.answered, missing: scored.missing, missing_policy: scored.missingPolicy };
-      if (options.summary !== undefined) writeFile(options.summary, `${JSON.stringify({ settings, ...counts, ...summary }, null, 2)}\n`);
+      if (options.summary !== undefined) writeJsonAtomic(resolve(options.summary), { settings, ...counts, ...summary }, { label: '--summary' });
       const missingText =
         scored.missing === 0 ? 'none missing' : `${scored.missing} ${options.split} records without a response, ${scored.missingPolicy === 'fail' ? 'counted as failures' : 'left out (--missing skip)'}`;
       const header = `scored ${scored.answered} responses (${missingText}); profile ${sections.profile}, parser ${JSON.stringify(sections.parser)}`;
