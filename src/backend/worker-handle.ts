@@ -13,6 +13,7 @@ import { BackendError, ProtocolError } from '../errors.js';
 import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
 import type { LaunchedWorker } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type Stall } from './heartbeat.js';
 import { stderrBlock } from './worker-log.js';
 import {
   ARGS_SCHEMAS,
@@ -63,8 +64,11 @@ export class WorkerHandle {
     /** Default timeout of a request, ms. */
     readonly requestTimeoutMs: number,
     private readonly shutdownGraceMs = 5000,
+    /** Silence of the heartbeat after which the worker is declared stalled and killed, ms. */
+    readonly heartbeatTimeoutMs = DEFAULT_HEARTBEAT_TIMEOUT_MS,
   ) {
     worker.onMessage((frames) => this.onReply(frames));
+    worker.watchHeartbeat(heartbeatTimeoutMs, (stall) => this.onStall(stall));
     void worker.exited.then(() => this.onExit());
   }
 
@@ -199,10 +203,33 @@ export class WorkerHandle {
     this.fail(id, error);
   }
 
-  private onExit(): void {
-    const stopped = this.closing !== undefined;
+  private onStall(stall: Stall): void {
+    if (this.deathError || this.worker.exitInfo) return;
+    const seconds = (stall.silentMs / 1000).toFixed(1);
+    const state = stall.state ? ` (${stall.state})` : '';
+    this.worker.log.note(`no heartbeat for ${seconds} s${state}; killing the worker with SIGKILL`);
+    this.deathError = new BackendError(
+      'worker_stalled',
+      `backend worker ${this.name} (pid ${this.pid}) stopped responding: no heartbeat for ${seconds} s${state}${this.pendingText()}; it was killed with SIGKILL.${stderrBlock(this.worker.log)}`,
+      {
+        context: { worker: this.name, pid: this.pid, silentMs: stall.silentMs, state: stall.state, logFile: this.logFile },
+        hint: `Check ${this.logFile} and what stopped the process; if it was busy in one long native call, raise backend.heartbeatTimeoutMs (now ${this.heartbeatTimeoutMs} ms).`,
+      },
+    );
+    for (const id of [...this.pending.keys()]) this.fail(id, this.deathError);
+    this.worker.kill();
+  }
+
+  /** " while 2 request(s) were pending (score, generate)", or ''. */
+  private pendingText(): string {
     const ops = [...new Set([...this.pending.values()].map((p) => p.op))].join(', ');
-    const during = ops ? ` while ${this.pending.size} request(s) were pending (${ops})` : '';
+    return ops ? ` while ${this.pending.size} request(s) were pending (${ops})` : '';
+  }
+
+  private onExit(): void {
+    if (this.deathError) return; // stalled: that error already says what happened
+    const stopped = this.closing !== undefined;
+    const during = this.pendingText();
     this.deathError = new BackendError(
       stopped ? 'worker_stopped' : 'worker_died',
       `backend worker ${this.name} (pid ${this.pid}) ${this.worker.describeExit()}${during}.${stderrBlock(this.worker.log)}`,

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -126,6 +127,14 @@ const BackendSchema = z
     separateTeacherWorker: z.boolean().default(true),
     startTimeoutMs: positiveInt.default(120_000),
     requestTimeoutMs: positiveInt.default(600_000),
+    heartbeatTimeoutMs: positiveInt
+      .min(2 * HEARTBEAT_INTERVAL_MS)
+      .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+      .describe(
+        `Milliseconds without a heartbeat (each worker beats every ${HEARTBEAT_INTERVAL_MS} ms, also while an op computes) ` +
+          'after which the worker counts as stalled (stopped or wedged): the run stops with an error naming it, and it is killed. ' +
+          'Raise it only if a worker spends longer than this in one native call that holds the Python GIL.',
+      ),
   })
   .strict();
 

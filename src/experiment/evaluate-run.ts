@@ -59,6 +59,7 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,
     requestTimeoutMs: config.backend.requestTimeoutMs,
+    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
   });
   try {
     const worker = client.worker('eval');

@@ -46,6 +46,7 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,
     requestTimeoutMs: config.backend.requestTimeoutMs,
+    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
   });
   try {
     checkDevices(client, config);
