@@ -14,6 +14,11 @@ checkpoint under the target name.
 
 Loading never unpickles arbitrary objects: weights come from safetensors and the optimizer file
 is read with `torch.load(weights_only=True)` (tensors, numbers, strings, lists, dicts, tuples).
+
+Failures name the file and say what to do: a write that fails (full disk, no permission) is a
+`DiskFull`/`PermissionDenied`/`IoFailed`; a file that cannot be read back (truncated, damaged,
+foreign, a crafted pickle) is a `CheckpointCorrupt` naming the file and the checkpoint directory
+to delete (a stage whose checkpoint folder is gone restarts from the previous stage on `--resume`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,17 @@ import os
 import pickle
 import secrets
 import shutil
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
-from .errors import ModelLoadError
+from .errors import CheckpointCorrupt, DiskFull, IoFailed, ModelLoadError, PermissionDenied, explain_os_error
 from .models.base import PolicyModel
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "mgsd-checkpoint.json"
@@ -38,7 +48,18 @@ OPTIMIZER_FILE = "optimizer.pt"
 
 def save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
                     step: int) -> list[str]:
-    """Writes the checkpoint atomically; returns the files written, relative to `directory`."""
+    """Writes the checkpoint atomically; returns the files written, relative to `directory`.
+    An OSError (full disk, no permission…) becomes the typed error naming the file."""
+    try:
+        return _save_checkpoint(directory, model, optimizer, step)
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise explain_os_error(error, f"writing checkpoint {directory}") from error
+
+
+def _save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
+                     step: int) -> list[str]:
     target = Path(directory).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -68,9 +89,13 @@ def read_manifest(directory: str | Path) -> dict:
     if not path.is_file():
         raise ModelLoadError(f"checkpoint {directory}: no {MANIFEST_FILE} (not an mgsd checkpoint, or incomplete)",
                              hint="Point `checkpoint` at a directory written by the `save` op.")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT_VERSION:
-        raise ModelLoadError(f"checkpoint {directory}: format {manifest.get('format')!r}, expected {FORMAT_VERSION}",
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise corrupt(directory, path, error) from error
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ModelLoadError(f"checkpoint {directory}: format {found!r}, expected {FORMAT_VERSION}",
                              hint="The checkpoint was written by another mgsd version.")
     return manifest
 
@@ -89,10 +114,15 @@ def restore_optimizer(directory: str | Path, optimizer: torch.optim.Optimizer, d
         return None
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError) as err:
-        raise ModelLoadError(f"checkpoint {directory}: {OPTIMIZER_FILE} could not be read safely: {err}",
-                             hint="It may be corrupt or foreign (only tensors and plain data are accepted); "
-                                  "load the weights alone from a checkpoint saved with include_optimizer false.") from err
+    except FileNotFoundError as err:
+        raise corrupt(directory, path, err) from err
+    except OSError as err:
+        raise explain_os_error(err, f"reading checkpoint {directory}", str(path)) from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as err:
+        # NOTE: weights_only refuses anything but plain data; a crafted pickle lands here, unrun.
+        raise corrupt(directory, path, err) from err
+    if not isinstance(payload, dict) or "optimizer" not in payload or "step" not in payload:
+        raise corrupt(directory, path, ValueError("not an mgsd optimizer file (no optimizer/step entries)"))
     shapes = [list(p.shape) for group in optimizer.param_groups for p in group["params"]]
     if payload.get("shapes") != shapes:
         raise ModelLoadError(
@@ -102,6 +132,46 @@ def restore_optimizer(directory: str | Path, optimizer: torch.optim.Optimizer, d
         )
     optimizer.load_state_dict(payload["optimizer"])
     return int(payload["step"])
+
+
+def reading_model(directory: str | Path, load: Callable[[], T]) -> T:
+    """Runs `load` (building a model from checkpoint `directory`); a damaged weights or config file
+    (found anywhere in the exception's cause chain) becomes a `CheckpointCorrupt` naming the
+    checkpoint, an OSError the typed error naming the file; other errors pass unchanged."""
+    try:
+        return load()
+    except (CheckpointCorrupt, DiskFull, PermissionDenied, IoFailed):
+        raise  # already names its file
+    except Exception as error:
+        for cause in _causes(error):
+            if isinstance(cause, (json.JSONDecodeError, UnicodeDecodeError)):
+                raise corrupt(directory, Path(directory) / MODEL_DIR / "config.json", cause) from error
+            if type(cause).__name__ == "SafetensorError":
+                raise corrupt(directory, Path(directory) / MODEL_DIR, cause, what="a weights file (*.safetensors) under") from error
+            if isinstance(cause, OSError) and cause.errno is not None and not isinstance(cause, FileNotFoundError):
+                raise explain_os_error(cause, f"reading checkpoint {directory}") from error
+        raise
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def corrupt(directory: str | Path, path: str | Path, error: BaseException, what: str = "") -> CheckpointCorrupt:
+    """The error for a checkpoint file that cannot be read: names it and the checkpoint to drop."""
+    first_line = (str(error).splitlines() or [type(error).__name__])[0][:300]
+    folder = Path(directory).resolve().parent
+    return CheckpointCorrupt(
+        f"checkpoint {directory}: {what + ' ' if what else ''}{path} cannot be read: it is damaged, truncated "
+        f"or not written by mgsd ({type(error).__name__}: {first_line})",
+        hint=f"If an mgsd run wrote it: delete {folder} and run `npx mgsd run --resume <run>`, which restarts that "
+             "stage from the previous one; otherwise point `checkpoint` at a directory written by the `save` op.",
+    )
 
 
 def _replace(temp: Path, target: Path) -> None:

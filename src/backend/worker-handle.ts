@@ -9,7 +9,7 @@
  * its log and the log file. Args are parsed by the op's zod schema before sending; malformed
  * replies are `ProtocolError`s. Nothing resolves to undefined.
  */
-import { BackendError, ProtocolError } from '../errors.js';
+import { BackendError, ProtocolError, VerboseDetail } from '../errors.js';
 import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
 import type { LaunchedWorker } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
@@ -47,9 +47,9 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** A Python traceback carried as the cause of a `BackendError` (printed under "caused by:"). */
-export class PythonTraceback extends Error {
-  override readonly name = 'PythonTraceback';
+/** A Python traceback carried as the cause of a `BackendError` (printed only with `--verbose`). */
+export class PythonTraceback extends VerboseDetail {
+  override readonly name = 'Python traceback';
 }
 
 /** One worker process: typed async methods per op. */
@@ -258,7 +258,7 @@ export class WorkerHandle {
     return new BackendError(error.code, `backend op ${op} failed in worker ${this.name} (pid ${this.pid}): ${error.message}`, {
       cause: new PythonTraceback(error.traceback.trimEnd()),
       context: { op, worker: this.name, pid: this.pid, code: error.code, traceback: error.traceback, logFile: this.logFile },
-      hint: error.hint ?? `See the Python traceback below and ${this.logFile}.`,
+      hint: error.hint ?? `See ${this.logFile} (the Python traceback is there, and printed with --verbose).`,
     });
   }
 

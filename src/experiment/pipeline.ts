@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 
 import { BackendClient } from '../backend/client.js';
+import { BackendError } from '../errors.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
@@ -79,8 +80,9 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
 
 /**
  * The stages and evaluations; returns every model's evaluation in table order. When any branch
- * fails (or the user stops the run), the others are asked to stop at their next step and awaited,
- * so every worker is idle — and every checkpoint complete — before the workers are closed.
+ * fails (a worker died or stalled, or the user stops the run), the others are asked to stop at
+ * their next step and awaited, so every worker is idle — and every checkpoint complete — before the
+ * workers are closed; the first failure is what the user sees, with how to resume.
  */
 async function runStages(context: PipelineContext): Promise<Array<[string, ModelEvaluation]>> {
   const branches: Array<Promise<unknown>> = [];
@@ -94,9 +96,22 @@ async function runStages(context: PipelineContext): Promise<Array<[string, Model
   } catch (error) {
     context.services.stop.requested = true;
     await Promise.allSettled(branches);
-    throw error;
+    throw withResumeHint(error, context.services.run.root);
   }
 }
+
+/** A dead or stalled worker's error, with how to continue (the other branches have checkpointed). */
+function withResumeHint(error: unknown, root: string): unknown {
+  if (!(error instanceof BackendError) || !WORKER_LOST.has(error.code)) return error;
+  return new BackendError(error.code, error.message, {
+    cause: error.cause,
+    context: error.context,
+    hint: `${error.hint ?? ''} Then continue from the last checkpoints with: npx mgsd run --resume ${root}`.trim(),
+  });
+}
+
+/** Codes of a worker that is gone (`worker-handle.ts`): the run can resume once the cause is fixed. */
+const WORKER_LOST = new Set(['worker_died', 'worker_stalled']);
 
 async function runBranches(context: PipelineContext, branch: <T>(promise: Promise<T>) => Promise<T>): Promise<Array<[string, ModelEvaluation]>> {
   const { config } = context;
