@@ -13,6 +13,8 @@
  *   heartbeat timeout (5 s here), and the stopped worker killed.
  * term / hup / int: that signal to Node. Expect exit 143 / 129 / 130, the interrupted message,
  *   checkpoints, no live worker, and `--resume` finishes.
+ * int-twice-stopped: SIGSTOP the teacher, then Ctrl-C twice. Expect exit 130 at once (no
+ *   checkpoint wait), the stopped worker killed (no orphan), and `--resume` finishes.
  * Prints one line per try and a summary; exits 1 if any try failed.
  */
 import { spawn } from 'node:child_process';
@@ -51,6 +53,7 @@ const EXPECTED = {
   term: { exit: 143, error: /^error: run stopped by SIGTERM/m },
   hup: { exit: 129, error: /^error: run stopped by SIGHUP/m },
   int: { exit: 130, error: /^error: run stopped by SIGINT/m },
+  'int-twice-stopped': { exit: 130, error: null },
 };
 
 function start(args) {
@@ -99,18 +102,25 @@ export async function tryOnce(kind, work) {
   if (kind === 'kill-student') process.kill(pids.student, 'SIGKILL');
   else if (kind === 'kill-teacher') process.kill(pids.teacher, 'SIGKILL');
   else if (kind === 'stop-teacher') process.kill(pids.teacher, 'SIGSTOP');
-  else first.child.kill({ term: 'SIGTERM', hup: 'SIGHUP', int: 'SIGINT' }[kind]);
+  else if (kind === 'int-twice-stopped') {
+    process.kill(pids.teacher, 'SIGSTOP');
+    first.child.kill('SIGINT');
+    await sleep(300);
+    first.child.kill('SIGINT');
+  } else first.child.kill({ term: 'SIGTERM', hup: 'SIGHUP', int: 'SIGINT' }[kind]);
   const started = Date.now();
   const exit = await first.done;
   const problems = [];
   const expected = EXPECTED[kind];
   if (exit.code !== expected.exit) problems.push(`exit ${exit.code ?? exit.signal}, expected ${expected.exit}`);
-  if (!expected.error.test(exit.stderr)) problems.push(`no ${expected.error} in stderr`);
-  if ((exit.stderr.match(/^error: /gm) ?? []).length !== 1) problems.push('not exactly one error line');
+  if (expected.error && !expected.error.test(exit.stderr)) problems.push(`no ${expected.error} in stderr`);
+  const errorLines = (exit.stderr.match(/^error: /gm) ?? []).length;
+  if (errorLines !== (expected.error ? 1 : 0)) problems.push(`${errorLines} error lines`);
   if (/unhandled|UnhandledPromiseRejection|node:internal/i.test(exit.stderr)) problems.push('unhandled rejection or raw Node crash');
   if (kind === 'stop-teacher' && Date.now() - started > 60_000) problems.push(`took ${Date.now() - started} ms to stop`);
+  const aborted = kind === 'int-twice-stopped';
   const state = existsSync(join(run, 'run-state.json')) ? readFileSync(join(run, 'run-state.json'), 'utf8') : '';
-  if (!existsSync(join(run, 'checkpoints', 'visual-sft', 'latest.json')) && !state.includes('"visual-sft"')) {
+  if (!aborted && !existsSync(join(run, 'checkpoints', 'visual-sft', 'latest.json')) && !state.includes('"visual-sft"')) {
     problems.push('the baseline branch left no checkpoint');
   }
   for (let i = 0; i < 50 && Object.values(pids).some(isAlive); i += 1) await sleep(100);
