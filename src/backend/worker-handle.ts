@@ -14,7 +14,7 @@ import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec
 import type { LaunchedWorker } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type Stall } from './heartbeat.js';
-import { stderrBlock } from './worker-log.js';
+import { exitedError, type LostWorker, stalledError } from './worker-lost.js';
 import {
   ARGS_SCHEMAS,
   type ArgsOf,
@@ -205,42 +205,21 @@ export class WorkerHandle {
 
   private onStall(stall: Stall): void {
     if (this.deathError || this.worker.exitInfo) return;
-    const seconds = (stall.silentMs / 1000).toFixed(1);
-    const state = stall.state ? ` (${stall.state})` : '';
-    this.worker.log.note(`no heartbeat for ${seconds} s${state}; killing the worker with SIGKILL`);
-    this.deathError = new BackendError(
-      'worker_stalled',
-      `backend worker ${this.name} (pid ${this.pid}) stopped responding: no heartbeat for ${seconds} s${state}${this.pendingText()}; it was killed with SIGKILL.${stderrBlock(this.worker.log)}`,
-      {
-        context: { worker: this.name, pid: this.pid, silentMs: stall.silentMs, state: stall.state, logFile: this.logFile },
-        hint: `Check ${this.logFile} and what stopped the process; if it was busy in one long native call, raise backend.heartbeatTimeoutMs (now ${this.heartbeatTimeoutMs} ms).`,
-      },
-    );
+    this.worker.log.note(`no heartbeat for ${(stall.silentMs / 1000).toFixed(1)} s (${stall.state ?? 'state unknown'}); killing the worker with SIGKILL`);
+    this.deathError = stalledError(this.lost(), stall, this.heartbeatTimeoutMs);
     for (const id of [...this.pending.keys()]) this.fail(id, this.deathError);
     this.worker.kill();
   }
 
-  /** " while 2 request(s) were pending (score, generate)", or ''. */
-  private pendingText(): string {
-    const ops = [...new Set([...this.pending.values()].map((p) => p.op))].join(', ');
-    return ops ? ` while ${this.pending.size} request(s) were pending (${ops})` : '';
-  }
-
   private onExit(): void {
     if (this.deathError) return; // stalled: that error already says what happened
-    const stopped = this.closing !== undefined;
-    const during = this.pendingText();
-    this.deathError = new BackendError(
-      stopped ? 'worker_stopped' : 'worker_died',
-      `backend worker ${this.name} (pid ${this.pid}) ${this.worker.describeExit()}${during}.${stderrBlock(this.worker.log)}`,
-      {
-        context: { worker: this.name, pid: this.pid, ...this.worker.exitInfo, logFile: this.logFile },
-        hint: stopped
-          ? 'The worker was closed; start a new BackendClient to continue.'
-          : `Read ${this.logFile}; a kill by SIGKILL often means the machine ran out of memory (lower the batch size).`,
-      },
-    );
+    const exit = this.worker.exitInfo ?? { exitCode: undefined, signal: undefined };
+    this.deathError = exitedError(this.lost(), exit, this.worker.describeExit(), this.closing !== undefined);
     for (const id of [...this.pending.keys()]) this.fail(id, this.deathError);
+  }
+
+  private lost(): LostWorker {
+    return { name: this.name, pid: this.pid, log: this.worker.log, pendingOps: [...this.pending.values()].map((p) => p.op) };
   }
 
   private settle(id: number): Pending {
