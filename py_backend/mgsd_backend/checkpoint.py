@@ -23,8 +23,10 @@ to delete (a stage whose checkpoint folder is gone restarts from the previous st
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import pickle
 import secrets
 import shutil
@@ -35,7 +37,15 @@ from typing import TypeVar
 
 import torch
 
-from .errors import CheckpointCorrupt, DiskFull, IoFailed, ModelLoadError, PermissionDenied, explain_os_error
+from .errors import (
+    CheckpointCorrupt,
+    DiskFull,
+    IoFailed,
+    ModelLoadError,
+    PermissionDenied,
+    RequestError,
+    explain_os_error,
+)
 from .models.base import PolicyModel
 
 T = TypeVar("T")
@@ -49,21 +59,14 @@ OPTIMIZER_FILE = "optimizer.pt"
 def save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
                     step: int) -> list[str]:
     """Writes the checkpoint atomically; returns the files written, relative to `directory`.
-    An OSError (full disk, no permission…) becomes the typed error naming the file."""
-    try:
-        return _save_checkpoint(directory, model, optimizer, step)
-    except OSError as error:
-        if error.errno is None:
-            raise
-        raise explain_os_error(error, f"writing checkpoint {directory}") from error
-
-
-def _save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
-                     step: int) -> list[str]:
+    A failed write (full disk, no permission…) becomes the typed error naming the path."""
     target = Path(directory).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    temp.mkdir()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        temp.mkdir()
+    except OSError as error:
+        raise explain_os_error(error, f"writing checkpoint {directory}") from error
     try:
         (temp / MODEL_DIR).mkdir()
         model.save(str(temp / MODEL_DIR))
@@ -77,9 +80,13 @@ def _save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch
         (temp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
         _fsync_tree(temp)
         _replace(temp, target)
-    except BaseException:
+    except BaseException as error:
+        # NOTE: explained before the temp dir is removed: a full disk is still full then.
+        known = explain_write_failure(error, target) if isinstance(error, Exception) else None
         shutil.rmtree(temp, ignore_errors=True)
-        raise
+        if known is None:
+            raise
+        raise known from error
     return manifest["files"]
 
 
@@ -132,6 +139,38 @@ def restore_optimizer(directory: str | Path, optimizer: torch.optim.Optimizer, d
         )
     optimizer.load_state_dict(payload["optimizer"])
     return int(payload["step"])
+
+
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+_LOW_SPACE_BYTES = 1 << 20
+
+
+def explain_write_failure(error: BaseException, directory: Path) -> RequestError | None:
+    """A failed checkpoint write → the typed error naming the path, or None when unknown.
+
+    Writers report a full disk three ways: an OSError (Python), `… (os error 28)` in a
+    SafetensorError (Rust), or a bare "file write failed" RuntimeError (torch.save's zip writer,
+    which drops the errno); the last is recognised by the filesystem having no space left."""
+    action = f"writing checkpoint {directory}"
+    if isinstance(error, OSError) and error.errno is not None:
+        return explain_os_error(error, action)
+    found = _RUST_OS_ERROR.search(str(error))
+    if found:
+        code = int(found.group(1))
+        return explain_os_error(OSError(code, os.strerror(code), str(directory)), action)
+    try:
+        free = shutil.disk_usage(_existing_parent(directory)).free
+    except OSError:
+        return None
+    if free < _LOW_SPACE_BYTES:
+        return explain_os_error(OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}; {free} bytes free", str(directory)), action)
+    return None
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def reading_model(directory: str | Path, load: Callable[[], T]) -> T:

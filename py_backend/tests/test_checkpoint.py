@@ -181,3 +181,28 @@ def test_config_mismatch_and_missing_manifest_are_model_load_errors(tmp_path: Pa
         Worker(threads=1).load(load_args("student", checkpoint=str(tmp_path / "c"), config=other), {})
     with pytest.raises(ModelLoadError, match="no mgsd-checkpoint.json"):
         Worker(threads=1).load(load_args("student", checkpoint=str(tmp_path)), {})
+
+
+def test_a_full_disk_reported_without_an_errno_is_still_recognised(tmp_path: Path, monkeypatch):
+    """safetensors (Rust) reports `(os error 28)` in its message; torch.save's zip writer drops
+    the errno entirely, so the free space of the filesystem decides."""
+    worker = trained_worker(1)
+    model = worker.roles["student"].model
+
+    def rust_full(directory: str) -> None:
+        raise RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(model, "save", rust_full)
+    with pytest.raises(DiskFull, match=r"writing checkpoint .*/a: no space left"):
+        worker.save({"role": "student", "dir": str(tmp_path / "a"), "include_optimizer": True}, {})
+
+    monkeypatch.setattr(model, "save", lambda directory: None)
+    monkeypatch.setattr(ckpt.torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")))
+    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 4096})())
+    with pytest.raises(DiskFull, match=r"4096 bytes free"):
+        worker.save({"role": "student", "dir": str(tmp_path / "b"), "include_optimizer": True}, {})
+
+    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 10 << 30})())
+    with pytest.raises(RuntimeError, match="file write failed"):  # plenty of space: not a full disk
+        worker.save({"role": "student", "dir": str(tmp_path / "c"), "include_optimizer": True}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

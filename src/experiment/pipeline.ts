@@ -100,13 +100,19 @@ async function runStages(context: PipelineContext): Promise<Array<[string, Model
   }
 }
 
-/** A dead or stalled worker's error, with how to continue (the other branches have checkpointed). */
+/**
+ * A backend error with how to continue this run: a dead or stalled worker's error gets the resume
+ * command (the other branches have checkpointed); a worker hint naming `<run>` (full disk, damaged
+ * checkpoint) gets this run's directory.
+ */
 function withResumeHint(error: unknown, root: string): unknown {
-  if (!(error instanceof BackendError) || !WORKER_LOST.has(error.code)) return error;
+  if (!(error instanceof BackendError)) return error;
+  const hint = error.hint?.replaceAll('<run>', root);
+  if (!WORKER_LOST.has(error.code) && hint === error.hint) return error;
   return new BackendError(error.code, error.message, {
     cause: error.cause,
     context: error.context,
-    hint: `${error.hint ?? ''} Then continue from the last checkpoints with: npx mgsd run --resume ${root}`.trim(),
+    hint: WORKER_LOST.has(error.code) ? `${hint ?? ''} Then continue from the last checkpoints with: npx mgsd run --resume ${root}`.trim() : hint,
   });
 }
 
