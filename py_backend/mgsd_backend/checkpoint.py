@@ -203,14 +203,24 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 
 def corrupt(directory: str | Path, path: str | Path, error: BaseException, what: str = "") -> CheckpointCorrupt:
     """The error for a checkpoint file that cannot be read: names it and the checkpoint to drop."""
-    first_line = (str(error).splitlines() or [type(error).__name__])[0][:300]
+    first_line = _reason(error)
     folder = Path(directory).resolve().parent
     return CheckpointCorrupt(
         f"checkpoint {directory}: {what + ' ' if what else ''}{path} cannot be read: it is damaged, truncated "
-        f"or not written by mgsd ({type(error).__name__}: {first_line})",
+        f"or not written by mgsd ({first_line})",
         hint=f"If an mgsd run wrote it: delete {folder} and run `npx mgsd run --resume <run>`, which restarts that "
              "stage from the previous one; otherwise point `checkpoint` at a directory written by the `save` op.",
     )
+
+
+def _reason(error: BaseException) -> str:
+    """One line on why a file could not be read. torch's weights-only refusal is reduced to its
+    cause: its text suggests `weights_only=False`, which would run whatever the file holds."""
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0] if "WeightsUnpickler error:" in text else ""
+        return f"the safe loader refused it: {detail}" if detail else "the safe loader refused it"
+    return (text.splitlines() or [type(error).__name__])[0][:300]
 
 
 def _replace(temp: Path, target: Path) -> None:

@@ -3,8 +3,9 @@
 The client (`src/backend/heartbeat.ts`) declares a process stalled when the beats stop for its
 timeout, so a SIGSTOPped or wedged worker is found in seconds instead of at a request timeout. The
 beat comes from its own thread, so a long op does not silence it: torch releases the GIL inside its
-kernels, and Python code yields it every switch interval. Only a native call that holds the GIL
-longer than the client's timeout could be mistaken for a stall (raise `backend.heartbeatTimeoutMs`).
+kernels, and Python code yields it every switch interval. A native call that holds the GIL does
+silence it; the client therefore gives a silent process that is not stopped six timeouts before
+it counts as wedged (`src/backend/heartbeat.ts`).
 
 The pipe also tells the worker when its client is gone: a write that fails with EPIPE means the
 read end closed (Node exited, even by SIGKILL), and the process exits at once, like the parent

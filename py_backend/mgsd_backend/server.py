@@ -221,8 +221,7 @@ def error_body(error: BaseException, op: str | None) -> dict[str, Any]:
     trace = "".join(traceback.format_exception(error))
     known = explain(error, op)
     if known is not None:
-        if known is not error:
-            log.error("op %s failed (%s): %s\n%s", op, known.code, known.message, trace)
+        log.error("op %s failed (%s): %s\n%s", op, known.code, known.message, trace)
         return {"code": known.code, "message": known.message, "op": op, "hint": known.hint, "traceback": trace}
     log.error("op %s failed:\n%s", op, trace)
     first_line = (str(error).splitlines() or [""])[0][:500]

@@ -24,7 +24,7 @@ import { BackendError } from '../errors.js';
 import { resolveInterpreter } from './interpreter.js';
 import { handshake, isHelloFrame } from './handshake.js';
 import type { Hello } from './headers.js';
-import type { Stall } from './heartbeat.js';
+import { type Stall, WEDGED_FACTOR } from './heartbeat.js';
 import { bindPrivate } from './private-socket.js';
 import { type BackendProcess, type ExitInfo, spawnBackendProcess, TOKEN_ENV } from './spawn.js';
 import { WorkerLog } from './worker-log.js';
@@ -94,9 +94,11 @@ export class LaunchedWorker {
     this.handler = handler;
   }
 
-  /** Calls `onStall` once if the worker's heartbeat goes silent for `timeoutMs`. */
+  /** Calls `onStall` once if the worker's heartbeat goes silent (see `HeartbeatMonitor.arm`). */
   watchHeartbeat(timeoutMs: number, onStall: (stall: Stall) => void): void {
-    this.process.heartbeat.arm(timeoutMs, onStall);
+    const onGrace = (stall: Stall): void =>
+      this.log.note(`no heartbeat for ${(stall.silentMs / 1000).toFixed(1)} s, but ${stall.state ?? 'the state is unknown'}: waiting up to ${((timeoutMs * WEDGED_FACTOR) / 1000).toFixed(0)} s before declaring it wedged`);
+    this.process.heartbeat.arm(timeoutMs, onStall, onGrace);
   }
 
   /** SIGKILLs the worker now (a stalled or stopped one included); `exited` resolves once reaped. */

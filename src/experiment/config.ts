@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from '../backend/heartbeat.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -132,8 +132,9 @@ const BackendSchema = z
       .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)
       .describe(
         `Milliseconds without a heartbeat (each worker beats every ${HEARTBEAT_INTERVAL_MS} ms, also while an op computes) ` +
-          'after which the worker counts as stalled (stopped or wedged): the run stops with an error naming it, and it is killed. ' +
-          'Raise it only if a worker spends longer than this in one native call that holds the Python GIL.',
+          'after which a stopped worker (SIGSTOP) counts as stalled: the run stops with an error naming it, and it is killed. ' +
+          `A silent worker that is not stopped gets ${WEDGED_FACTOR} times as long before it counts as wedged ` +
+          '(a native call holding the Python GIL, or an overloaded machine, can delay its beats).',
       ),
   })
   .strict();
