@@ -154,7 +154,7 @@ export class WorkerHandle {
     return settled;
   }
 
-  /** Stops the worker (stop op → SIGTERM → SIGKILL) and frees its socket. Safe to call twice. */
+  /** Stops the worker (stop op, then SIGKILL after the grace period) and frees its socket. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= this.worker
       .shutdown(() => this.stop({ timeoutMs: this.shutdownGraceMs }), this.shutdownGraceMs)
