@@ -40,6 +40,9 @@ log = logging.getLogger("mgsd_backend.server")
 VERSION_OVERRIDE_ENV = "MGSD_TEST_ANNOUNCE_VERSION"
 """Test hook: the hello announces this protocol version instead (bridge tests of the mismatch)."""
 
+STOP_REPLY_LINGER_MS = 10_000
+"""How long a stopping worker waits for its last reply (to `stop`) to be sent."""
+
 Tensors = dict[str, torch.Tensor]
 Handler = Callable[[dict[str, Any], Tensors], tuple[dict[str, Any], Tensors]]
 
@@ -90,7 +93,9 @@ class Server:
         finally:
             sock.disable_monitor()
             monitor.close(0)
-            sock.close(linger=1000 if self._stopping else 0)
+            # NOTE: the stop reply must leave before the process exits; close blocks only until it
+            # is flushed, and an overloaded machine can take seconds to schedule the IO thread.
+            sock.close(linger=STOP_REPLY_LINGER_MS if self._stopping else 0)
 
     def _loop(self, sock: zmq.Socket, monitor: zmq.Socket) -> int:
         poller = zmq.Poller()
