@@ -1,3 +1,4 @@
+/** The handshake's acceptance rule: the first hello with this launch's token AND the spawned pid; everything else is ignored. */
 import { describe, expect, it } from 'vitest';
 
 import { ProtocolError } from '../errors.js';

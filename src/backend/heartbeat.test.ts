@@ -1,3 +1,4 @@
+/** Stall detection against real processes: a stopped one after the timeout, a silent running one after the grace, a beating one never. */
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 
