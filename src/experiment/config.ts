@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -129,6 +130,15 @@ const BackendSchema = z
     separateTeacherWorker: z.boolean().default(true),
     startTimeoutMs: positiveInt.default(120_000),
     requestTimeoutMs: positiveInt.default(600_000),
+    heartbeatTimeoutMs: positiveInt
+      .min(2 * HEARTBEAT_INTERVAL_MS)
+      .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+      .describe(
+        `Milliseconds without a heartbeat (each worker beats every ${HEARTBEAT_INTERVAL_MS} ms, also while an op computes) ` +
+          'after which a stopped worker (SIGSTOP) counts as stalled: the run stops with an error naming it, and it is killed. ' +
+          `A silent worker that is not stopped gets ${WEDGED_FACTOR} times as long before it counts as wedged ` +
+          '(a native call holding the Python GIL, or an overloaded machine, can delay its beats).',
+      ),
   })
   .strict();
 

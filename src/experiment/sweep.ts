@@ -120,6 +120,7 @@ export async function runSweep(command: SweepCommand): Promise<ComparisonFiles> 
       throw new RunInterrupted('interrupted', `sweep ${out} interrupted in run ${entry.name}: ${error.message}`, {
         hint: 'Continue the sweep by rerunning the same `mgsd sweep` command: finished runs are skipped, this one resumes.',
         cause: error,
+        signal: error.signal,
       });
     }
   }

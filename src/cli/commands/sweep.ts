@@ -9,6 +9,7 @@ import { DEFAULT_PRESET } from '../../experiment/load.js';
 import { parseGridAxis, runSweep } from '../../experiment/sweep.js';
 import { collect, stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
+import { installStopSignals, withStopSignal } from '../stop-signals.js';
 import { reportToOverride } from '../tracker-option.js';
 
 const SweepOptions = z.object({
@@ -35,14 +36,8 @@ export function sweepCommand(): Command {
     .option('--no-reuse', 'recompute every stage instead of reusing finished ones (reuse.enabled=false)')
     .action(async (raw) => {
       const options = parseOptions('sweep', SweepOptions, raw);
-      const stop = { requested: false };
       const progress = stderrProgress();
-      const onSignal = (): void => {
-        if (stop.requested) process.exit(130); // a second Ctrl-C does not wait
-        stop.requested = true;
-        progress.note('[sweep] stopping after the current step (Ctrl-C again to abort without a checkpoint)');
-      };
-      process.on('SIGINT', onSignal);
+      const { stop, uninstall } = installStopSignals(progress);
       try {
         const files = await runSweep({
           config: options.config,
@@ -56,8 +51,10 @@ export function sweepCommand(): Command {
           stop,
         });
         process.stdout.write(`${files.markdown}\n${files.html}\n${files.json}\n`);
+      } catch (error) {
+        throw withStopSignal(error, stop);
       } finally {
-        process.off('SIGINT', onSignal);
+        uninstall();
       }
     });
 }
