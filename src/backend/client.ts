@@ -23,8 +23,10 @@ export interface BackendOptions {
   python?: string | null;
   startTimeoutMs: number;
   requestTimeoutMs: number;
-  /** How long `close` waits after the stop op before SIGTERM (and again before SIGKILL). */
+  /** How long `close` waits for the stop op, then for the exit, before SIGKILL. */
   shutdownGraceMs?: number;
+  /** Heartbeat silence after which a worker is declared stalled and killed (default 10 s). */
+  heartbeatTimeoutMs?: number;
 }
 
 /** Several workers started together; each serves the calls made on its own handle. */
@@ -41,7 +43,7 @@ export class BackendClient {
       // A collective inside an op may wait at most as long as the op itself.
       const collectiveTimeoutS = Math.max(1, Math.ceil(options.requestTimeoutMs / 1000));
       const started: Promise<WorkerPeer> = ranks > 1 ? launchRankGroup({ ...launch, ranks, collectiveTimeoutS }) : launchWorker(launch);
-      return started.then((peer) => new WorkerHandle(peer, options.requestTimeoutMs, options.shutdownGraceMs));
+      return started.then((peer) => new WorkerHandle(peer, options.requestTimeoutMs, options.shutdownGraceMs, options.heartbeatTimeoutMs));
     });
     const settled = await Promise.allSettled(launches);
     const failure = settled.find((s) => s.status === 'rejected');

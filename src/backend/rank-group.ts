@@ -11,18 +11,19 @@
  * rank is killed by PID (SIGKILL), and `exited` resolves once all are gone, with `describeExit()`
  * naming the rank that caused it, how it ended and its log (a rank that left because a peer was lost,
  * status 70, is named only when no rank ended otherwise). A rank that fails to start stops the
- * others too, with the same kind of error. No rank outlives the group: `shutdown` sends `stop`
- * (rank 0 forwards it), then SIGTERM, then SIGKILL to each rank still running.
+ * others too, with the same kind of error. A rank whose heartbeat goes silent (`spawn.ts`) stalls the
+ * whole group. No rank outlives the group: `shutdown` sends `stop` (rank 0 forwards it), then
+ * SIGKILLs each rank still running.
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-import type { ResultPromise } from 'execa';
-
 import { BackendError } from '../errors.js';
 import type { Hello } from './headers.js';
+import type { Stall } from './heartbeat.js';
 import { resolveInterpreter } from './interpreter.js';
-import { type ExitInfo, type Frames, launchWorker, type LaunchedWorker, type LaunchOptions, spawnWorker, type WorkerPeer } from './launch.js';
+import { type ExitInfo, type Frames, launchWorker, type LaunchedWorker, type LaunchOptions, type WorkerPeer } from './launch.js';
+import { type BackendProcess, spawnBackendProcess, TOKEN_ENV } from './spawn.js';
 import { stderrBlock, WorkerLog } from './worker-log.js';
 
 /** Exit status of a rank that left because another rank died or hung (`group/context.py`). */
@@ -44,7 +45,10 @@ interface Rank {
   exitInfo?: ExitInfo;
   exitOrder?: number;
   killedByUs: boolean;
-  kill: (signal: NodeJS.Signals) => void;
+  /** SIGKILL (the only signal that surely ends a stopped or wedged rank). */
+  kill: () => void;
+  /** Arms the rank's heartbeat watch. */
+  watch: (timeoutMs: number, onStall: (stall: Stall) => void) => void;
 }
 
 /** Starts the ranks and waits for rank 0's hello; on failure every rank is stopped and the error names the rank. */
@@ -69,10 +73,10 @@ export async function launchRankGroup(options: RankGroupOptions): Promise<RankGr
   const followers: Rank[] = [];
   for (let rank = 1; rank < options.ranks; rank++) {
     const log = new WorkerLog(join(options.logDir, `${options.name}.rank${rank}.log`));
-    const launch = { ...options, env: groupEnv(rank, log.path) };
     // Ranks > 0 never connect: the endpoint and token are only there to satisfy the CLI.
-    const { subprocess, exited } = spawnWorker(interpreter, 'ipc://rank0-only', 'rank0-only', launch, log);
-    followers.push(rankOf(rank, subprocess, log, exited));
+    const args = ['-m', 'mgsd_backend', '--endpoint', 'ipc://rank0-only', '--threads', String(options.threads), '--parent-pid', String(process.pid)];
+    const extraEnv = { ...groupEnv(rank, log.path), [TOKEN_ENV]: 'rank0-only' };
+    followers.push(rankOf(rank, spawnBackendProcess({ name: `worker ${options.name} rank ${rank}`, interpreter, args, extraEnv, log }), log));
   }
   const abort = new AbortController();
   void Promise.race(followers.map((f) => f.exited)).then(() => abort.abort());
@@ -82,7 +86,7 @@ export async function launchRankGroup(options: RankGroupOptions): Promise<RankGr
     return new RankGroupPeer(leader, followers);
   } catch (error) {
     const failed = followers.find((f) => f.exitInfo !== undefined); // exited on its own, before we kill
-    for (const f of followers) if (f.exitInfo === undefined) f.kill('SIGKILL');
+    for (const f of followers) if (f.exitInfo === undefined) f.kill();
     await Promise.all(followers.map(async (f) => {
       await f.exited;
       await f.log.close();
@@ -115,7 +119,8 @@ export class RankGroupPeer implements WorkerPeer {
       log: leader.log,
       exited: leader.exited,
       killedByUs: false,
-      kill: (signal) => killPid(leader.pid, signal),
+      kill: () => leader.kill(),
+      watch: (timeoutMs, onStall) => leader.watchHeartbeat(timeoutMs, onStall),
     };
     this.ranks = [rank0, ...followers];
     for (const f of followers) f.log.note(`rank ${f.rank} of ${this.ranks.length}: group handshake done: pid ${f.pid} (rank 0 is pid ${leader.pid})`);
@@ -156,6 +161,24 @@ export class RankGroupPeer implements WorkerPeer {
     this.leader.onMessage(handler);
   }
 
+  /** A silent heartbeat on any rank stalls the group (the handle then kills every rank). */
+  watchHeartbeat(timeoutMs: number, onStall: (stall: Stall) => void): void {
+    let fired = false;
+    for (const r of this.ranks) {
+      r.watch(timeoutMs, (stall) => {
+        if (fired) return;
+        fired = true;
+        r.log.note(`rank ${r.rank}: no heartbeat for ${(stall.silentMs / 1000).toFixed(1)} s; the group is stopped`);
+        onStall(stall);
+      });
+    }
+  }
+
+  /** SIGKILLs every rank now. */
+  kill(): void {
+    for (const r of this.ranks) if (r.exitInfo === undefined) r.kill();
+  }
+
   describeExit(): string {
     const cause = this.cause;
     if (cause === undefined || cause.exitInfo === undefined) return 'is running';
@@ -167,17 +190,13 @@ export class RankGroupPeer implements WorkerPeer {
     return `${what}; still running, then stopped: ${running.join(', ') || 'none'} — the likely hung rank(s)`;
   }
 
-  /** `stop` (rank 0 forwards it to every rank), then SIGTERM, then SIGKILL for any rank still running. */
+  /** `stop` (rank 0 forwards it to every rank), then SIGKILL for any rank still running after `graceMs`. */
   async shutdown(requestStop: () => Promise<unknown>, graceMs: number): Promise<ExitInfo> {
     this.stopping = true;
     const info = await this.leader.shutdown(requestStop, graceMs);
-    for (const [signal, wait] of [['SIGTERM', graceMs], ['SIGKILL', graceMs]] as const) {
-      const running = this.ranks.filter((r) => r.exitInfo === undefined);
-      if (running.length === 0) break;
-      const done = await Promise.race([Promise.all(running.map((r) => r.exited)), delay(wait).then(() => undefined)]);
-      if (done !== undefined) break;
-      for (const r of running) if (r.exitInfo === undefined) r.kill(signal);
-    }
+    const running = this.ranks.filter((r) => r.exitInfo === undefined);
+    const done = await Promise.race([Promise.all(running.map((r) => r.exited)), delay(graceMs).then(() => undefined)]);
+    if (done === undefined) for (const r of running) if (r.exitInfo === undefined) r.kill();
     await Promise.all(this.ranks.map((r) => r.exited));
     await Promise.all(this.ranks.slice(1).map((r) => r.log.close()));
     return info;
@@ -192,7 +211,7 @@ export class RankGroupPeer implements WorkerPeer {
       if (other.exitInfo !== undefined || other.killedByUs) continue;
       other.killedByUs = true;
       other.log.note(`rank ${rank.rank} ${describe(info)}; killing rank ${other.rank} (pid ${other.pid}) so the group stops as one`);
-      other.kill('SIGKILL');
+      other.kill();
     }
   }
 
@@ -204,9 +223,17 @@ export class RankGroupPeer implements WorkerPeer {
   }
 }
 
-function rankOf(rank: number, subprocess: ResultPromise, log: WorkerLog, exited: Promise<ExitInfo>): Rank {
-  const r: Rank = { rank, pid: subprocess.pid, log, exited, killedByUs: false, kill: (signal) => subprocess.kill(signal) };
-  void exited.then((info) => (r.exitInfo ??= info));
+function rankOf(rank: number, child: BackendProcess, log: WorkerLog): Rank {
+  const r: Rank = {
+    rank,
+    pid: child.pid,
+    log,
+    exited: child.exited,
+    killedByUs: false,
+    kill: () => child.kill(),
+    watch: (timeoutMs, onStall) => child.heartbeat.arm(timeoutMs, onStall),
+  };
+  void child.exited.then((info) => (r.exitInfo ??= info));
   return r;
 }
 
@@ -215,14 +242,6 @@ function describe(info: ExitInfo): string {
   if (info.signal) return `was killed by ${info.signal}`;
   if (info.exitCode === PEER_LOST_EXIT_CODE) return `exited with code ${PEER_LOST_EXIT_CODE} (a collective failed: another rank died or hung past backend.collectiveTimeoutS)`;
   return `exited with code ${info.exitCode}`;
-}
-
-function killPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone: its exit is on the way through `exited`
-  }
 }
 
 /** A free TCP port on the loopback interface, for the group's rendezvous (rank 0 listens on it). */
