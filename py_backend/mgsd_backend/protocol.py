@@ -97,6 +97,10 @@ _model = Tagged(
                 "path": Field(Str(min_length=1)),
                 "lora": Field(Nullable(_lora)),
                 "gradient_checkpointing": Field(Bool()),
+                # fp32 (default): fp32 master weights under bf16 compute; bf16: in place (EasyR1 parity).
+                "master_weights": Field(OneOf(("fp32", "bf16")), required=False),
+                # A frozen model's FSDP shards live in CPU memory (CPUOffloadPolicy).
+                "cpu_offload": Field(Bool(), required=False),
             }
         ),
     },

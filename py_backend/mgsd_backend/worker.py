@@ -6,7 +6,11 @@ the batch as first dimension. Results are JSON-able; every result carries `op_se
 spent inside the op (the client compares it with the round trip to measure bridge overhead).
 
 A role (`student`, `teacher`, …) is a model slot: the model, its AdamW optimizer (trainable roles
-only), and its optimizer step count. `alias_of` makes a role share another role's model (e.g. the
+only), and its optimizer step count.
+
+Every training step's result carries the update monitor's `update_rel_norm` and
+`update_changed_fraction` (sharding/update_monitor.py) besides `grad_norm`. Every model op runs
+under the model's `compute_context()` (mixed-precision autocast; a gathered FSDP root to sample). `alias_of` makes a role share another role's model (e.g. the
 live student as its own teacher); an alias is never trained through.
 
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
@@ -42,6 +46,7 @@ from .op_tensors import (check_wire_size, device_of, require_tokens, response_te
                          to_cpu)
 from .optim import apply_update, build_adamw, set_hyperparameters
 from .protocol import WIRE_TEACHER_TENSORS
+from .sharding.update_monitor import UpdateMonitor
 
 Tensors = dict[str, torch.Tensor]
 OpResult = tuple[dict[str, Any], Tensors]
@@ -145,7 +150,8 @@ class Worker:
         s = args["sampling"]
         params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
         model.train(False)
-        gen = model.generate(prompts, params)
+        with model.compute_context(sampling=True):
+            gen = model.generate(prompts, params)
         out = {"response_ids": gen.response_ids_BR.long(), "response_mask": gen.response_mask_BR.bool(),
                "logprobs": gen.logprobs_BR.float(), "token_char_end": gen.token_char_end_BR.int()}
         return {"texts": gen.texts}, to_cpu(out)
@@ -159,7 +165,7 @@ class Worker:
         if mode == "full":
             check_wire_size(ids_BR.shape, model.vocab_size)
         model.train(False)
-        with torch.no_grad():
+        with torch.no_grad(), model.compute_context():
             hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
             logprobs_N, entropy_N = token_logprobs(model, hidden_ND, ids_BR[mask_BR], temperature)
             out = {"logprobs": scatter_rows(logprobs_N, mask_BR), "entropy": scatter_rows(entropy_N, mask_BR)}
@@ -185,12 +191,12 @@ class Worker:
             raise RequestError(f"sft_step: args.targets: {err}") from err
         require_tokens(mask_BR, "sft_step")
         model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-        loss = sft_loss(logprobs_N)
-        grad_norm = self._update(state, loss, args, "sft_step")
-        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), "grad_norm": grad_norm,
-                "lr": float(args["lr"])}, {}
+        with model.compute_context():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss = sft_loss(logprobs_N)
+        update = self._update(state, loss, args, "sft_step")
+        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), **update, "lr": float(args["lr"])}, {}
 
     @timed
     def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
@@ -202,16 +208,17 @@ class Worker:
         teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
         old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
         model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        try:
-            out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
-                               float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
-        except ValueError as err:
-            raise RequestError(f"distill_step: {err}") from err
-        grad_norm = self._update(state, out.loss, args, "distill_step")
+        with model.compute_context():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            try:
+                out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
+                                   float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
+            except ValueError as err:
+                raise RequestError(f"distill_step: {err}") from err
+        update = self._update(state, out.loss, args, "distill_step")
         result = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()), "kl": out.kl,
                   "kl_kind": out.kl_kind, "student_entropy": out.student_entropy,
-                  "teacher_entropy": out.teacher_entropy, "grad_norm": grad_norm, "lr": float(args["lr"]),
+                  "teacher_entropy": out.teacher_entropy, **update, "lr": float(args["lr"]),
                   "tokens": out.tokens}
         return result, to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
 
@@ -229,21 +236,24 @@ class Worker:
                                f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
         old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
         model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-        loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
-        grad_norm = self._update(state, loss, args, "pg_step")
-        return {"loss": float(loss.detach()), "grad_norm": grad_norm, "lr": float(args["lr"]),
+        with model.compute_context():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
+        update = self._update(state, loss, args, "pg_step")
+        return {"loss": float(loss.detach()), **update, "lr": float(args["lr"]),
                 "clip_fraction": float(clip_fraction), "tokens": int(mask_BR.sum())}, {}
 
     # ---- helpers ----------------------------------------------------------------------------
-    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> float:
+    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> dict[str, float]:
+        """One optimizer update → {grad_norm, update_rel_norm, update_changed_fraction}."""
         assert state.optimizer is not None, "trainable roles carry an optimizer"
         where = f"{op} on role {args['role']!r}"
-        grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, loss, float(args["lr"]),
-                                 float(args["grad_clip"]), where)
+        params = state.model.trainable_parameters()
+        monitor = UpdateMonitor(params)
+        grad_norm = apply_update(params, state.optimizer, loss, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
-        return grad_norm
+        return {"grad_norm": grad_norm, **monitor.measure()}
 
     def _encode(self, model: PolicyModel, views_json: Any, images: torch.Tensor | None, op: str,
                 path: str) -> EncodedPrompts:
@@ -292,7 +302,7 @@ class Worker:
         images = tensors.get("images") if any(has_image(v) for v in views) else None
         prompts = self._encode(teacher, source["views"], images, "distill_step", "teacher.views")
         teacher.train(False)
-        with torch.no_grad():
+        with torch.no_grad(), teacher.compute_context():
             device = device_of(teacher)
             hidden_ND = teacher.response_hidden(prompts, ids_BR.to(device), mask_BR.to(device))[mask_BR.to(device)]
         return TeacherRows(model=teacher, hidden_ND=hidden_ND, k=None if k is None else int(k))

@@ -75,6 +75,10 @@ export const ModelSpecSchema = z.discriminatedUnion('kind', [
     path: z.string().min(1),
     lora: z.strictObject({ rank: positiveInt, alpha: z.number().positive(), dropout: z.number().min(0).lt(1) }).nullable(),
     gradient_checkpointing: z.boolean(),
+    /** fp32 (default): fp32 master weights under bf16 compute; bf16: updated in place (EasyR1 parity). */
+    master_weights: z.enum(['fp32', 'bf16']).optional(),
+    /** A frozen model keeps its FSDP shards in CPU memory (CPUOffloadPolicy). */
+    cpu_offload: z.boolean().optional(),
   }),
 ]);
 
@@ -155,7 +159,16 @@ const SaveArgsSchema = z.strictObject({ role, dir: z.string().min(1), include_op
 // ---- per-op result schemas (loose: a worker may add metrics; known keys are checked) ---------
 const opSeconds = { op_seconds: z.number().optional() };
 const finite = z.number();
-const StepMetrics = { loss: finite, grad_norm: finite, lr: finite, tokens: z.number().int().min(0), ...opSeconds };
+/** Every training step: the update monitor's numbers beside the loss (docs/protocol.md). */
+const StepMetrics = {
+  loss: finite,
+  grad_norm: finite,
+  lr: finite,
+  tokens: z.number().int().min(0),
+  update_rel_norm: finite,
+  update_changed_fraction: z.number().min(0).max(1),
+  ...opSeconds,
+};
 
 /** Each op's result (the reply header's `result`). */
 export const RESULT_SCHEMAS = {

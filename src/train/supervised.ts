@@ -63,8 +63,8 @@ export async function runSupervisedStage(plan: SupervisedStagePlan, io: StageIo)
     } catch (error) {
       throw explainStepFailure(error, plan.stage, step, lastCheckpoint);
     }
-    const { loss, grad_norm: gradNorm, tokens } = reply.result;
-    io.logMetrics(step + 1, { loss, grad_norm: gradNorm, lr, tokens });
+    const { loss, grad_norm: gradNorm, tokens, update_rel_norm: relNorm, update_changed_fraction: changed } = reply.result;
+    io.logMetrics(step + 1, { loss, grad_norm: gradNorm, lr, tokens, update_rel_norm: relNorm, update_changed_fraction: changed });
     io.progress(step + 1, { loss });
     if (isCheckpointDue(step + 1, plan.checkpointEvery, total)) {
       await io.checkpoint(step + 1, {});
