@@ -257,7 +257,9 @@ SCHEMAS: Mapping[Op, OpSchema] = {
         },
     ),
     Op.SAVE: OpSchema(
-        Obj({"role": Field(_role), "dir": Field(Str(min_length=1)), "include_optimizer": Field(Bool())}),
+        Obj({"role": Field(_role), "dir": Field(Str(min_length=1)), "include_optimizer": Field(Bool()),
+             # full | dcp (sharded, resumable at any N) | hub (export); default: dcp under a process group.
+             "layout": Field(OneOf(("full", "dcp", "hub")), required=False)}),
         {},
     ),
 }

@@ -118,16 +118,23 @@ class Worker:
         if trainable and opt is None:
             raise RequestError(f"load: role {args['role']!r} is trainable but `optimizer` is null",
                                hint="Send optimizer {betas, weight_decay, eps}, or trainable false.")
+        weights = ckpt.model_dir(checkpoint) if checkpoint else None  # None for a DCP checkpoint
         model = build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
-                            trainable=trainable, checkpoint=ckpt.model_dir(checkpoint) if checkpoint else None)
+                            trainable=trainable, checkpoint=weights)
+        is_dcp = bool(checkpoint) and weights is None
         if not trainable:
+            if is_dcp:
+                ckpt.restore_dcp(checkpoint, model, None)
             return RoleState(model, None), False
         hyper = (tuple(opt["betas"]), float(opt["weight_decay"]), float(opt["eps"]))
         optimizer = build_adamw(model.trainable_parameters(), *hyper)
         # A new stage starts its optimizer afresh from the previous stage's weights; only a resumed
         # stage restores the moments and step count of its own checkpoint.
         restore = checkpoint and args.get("restore_optimizer", True)
-        step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if restore else None
+        if is_dcp:
+            step = ckpt.restore_dcp(checkpoint, model, optimizer if restore else None)
+        else:
+            step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if restore else None
         set_hyperparameters(optimizer, *hyper)
         return RoleState(model, optimizer, step=step or 0), step is not None
 
@@ -139,8 +146,8 @@ class Worker:
             raise RequestError(f"save: role {args['role']!r} has no optimizer (frozen)",
                                hint="Save it with include_optimizer false.")
         optimizer = owner.optimizer if args["include_optimizer"] else None
-        files = ckpt.save_checkpoint(args["dir"], owner.model, optimizer, owner.step)
-        return {"files": files, "step": owner.step}, {}
+        layout, files, facts = ckpt.save_any(args["dir"], owner.model, optimizer, owner.step, args.get("layout"))
+        return {"files": files, "step": owner.step, "layout": layout, **facts}, {}
 
     # ---- sampling and scoring ---------------------------------------------------------------
     @timed

@@ -154,7 +154,13 @@ const DistillStepArgsSchema = z
 
 const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema });
 
-const SaveArgsSchema = z.strictObject({ role, dir: z.string().min(1), include_optimizer: z.boolean() });
+const SaveArgsSchema = z.strictObject({
+  role,
+  dir: z.string().min(1),
+  include_optimizer: z.boolean(),
+  /** full (one process) | dcp (sharded, resumable at any N) | hub (export); default: dcp under a process group, else full. */
+  layout: z.enum(['full', 'dcp', 'hub']).optional(),
+});
 
 // ---- per-op result schemas (loose: a worker may add metrics; known keys are checked) ---------
 const opSeconds = { op_seconds: z.number().optional() };
@@ -188,7 +194,13 @@ export const RESULT_SCHEMAS = {
     teacher_entropy: finite.nullable(),
   }),
   pg_step: z.looseObject({ ...StepMetrics, clip_fraction: finite }),
-  save: z.looseObject({ files: z.array(z.string()), ...opSeconds }),
+  save: z.looseObject({
+    files: z.array(z.string()),
+    layout: z.enum(['full', 'dcp', 'hub']),
+    /** dcp: sha256 of DCP's pickled `.metadata`, checked before any load. */
+    metadata_sha256: z.string().optional(),
+    ...opSeconds,
+  }),
 } satisfies Record<OpName, z.ZodType>;
 
 /** Each op's arguments (the request header's `args`). */

@@ -154,6 +154,11 @@ class PolicyModel(abc.ABC):
         root before sampling). Default: nothing to set up."""
         return contextlib.nullcontext()
 
+    @property
+    def is_sharded(self) -> bool:
+        """True when the weights are FSDP shards (then `save` is a collective that writes on rank 0)."""
+        return False
+
     def module(self) -> torch.nn.Module | None:
         """The torch module whose state a sharded (DCP) checkpoint saves; None if not supported."""
         return None

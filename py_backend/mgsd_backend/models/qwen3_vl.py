@@ -249,7 +249,12 @@ class Qwen3VLPolicy(PolicyModel):
         return stack
 
     def module(self) -> torch.nn.Module:
-        return self._root if self._root is not None else self._core
+        # The same `core.`-prefixed keys sharded or not, so a DCP checkpoint loads at any N.
+        return self._root if self._root is not None else fsdp.ShardedRoot(self._core)
+
+    @property
+    def is_sharded(self) -> bool:
+        return self._root is not None
 
     # ---- training state ---------------------------------------------------------------------
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
