@@ -144,6 +144,12 @@ const BackendSchema = z
       .describe(
         'Memory of one GPU for the hf memory plan (preflight); null = the largest CUDA device in the workers\' hello, or no fit check when none reports its memory.',
       ),
+    microBatchSize: positiveInt
+      .nullable()
+      .default(null)
+      .describe(
+        'Rows per forward/backward inside one training step (gradient accumulation; the loss stays the token-mean over the whole batch, so results do not depend on it beyond float rounding); null = all of the step\'s rows at once. The hf memory plan sizes activations with it.',
+      ),
   })
   .strict();
 

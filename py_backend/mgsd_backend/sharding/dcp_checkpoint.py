@@ -71,7 +71,7 @@ def save(directory: str | Path, module: torch.nn.Module, optimizer: torch.optim.
         shutil.rmtree(temp, ignore_errors=True)  # a crashed earlier attempt at this step
         (temp / DCP_DIR).mkdir(parents=True)
     _barrier()
-    dcp.save(_state(module, optimizer), checkpoint_id=str(temp / DCP_DIR))
+    dcp.save(_state(module, optimizer), checkpoint_id=str(temp / DCP_DIR), no_dist=not fsdp.is_distributed())
     _barrier()
     files: list[str] = []
     if fsdp.rank() == 0:
@@ -105,7 +105,7 @@ def load(directory: str | Path, manifest: dict, module: torch.nn.Module,
             hint="Restore the checkpoint from a trusted copy, or resume from an earlier checkpoint.")
     with_optimizer = optimizer is not None and bool(manifest.get("has_optimizer"))
     state = _state(module, optimizer if with_optimizer else None)
-    dcp.load(state, checkpoint_id=str(Path(directory) / DCP_DIR))
+    dcp.load(state, checkpoint_id=str(Path(directory) / DCP_DIR), no_dist=not fsdp.is_distributed())
     if with_optimizer:
         set_state_dict(module, optimizers=optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
         return int(manifest["step"])
