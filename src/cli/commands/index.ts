@@ -5,8 +5,9 @@ import { configCommand } from './config.js';
 import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
 
-export const commands: Array<() => Command> = [runCommand, evalCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];
+export const commands: Array<() => Command> = [runCommand, evalCommand, exportCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];
