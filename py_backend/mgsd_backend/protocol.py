@@ -210,6 +210,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
                 "append_eos": Field(Bool()),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
+                "micro_batch_size": Field(Nullable(Int(low=1)), required=False),
             }
         ),
         {"images": _images},
@@ -223,6 +224,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
                 "temperature": Field(_temperature),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
+                "micro_batch_size": Field(Nullable(Int(low=1)), required=False),
                 "clip": Field(_clip),
                 "teacher": Field(_teacher),
                 "k": Field(Nullable(Int(low=1)), required=False),
@@ -246,6 +248,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
                 "views": Field(_views),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
+                "micro_batch_size": Field(Nullable(Int(low=1)), required=False),
                 "clip": Field(_clip),
             }
         ),

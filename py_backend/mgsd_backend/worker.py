@@ -10,7 +10,9 @@ only), and its optimizer step count.
 
 Every training step's result carries the update monitor's `update_rel_norm` and
 `update_changed_fraction` (sharding/update_monitor.py) besides `grad_norm`. Every model op runs
-under the model's `compute_context()` (mixed-precision autocast; a gathered FSDP root to sample). `alias_of` makes a role share another role's model (e.g. the
+under the model's `compute_context()` (mixed-precision autocast; a gathered FSDP root to sample).
+A training step with `micro_batch_size` below its row count runs as micro-batches with one update
+(micro_batch.py): `_update` then only back-propagates the micro-batch's token-weighted loss. `alias_of` makes a role share another role's model (e.g. the
 live student as its own teacher); an alias is never trained through.
 
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
@@ -35,7 +37,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .chat_views import has_image, parse_views
-from .errors import RequestError, UnknownRole
+from .errors import NonFiniteLoss, RequestError, UnknownRole
 from .losses.distill import TeacherRows, distill_loss
 from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
 from .losses.pg import ClipParams, pg_loss
@@ -44,7 +46,8 @@ from .models.base import EncodedPrompts, PolicyModel, SamplingParams
 from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
-from .optim import apply_update, build_adamw, set_hyperparameters
+from .micro_batch import combine_results, combine_tensors, row_slices, slice_request
+from .optim import apply_update, build_adamw, finish_update, set_hyperparameters
 from .protocol import WIRE_TEACHER_TENSORS
 from .sharding.update_monitor import UpdateMonitor
 
@@ -80,6 +83,7 @@ class Worker:
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
         self.roles: dict[str, RoleState] = {}
+        self._accumulate_scale: float | None = None  # set while a micro-batched step runs
 
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
@@ -186,6 +190,8 @@ class Worker:
     # ---- training ---------------------------------------------------------------------------
     @timed
     def sft_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+            return self._micro_batched("sft_step", self.sft_step, args, tensors)
         state = self._trainable(args["role"], "sft_step")
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
@@ -207,6 +213,8 @@ class Worker:
 
     @timed
     def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+            return self._micro_batched("distill_step", self.distill_step, args, tensors)
         state = self._trainable(args["role"], "distill_step")
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
@@ -231,6 +239,8 @@ class Worker:
 
     @timed
     def pg_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+            return self._micro_batched("pg_step", self.pg_step, args, tensors)
         state = self._trainable(args["role"], "pg_step")
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
@@ -253,14 +263,56 @@ class Worker:
 
     # ---- helpers ----------------------------------------------------------------------------
     def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> dict[str, float]:
-        """One optimizer update → {grad_norm, update_rel_norm, update_changed_fraction}."""
+        """One optimizer update → {grad_norm, update_rel_norm, update_changed_fraction}; inside a
+        micro-batched step only the backward of this micro-batch's weighted loss (→ {})."""
         assert state.optimizer is not None, "trainable roles carry an optimizer"
         where = f"{op} on role {args['role']!r}"
+        if self._accumulate_scale is not None:
+            if not bool(torch.isfinite(loss.detach())):
+                state.optimizer.zero_grad(set_to_none=True)
+                raise NonFiniteLoss(f"{where}: a micro-batch's loss is {float(loss.detach()):g}; no update was made "
+                                    "(weights unchanged)", hint="Lower the learning rate, or check the inputs.")
+            (loss * self._accumulate_scale).backward()
+            return {}
         params = state.model.trainable_parameters()
         monitor = UpdateMonitor(params)
         grad_norm = apply_update(params, state.optimizer, loss, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
         return {"grad_norm": grad_norm, **monitor.measure()}
+
+    def _micro_batched(self, op: str, run_op: Callable[..., OpResult], args: dict[str, Any],
+                       tensors: Tensors) -> OpResult:
+        """Runs `op` on consecutive micro-batches of rows, then makes one update (micro_batch.py)."""
+        state = self._trainable(args["role"], op)
+        slices = row_slices(len(args["views"]), args["micro_batch_size"])
+        tokens = [self._row_tokens(op, state.model, args, tensors, rows) for rows in slices]
+        params = state.model.trainable_parameters()
+        monitor = UpdateMonitor(params)
+        state.optimizer.zero_grad(set_to_none=True)
+        results, outs = [], []
+        try:
+            for rows, count in zip(slices, tokens):
+                self._accumulate_scale = count / sum(tokens)
+                result, out = run_op(*slice_request(args, tensors, rows))
+                results.append(result)
+                outs.append(out)
+        except BaseException:
+            state.optimizer.zero_grad(set_to_none=True)
+            raise
+        finally:
+            self._accumulate_scale = None
+        where = f"{op} on role {args['role']!r}"
+        grad_norm = finish_update(params, state.optimizer, float(args["lr"]), float(args["grad_clip"]), where)
+        state.step += 1
+        combined = combine_results(results, tokens)
+        combined.update(grad_norm=grad_norm, micro_batches=len(slices), **monitor.measure())
+        return combined, combine_tensors(outs)
+
+    @staticmethod
+    def _row_tokens(op: str, model: PolicyModel, args: dict[str, Any], tensors: Tensors, rows: slice) -> int:
+        if op == "sft_step":
+            return int(model.encode_targets(args["targets"][rows], bool(args["append_eos"]))[1].sum())
+        return int(tensors["response_mask"][rows].sum())
 
     def _encode(self, model: PolicyModel, views_json: Any, images: torch.Tensor | None, op: str,
                 path: str) -> EncodedPrompts:

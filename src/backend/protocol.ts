@@ -129,6 +129,9 @@ const ScoreArgsSchema = z
   .strictObject({ role, views: ViewsSchema, temperature, mode: z.enum(['token', 'topk', 'full']), k: positiveInt.nullable().optional() })
   .refine((args) => needsK(args, args.mode), { message: 'k is required when mode is "topk"', path: ['k'] });
 
+/** Rows per forward/backward of a training step (gradient accumulation); null/absent = all rows at once. */
+const microBatchSize = positiveInt.nullable().optional();
+
 const SftStepArgsSchema = z.strictObject({
   role,
   views: ViewsSchema,
@@ -136,6 +139,7 @@ const SftStepArgsSchema = z.strictObject({
   append_eos: z.boolean(),
   lr,
   grad_clip: gradClip,
+  micro_batch_size: microBatchSize,
 });
 
 const DistillStepArgsSchema = z
@@ -146,13 +150,14 @@ const DistillStepArgsSchema = z
     temperature,
     lr,
     grad_clip: gradClip,
+    micro_batch_size: microBatchSize,
     clip: ClipSchema,
     teacher: TeacherSchema,
     k: positiveInt.nullable().optional(),
   })
   .refine((args) => needsK(args, args.estimator), { message: 'k is required when estimator is "topk"', path: ['k'] });
 
-const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema });
+const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema, micro_batch_size: microBatchSize });
 
 const SaveArgsSchema = z.strictObject({
   role,
