@@ -122,3 +122,18 @@ def test_fsdp2_keeps_fp32_master_shards_under_bf16_compute(tiny_dir):
         assert result["dtypes"] == ["torch.float32"]
         assert result["describe"]["compute_dtype"] == "bfloat16"
         assert result["update"]["update_changed_fraction"] > 0.8, result["update"]
+
+
+def frozen_logits(rank: int, world: int, tiny_dir: str) -> list:
+    model = build_hf_model({**spec(Path(tiny_dir)), "cpu_offload": True}, device="cpu", dtype="float32", seed=0,
+                           trainable=False, checkpoint=None)
+    prompts = model.encode_prompts(views(range(2)), random_images(2, 3))
+    ids_BR, mask_BR = model.encode_targets(["LDRU", "RR"], True)
+    with torch.no_grad(), model.compute_context():
+        return model.logits(model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]).tolist()
+
+
+def test_a_frozen_teacher_sharded_with_cpu_offload_scores_like_the_unsharded_one(tiny_dir):
+    single = torch.tensor(frozen_logits(0, 1, str(tiny_dir)))
+    for result in run_ranks(frozen_logits, 2, str(tiny_dir)):
+        torch.testing.assert_close(torch.tensor(result), single, atol=1e-5, rtol=1e-5)
