@@ -60,3 +60,16 @@ def test_the_monitor_measures_relative_norm_and_changed_share_exactly():
     with torch.no_grad():
         params[0][0] += 1.0  # Δ = (1, 0, 0, 0); ‖θ‖ = 5
     assert monitor.measure() == {"update_rel_norm": pytest.approx(0.2), "update_changed_fraction": 0.25}
+
+
+def test_a_large_model_is_measured_on_a_bounded_strided_sample():
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(1000)), torch.nn.Parameter(torch.randn(30, 10))]
+    monitor = UpdateMonitor(params, max_snapshot=100)
+    assert monitor.stride == 13  # ceil(1300 / 100)
+    with torch.no_grad():
+        for p in params:
+            p.mul_(1.01)  # every weight changes by 1 %
+    measured = monitor.measure()
+    assert measured["update_changed_fraction"] == 1.0
+    assert measured["update_rel_norm"] == pytest.approx(0.01, rel=1e-4)

@@ -57,14 +57,14 @@ describe('parameter counts', () => {
 });
 
 describe('memory plan', () => {
-  it('counts 16 bytes per parameter plus a 4-byte snapshot for fp32 masters (hand-computed, 2B, 1 rank)', () => {
+  it('counts 16 bytes per parameter for fp32 masters, plus a bounded monitor snapshot (hand-computed, 2B, 1 rank)', () => {
     const plan = planMemory(layout(SHAPES['2b']!));
     const bytes = Object.fromEntries(plan.items.map((item) => [item.name, item.bytes]));
     const p = 2_127_532_032;
     expect(bytes['master weights']).toBe(4 * p);
     expect(bytes.gradients).toBe(4 * p);
     expect(bytes['AdamW moments']).toBe(8 * p);
-    expect(bytes['update-monitor snapshot']).toBe(4 * p);
+    expect(bytes['update-monitor snapshot']).toBe(4 * 2 ** 24);
     expect(bytes.teacher).toBe(2 * p);
     // checkpointed: 28 layers × 8192 tokens × 2048 × 2 B, plus one layer's full set
     // 2 B × 8192 × (5·2048 + 2·2048 + 2·1024 + 4·6144) = 671,088,640 B, plus 384 MiB of logit chunks.

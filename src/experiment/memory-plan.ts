@@ -6,7 +6,7 @@
  * device: 2B 2,127,532,032; 4B 4,437,815,808; 8B 8,767,123,696). Per rank, under FSDP2 over
  * `ranks` GPUs, with P parameters and c bytes per compute element (2 for bf16):
  * - master weights 4P/N (fp32 masters) or cP/N (in place); gradients the same; AdamW moments 2×;
- * - update-monitor snapshot: one copy of the local master shard;
+ * - update-monitor snapshot: at most 2^24 sampled master elements (update_monitor.py);
  * - gathered compute copies: c × (root + two decoder layers: the one running and the prefetched);
  * - teacher (frozen, when it shares the student's worker): cP/N on the GPU, or only its gathered
  *   units with CPU offload;
@@ -121,6 +121,8 @@ export interface MemoryPlan {
   totalBytes: number;
 }
 
+/** The update monitor's snapshot bound (MAX_SNAPSHOT in py_backend/mgsd_backend/sharding/update_monitor.py). */
+const MONITOR_ELEMENTS = 2 ** 24;
 const LOGIT_CHUNK_BYTES = 3 * 4 * 2 ** 25; // logits, log-softmax and their gradient for one 2^25-element chunk
 
 /** The estimated bytes per GPU of `layout` (module header for the formulas). */
@@ -141,7 +143,7 @@ export function planMemory(layout: MemoryLayout): MemoryPlan {
     { name: 'master weights', bytes: masterBytes * shard },
     { name: 'gradients', bytes: masterBytes * shard },
     { name: 'AdamW moments', bytes: 2 * masterBytes * shard },
-    { name: 'update-monitor snapshot', bytes: masterBytes * shard },
+    { name: 'update-monitor snapshot', bytes: (masterBytes * Math.min(counts.total, MONITOR_ELEMENTS)) / ranks },
     { name: 'gathered compute weights', bytes: gathered },
     { name: 'teacher', bytes: layout.hasTeacher ? (layout.teacherCpuOffload ? gathered : c * shard) : 0 },
     { name: 'activations', bytes: activations + LOGIT_CHUNK_BYTES },

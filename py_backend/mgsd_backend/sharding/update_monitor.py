@@ -8,9 +8,13 @@ Why: an update smaller than half an ulp of a weight is rounded away when weights
 bf16 (master_weights.py). The loss and the grad norm look normal while the model barely moves;
 these two numbers show it on every metrics line.
 
-Cost: one copy of the local (sharded) parameters, taken before `optimizer.step()` and dropped
-after; sums are reduced with one `all_reduce` of four numbers when parameters are DTensors.
-Replicated (plain tensor) parameters are counted once: every rank holds the same values.
+Cost: a copy of the local (sharded) parameters taken before `optimizer.step()` and dropped after,
+bounded to `MAX_SNAPSHOT` elements: a model with more trainable elements is measured on a fixed
+strided sample (every k-th element of each flattened parameter, k = ceil(elements / MAX_SNAPSHOT),
+the same k on every rank), so a 4B model costs 64 MiB, not a second copy of its masters. Up to
+MAX_SNAPSHOT elements (every tiny and test model) the numbers are exact. Sums are reduced with one
+`all_reduce` of four numbers when parameters are DTensors; replicated (plain tensor) parameters
+are counted once, as every rank holds the same values.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 import torch.distributed as dist
 
 UPDATE_METRICS = ("update_rel_norm", "update_changed_fraction")
+MAX_SNAPSHOT = 1 << 24
 
 
 def _local(param: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -34,9 +39,14 @@ def _local(param: torch.Tensor) -> tuple[torch.Tensor, bool]:
 class UpdateMonitor:
     """Snapshot before the step (`UpdateMonitor(params)`), measure after it (`measure()`)."""
 
-    def __init__(self, params: list[torch.nn.Parameter]) -> None:
+    def __init__(self, params: list[torch.nn.Parameter], max_snapshot: int = MAX_SNAPSHOT) -> None:
         self._params = params
-        self._before = [_local(p.detach())[0].clone() for p in params]
+        total = sum(p.numel() for p in params)  # global element count (a DTensor's numel is global)
+        self.stride = max(1, -(-total // max_snapshot))
+        self._before = [self._sample(p).clone() for p in params]
+
+    def _sample(self, param: torch.Tensor) -> torch.Tensor:
+        return _local(param.detach())[0].reshape(-1)[:: self.stride]
 
     def measure(self) -> dict[str, float]:
         """The step's update metrics; all ranks must call it when parameters are sharded."""
@@ -45,7 +55,8 @@ class UpdateMonitor:
         is_any_sharded = False
         with torch.no_grad():
             for param, before in zip(self._params, self._before):
-                after, is_shard = _local(param.detach())
+                is_shard = _local(param.detach())[1]
+                after = self._sample(param)
                 is_any_sharded |= is_shard
                 delta = after.double() - before.double()
                 sums = sharded if is_shard else replicated
