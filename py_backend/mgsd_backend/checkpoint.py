@@ -63,8 +63,10 @@ def save_any(directory: str | Path, model: PolicyModel, optimizer: torch.optim.O
         if module is None:
             raise RequestError(f"save: model kind {model.kind!r} cannot write a DCP checkpoint",
                                hint="Save with layout full.")
+        merged = (lambda temp: model.save(str(temp / MODEL_DIR))) if model.has_adapter else None
         files = dcp_checkpoint.save(directory, module, optimizer, kind=model.kind, step=step,
-                                    manifest_file=MANIFEST_FILE, format_version=FORMAT_VERSION, finish=_finish)
+                                    manifest_file=MANIFEST_FILE, format_version=FORMAT_VERSION, finish=_finish,
+                                    merged_model=merged)
         return layout, files, {"metadata_sha256": read_manifest(directory)["metadata_sha256"]}
     if model.is_sharded:
         raise RequestError("save: layout full gathers nothing across ranks; this model is sharded",
@@ -138,11 +140,18 @@ def read_manifest(directory: str | Path) -> dict:
 
 
 def model_dir(directory: str | Path) -> str | None:
-    """The model sub-directory of a `full` checkpoint (checked to be complete); None for `dcp`,
-    whose weights `restore_dcp` loads into a model built from its spec."""
-    if dcp_checkpoint.is_dcp(read_manifest(directory)):
+    """The model sub-directory of a checkpoint (checked to be complete). None for a `dcp` checkpoint
+    without one: its weights are loaded by `restore_dcp` into a model built from its spec. A `dcp`
+    checkpoint of a model with an adapter (LoRA) also holds the merged weights in `model/`, which a
+    new stage (without the adapter) loads."""
+    manifest = read_manifest(directory)
+    if dcp_checkpoint.is_dcp(manifest) and not manifest.get("merged_model"):
         return None
     return str(Path(directory) / MODEL_DIR)
+
+
+def is_dcp_checkpoint(directory: str | Path) -> bool:
+    return dcp_checkpoint.is_dcp(read_manifest(directory))
 
 
 def restore_dcp(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None) -> int | None:

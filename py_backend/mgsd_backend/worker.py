@@ -122,12 +122,14 @@ class Worker:
         if trainable and opt is None:
             raise RequestError(f"load: role {args['role']!r} is trainable but `optimizer` is null",
                                hint="Send optimizer {betas, weight_decay, eps}, or trainable false.")
-        weights = ckpt.model_dir(checkpoint) if checkpoint else None  # None for a DCP checkpoint
+        # A DCP checkpoint has no model/ directory unless its model had an adapter (then model/ holds
+        # the merged weights, which a new stage or a frozen role loads instead of the adapter shards).
+        weights = ckpt.model_dir(checkpoint) if checkpoint else None
         model = build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
                             trainable=trainable, checkpoint=weights)
-        is_dcp = bool(checkpoint) and weights is None
+        is_dcp = bool(checkpoint) and ckpt.is_dcp_checkpoint(checkpoint)
         if not trainable:
-            if is_dcp:
+            if is_dcp and weights is None:
                 ckpt.restore_dcp(checkpoint, model, None)
             return RoleState(model, None), False
         hyper = (tuple(opt["betas"]), float(opt["weight_decay"]), float(opt["eps"]))
@@ -135,7 +137,7 @@ class Worker:
         # A new stage starts its optimizer afresh from the previous stage's weights; only a resumed
         # stage restores the moments and step count of its own checkpoint.
         restore = checkpoint and args.get("restore_optimizer", True)
-        if is_dcp:
+        if is_dcp and (restore or weights is None):
             step = ckpt.restore_dcp(checkpoint, model, optimizer if restore else None)
         else:
             step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if restore else None

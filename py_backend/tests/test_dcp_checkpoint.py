@@ -101,3 +101,25 @@ def test_the_hub_export_loads_in_transformers_and_scores_like_the_worker(tiny_di
     prompts.inputs["mm_token_type_ids"] = torch.zeros_like(ids[:, :1])
     ours = policy.token_logprobs(prompts, ids[:, 1:], torch.ones_like(ids[:, 1:], dtype=torch.bool), 1.0)[0]
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_a_lora_dcp_checkpoint_resumes_its_stage_and_feeds_the_next_stage_merged(tiny_dir, tmp_path):
+    lora = {"rank": 4, "alpha": 8.0, "dropout": 0.0}
+    with_lora = {**load_args(str(tiny_dir), None), "model": {**spec(Path(tiny_dir)), "lora": lora}}
+    worker = Worker(threads=1)
+    worker.load(with_lora, {})
+    worker.sft_step(STEP, {"images": random_images(2, 4)})
+    ckpt = str(tmp_path / "sft")
+    worker.save({"role": "student", "dir": ckpt, "include_optimizer": True, "layout": "dcp"}, {})
+    score = {"role": "student", "views": VIEWS, "temperature": 1.0, "mode": "token"}
+    ids = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    batch = {"images": random_images(2, 4), "response_ids": ids, "response_mask": torch.ones_like(ids, dtype=torch.bool)}
+    expected = worker.score(score, batch)[1]["logprobs"]
+    resumed = Worker(threads=1)
+    loaded, _ = resumed.load({**with_lora, "checkpoint": ckpt}, {})
+    assert loaded["optimizer_restored"]
+    torch.testing.assert_close(resumed.score(score, batch)[1]["logprobs"], expected, atol=1e-5, rtol=0)
+    next_stage = Worker(threads=1)
+    loaded, _ = next_stage.load({**load_args(str(tiny_dir), ckpt), "restore_optimizer": False}, {})
+    assert not loaded["optimizer_restored"] and loaded["describe"]["lora"] is None
+    torch.testing.assert_close(next_stage.score(score, batch)[1]["logprobs"], expected, atol=1e-5, rtol=0)

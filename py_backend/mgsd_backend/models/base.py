@@ -155,6 +155,11 @@ class PolicyModel(abc.ABC):
         return contextlib.nullcontext()
 
     @property
+    def has_adapter(self) -> bool:
+        """True when training goes through an adapter (LoRA) whose weights `save` merges."""
+        return False
+
+    @property
     def is_sharded(self) -> bool:
         """True when the weights are FSDP shards (then `save` is a collective that writes on rank 0)."""
         return False

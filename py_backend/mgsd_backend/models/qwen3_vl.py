@@ -256,6 +256,10 @@ class Qwen3VLPolicy(PolicyModel):
     def is_sharded(self) -> bool:
         return self._root is not None
 
+    @property
+    def has_adapter(self) -> bool:
+        return self._lora is not None
+
     # ---- training state ---------------------------------------------------------------------
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self._core.parameters() if p.requires_grad]

@@ -58,10 +58,12 @@ def _state(module: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> 
 
 
 def save(directory: str | Path, module: torch.nn.Module, optimizer: torch.optim.Optimizer | None, *,
-         kind: str, step: int, manifest_file: str, format_version: int, finish) -> list[str]:
+         kind: str, step: int, manifest_file: str, format_version: int, finish, merged_model=None) -> list[str]:
     """Writes a DCP checkpoint of `module` (+ `optimizer`); returns the files, relative to it.
 
-    `finish(temp, target)` fsyncs and renames (checkpoint.py's atomic replace), run on rank 0."""
+    `finish(temp, target)` fsyncs and renames (checkpoint.py's atomic replace), run on rank 0.
+    `merged_model(temp)`, when given, writes the adapter-merged weights into `temp/model` (every rank
+    calls it: a sharded save is a collective; rank 0 writes); the manifest then says `merged_model`."""
     import torch.distributed.checkpoint as dcp
 
     target = Path(directory).resolve()
@@ -70,14 +72,19 @@ def save(directory: str | Path, module: torch.nn.Module, optimizer: torch.optim.
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(temp, ignore_errors=True)  # a crashed earlier attempt at this step
         (temp / DCP_DIR).mkdir(parents=True)
+        if merged_model is not None:
+            (temp / "model").mkdir()
     _barrier()
     dcp.save(_state(module, optimizer), checkpoint_id=str(temp / DCP_DIR), no_dist=not fsdp.is_distributed())
+    if merged_model is not None:
+        merged_model(temp)
     _barrier()
     files: list[str] = []
     if fsdp.rank() == 0:
         files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file()) + [manifest_file]
         manifest = {"format": format_version, "layout": LAYOUT, "kind": kind, "step": step,
                     "has_optimizer": optimizer is not None, "world_size": fsdp.world_size(),
+                    "merged_model": merged_model is not None,
                     "metadata_sha256": sha256_of(temp / DCP_DIR / METADATA_FILE), "files": files}
         (temp / manifest_file).write_text(json.dumps(manifest, indent=2) + "\n")
         finish(temp, target)
