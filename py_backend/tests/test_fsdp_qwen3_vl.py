@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 
@@ -31,9 +32,9 @@ def views(rows: range):
     return parse_views(raw, "views")
 
 
-def sft_step(tiny_dir: str, rank: int, world: int) -> dict:
-    model = build_hf_model(spec(Path(tiny_dir)), device="cpu", dtype="float32", seed=0, trainable=True,
-                           checkpoint=None)
+def sft_step(tiny_dir: str, rank: int, world: int, checkpointing: bool = False) -> dict:
+    model = build_hf_model(spec(Path(tiny_dir), checkpointing=checkpointing), device="cpu", dtype="float32", seed=0,
+                           trainable=True, checkpoint=None)
     params = model.trainable_parameters()
     optimizer = build_adamw(params, (0.9, 0.999), 0.0, 1e-8)
     per_rank = ROWS // world
@@ -61,13 +62,14 @@ def sft_step(tiny_dir: str, rank: int, world: int) -> dict:
             "describe": model.describe()}
 
 
-def _rank_job(rank: int, world: int, tiny_dir: str) -> dict:
-    return sft_step(tiny_dir, rank, world)
+def _rank_job(rank: int, world: int, tiny_dir: str, checkpointing: bool) -> dict:
+    return sft_step(tiny_dir, rank, world, checkpointing)
 
 
-def test_two_fsdp2_ranks_take_the_same_step_as_one_process(tiny_dir):
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "activation-checkpointing"])
+def test_two_fsdp2_ranks_take_the_same_step_as_one_process(tiny_dir, checkpointing):
     single = sft_step(str(tiny_dir), 0, 1)
-    sharded = run_ranks(_rank_job, 2, str(tiny_dir))
+    sharded = run_ranks(_rank_job, 2, str(tiny_dir), checkpointing)
     lead = sharded[0]
     assert lead["describe"]["sharding"] == {"kind": "fsdp2", "world_size": 2}
     assert sharded[1]["state"] == {}  # only rank 0 receives the gathered weights
