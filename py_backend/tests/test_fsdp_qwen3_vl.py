@@ -103,8 +103,8 @@ def test_sharded_models_sample_what_the_unsharded_model_samples(tiny_dir):
     assert sharded[0] + sharded[1] == single
 
 
-def bf16_step(rank: int, world: int, tiny_dir: str) -> dict:
-    model = build_hf_model({**spec(Path(tiny_dir)), "master_weights": "fp32"}, device="cpu", dtype="bfloat16",
+def bf16_step(rank: int, world: int, tiny_dir: str, masters: str) -> dict:
+    model = build_hf_model({**spec(Path(tiny_dir)), "master_weights": masters}, device="cpu", dtype="bfloat16",
                            seed=0, trainable=True, checkpoint=None)
     params = model.trainable_parameters()
     local_dtypes = {str(p.to_local().dtype) for p in params}
@@ -119,11 +119,14 @@ def bf16_step(rank: int, world: int, tiny_dir: str) -> dict:
     return {"dtypes": sorted(local_dtypes), "update": monitor.measure(), "describe": model.describe()}
 
 
-def test_fsdp2_keeps_fp32_master_shards_under_bf16_compute(tiny_dir):
-    for result in run_ranks(bf16_step, 2, str(tiny_dir)):
+def test_fsdp2_keeps_fp32_master_shards_under_bf16_compute_and_bf16_in_place_rounds_away(tiny_dir):
+    for result in run_ranks(bf16_step, 2, str(tiny_dir), "fp32"):
         assert result["dtypes"] == ["torch.float32"]
         assert result["describe"]["compute_dtype"] == "bfloat16"
         assert result["update"]["update_changed_fraction"] > 0.8, result["update"]
+    for result in run_ranks(bf16_step, 2, str(tiny_dir), "bf16"):
+        assert result["dtypes"] == ["torch.bfloat16"]
+        assert result["update"]["update_changed_fraction"] < 0.1, result["update"]
 
 
 def frozen_logits(rank: int, world: int, tiny_dir: str) -> list:
