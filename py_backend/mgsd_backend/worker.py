@@ -12,8 +12,10 @@ Every training step's result carries the update monitor's `update_rel_norm` and
 `update_changed_fraction` (sharding/update_monitor.py) besides `grad_norm`. Every model op runs
 under the model's `compute_context()` (mixed-precision autocast; a gathered FSDP root to sample).
 A training step with `micro_batch_size` below its row count runs as micro-batches with one update
-(micro_batch.py): `_update` then only back-propagates the micro-batch's token-weighted loss. `alias_of` makes a role share another role's model (e.g. the
-live student as its own teacher); an alias is never trained through.
+(micro_batch.py): `_update` then only back-propagates the micro-batch's token-weighted loss.
+
+`alias_of` makes a role share another role's model (e.g. the live student as its own teacher); an
+alias is never trained through.
 
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
 image/view mismatch, a full distribution too large for the wire, …) whose message names the op,

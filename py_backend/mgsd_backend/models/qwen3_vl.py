@@ -19,7 +19,7 @@ Notable choices (see shared/reference/qwen3-vl-in-transformers.md):
   log-softmax of logits / temperature (temperature 1 for greedy) — the same numbers `score` gives.
 - Precision and sharding (`sharding/`): a trainable model computing in bf16 keeps fp32 master
   weights by default (`master_weights`); with a process group the model is FSDP2-sharded and
-  every forward goes through the `ShardedRoot` (`_hidden`, `_head`), never `core.model` directly.
+  every forward goes through the `ShardedRoot` (`_hidden`, `logits`), never `core.model` directly.
 - LoRA on `q/k/v/o/gate/up/down_proj` under `language_model` only; vision tower and merger frozen.
   `save` merges LoRA into a copy of the weights (never into the live model) and writes a
   directory that loads like a hub checkpoint (`qwen3_vl_lora.py`). Loading: `qwen3_vl_load.py`.
