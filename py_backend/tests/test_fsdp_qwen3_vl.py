@@ -142,3 +142,41 @@ def test_a_frozen_teacher_sharded_with_cpu_offload_scores_like_the_unsharded_one
     single = torch.tensor(frozen_logits(0, 1, str(tiny_dir)))
     for result in run_ranks(frozen_logits, 2, str(tiny_dir)):
         torch.testing.assert_close(torch.tensor(result), single, atol=1e-5, rtol=1e-5)
+
+
+def worker_distill(rank: int, world: int, tiny_dir: str) -> dict:
+    """distill_step through the Worker with a sharded student and a sharded in-process teacher.
+    Every rank sends the same rows (row splitting is the worker group's job), so the averaged
+    gradient equals the single-process one."""
+    from mgsd_backend.worker import Worker
+
+    worker = Worker(threads=1)
+    base = {"model": spec(Path(tiny_dir)), "device": "cpu", "dtype": "float32", "seed": 0}
+    worker.load({**base, "role": "student", "trainable": True,
+                 "optimizer": {"betas": [0.9, 0.999], "weight_decay": 0.0, "eps": 1e-8}}, {})
+    worker.load({**base, "role": "teacher", "trainable": False, "optimizer": None}, {})
+    students = [[{"role": "user", "content": [{"type": "text", "text": f"Plan {i}. "}, {"type": "image"}]}]
+                for i in range(2)]
+    teachers = [[{"role": "user", "content": [{"type": "text", "text": f"S.{i}\n.HG"}]}] for i in range(2)]
+    images = random_images(2, 5)
+    sampling = {"max_new_tokens": 6, "temperature": 1.0, "top_p": 1.0, "seed": 3}
+    _, rollout = worker.generate({"role": "student", "views": students, "sampling": sampling}, {"images": images})
+    args = {"role": "student", "views": students, "estimator": "full", "temperature": 1.0, "lr": 1e-2,
+            "grad_clip": 1.0, "clip": {"low": 0.2, "high": 0.3, "dual": 3.0}, "k": 4,
+            "teacher": {"source": "role", "role": "teacher", "views": teachers}}
+    tensors = {"images": images, "response_ids": rollout["response_ids"], "response_mask": rollout["response_mask"]}
+    result, _ = worker.distill_step(args, tensors)
+    module = worker.roles["student"].model.module()
+    state = fsdp.full_state_dict(module) if world > 1 else module.state_dict()
+    return {"result": {k: result[k] for k in ("loss", "kl", "grad_norm", "update_rel_norm")},
+            "ids": rollout["response_ids"], "state": {k: v.detach().clone() for k, v in state.items()}}
+
+
+def test_distill_step_through_the_worker_with_sharded_student_and_teacher_matches_one_process(tiny_dir):
+    single = worker_distill(0, 1, str(tiny_dir))
+    lead = run_ranks(worker_distill, 2, str(tiny_dir))[0]
+    assert lead["ids"].tolist() == single["ids"].tolist()  # seeded sampling is the same sharded
+    for key, value in single["result"].items():
+        assert abs(lead["result"][key] - value) < 1e-4 * max(1.0, abs(value)), (key, lead["result"], single["result"])
+    for key, value in single["state"].items():
+        torch.testing.assert_close(torch.from_numpy(lead["state"][key]), value, atol=2e-5, rtol=1e-4, msg=key)
