@@ -123,3 +123,23 @@ def test_a_lora_dcp_checkpoint_resumes_its_stage_and_feeds_the_next_stage_merged
     loaded, _ = next_stage.load({**load_args(str(tiny_dir), ckpt), "restore_optimizer": False}, {})
     assert not loaded["optimizer_restored"] and loaded["describe"]["lora"] is None
     torch.testing.assert_close(next_stage.score(score, batch)[1]["logprobs"], expected, atol=1e-5, rtol=0)
+
+
+def export_at(rank: int, world: int, tiny_dir: str, out: str) -> list:
+    worker = Worker(threads=1)
+    worker.load(load_args(tiny_dir, None), {})
+    worker.sft_step(STEP, {"images": random_images(2, 4)})
+    saved, _ = worker.save({"role": "student", "dir": out, "include_optimizer": False, "layout": "hub"}, {})
+    return saved["files"]
+
+
+def test_a_sharded_model_exports_from_two_ranks_what_one_process_exports(tiny_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    files = run_ranks(export_at, 2, str(tiny_dir), str(tmp_path / "two"))
+    assert "model.safetensors" in files[0] and files[1] == []  # rank 0 writes, rank 1 only gathers
+    export_at(0, 1, str(tiny_dir), str(tmp_path / "one"))
+    two, one = load_file(tmp_path / "two" / "model.safetensors"), load_file(tmp_path / "one" / "model.safetensors")
+    assert set(two) == set(one)
+    for key, value in one.items():
+        torch.testing.assert_close(two[key], value, atol=2e-5, rtol=1e-4, msg=key)

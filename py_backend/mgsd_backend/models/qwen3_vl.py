@@ -275,6 +275,12 @@ class Qwen3VLPolicy(PolicyModel):
         full = {k.removeprefix("core."): v for k, v in fsdp.full_state_dict(self._root).items()}
         if self._lora is not None:
             full = merge_gathered_lora(full, float(self._lora["alpha"]) / float(self._lora["rank"]))
+        embed = "model.language_model.embed_tokens.weight"
+        if fsdp.rank() == 0 and "lm_head.weight" in full and self._core.lm_head.weight is \
+                self._core.model.language_model.embed_tokens.weight:
+            # Gathered separately, the tied head is a second tensor; share it again so save_pretrained
+            # writes it once, as it does for the unsharded model.
+            full["lm_head.weight"] = full[embed]
         if fsdp.rank() == 0:
             write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory), state=full)
 
