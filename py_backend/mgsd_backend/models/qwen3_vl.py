@@ -67,12 +67,15 @@ def build_hf_model(spec: dict, *, device: str, dtype: str, seed: int, trainable:
         plan = plan_precision(torch_dtype, str(spec.get("master_weights", "fp32")), trainable)
     except ValueError as err:
         raise ModelLoadError(f"hf model spec: {err}", hint="set model.masterWeights to fp32 or bf16") from err
-    model, tokenizer = load_model_and_tokenizer(directory, plan.param_dtype, torch_device)
+    # Sharded: load into CPU memory; fully_shard then moves only each rank's shards to the device
+    # (a full fp32 copy per GPU first would need 4 bytes × parameters on every rank).
+    load_device = torch.device("cpu") if fsdp.is_distributed() else torch_device
+    model, tokenizer = load_model_and_tokenizer(directory, plan.param_dtype, load_device)
     torch.manual_seed(seed)  # LoRA's A matrices are initialised randomly
     return Qwen3VLPolicy(
         model, tokenizer, ImageSettings.from_directory(directory), lora=spec.get("lora"), trainable=trainable,
         gradient_checkpointing=bool(spec.get("gradient_checkpointing", False)), source=str(source),
-        source_dir=directory, plan=plan, cpu_offload=bool(spec.get("cpu_offload", False)),
+        source_dir=directory, plan=plan, cpu_offload=bool(spec.get("cpu_offload", False)), device=torch_device,
     )
 
 
@@ -84,7 +87,7 @@ class Qwen3VLPolicy(PolicyModel):
     def __init__(self, model, tokenizer, settings: ImageSettings, *, lora: dict | None = None,
                  trainable: bool = False, gradient_checkpointing: bool = False,
                  source: str = "<memory>", source_dir: Path | None = None, plan: PrecisionPlan | None = None,
-                 cpu_offload: bool = False) -> None:
+                 cpu_offload: bool = False, device: torch.device | None = None) -> None:
         self._core = model  # Qwen3VLForConditionalGeneration; LoRA layers are injected in place
         self._tokenizer = tokenizer
         self._source, self._source_dir = source, source_dir
@@ -104,7 +107,7 @@ class Qwen3VLPolicy(PolicyModel):
 
         model.generation_config = GenerationConfig(eos_token_id=self._stop_ids, pad_token_id=self._pad_id)
         self._setup_training(gradient_checkpointing)
-        self._device = model.lm_head.weight.device
+        self._device = device or model.lm_head.weight.device
         self._plan = plan or PrecisionPlan(model.dtype, model.dtype, "bf16" if model.dtype != torch.float32 else "fp32")
         # Sharded whenever a process group exists (world size 1 included): see sharding/fsdp.py.
         self._root = (fsdp.shard_qwen3_vl(model, self._plan, self._device, cpu_offload=cpu_offload and not trainable)
