@@ -68,7 +68,7 @@ def save_any(directory: str | Path, model: PolicyModel, optimizer: torch.optim.O
                                     manifest_file=MANIFEST_FILE, format_version=FORMAT_VERSION, finish=_finish,
                                     merged_model=merged)
         return layout, files, {"metadata_sha256": read_manifest(directory)["metadata_sha256"]}
-    if model.is_sharded:
+    if model.shards_parameters:
         raise RequestError("save: layout full gathers nothing across ranks; this model is sharded",
                            hint="Save with layout dcp (resume) or hub (export).")
     return layout, save_checkpoint(directory, model, optimizer, step), {}
@@ -84,7 +84,7 @@ def save_hub(directory: str | Path, model: PolicyModel) -> list[str]:
         temp.mkdir()
     if fsdp.is_distributed():
         torch.distributed.barrier()
-    if fsdp.rank() == 0 or model.is_sharded:  # a sharded save is a collective that writes on rank 0
+    if fsdp.rank() == 0 or model.shards_parameters:  # a sharded save is a collective that writes on rank 0
         model.save(str(temp))
     files: list[str] = []
     if fsdp.rank() == 0:

@@ -1,7 +1,7 @@
 """hf models under FSDP2 on 2 gloo CPU ranks equal the unsharded model on one process.
 
 One SFT step with an image: rows split across ranks, token-mean over the global batch (each rank
-scales its token sum by world / global tokens because FSDP2 averages gradients over ranks),
+back-propagates its token sum / the global token count; FSDP2 sums the gradients over ranks),
 global gradient clipping, AdamW. The loss, the gathered weights after the step and the update
 monitor agree with the single-process step within float tolerance."""
 
@@ -49,7 +49,7 @@ def sft_step(tiny_dir: str, rank: int, world: int, checkpointing: bool = False) 
         hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
         logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
         token_sum = -logprobs_N.sum()
-    loss = token_sum * world / tokens
+    loss = token_sum / tokens  # this rank's share of the global token-mean
     monitor = UpdateMonitor(params)
     grad_norm = apply_update(params, optimizer, loss, LR, CLIP, "test")
     update = monitor.measure()
@@ -146,8 +146,9 @@ def test_a_frozen_teacher_sharded_with_cpu_offload_scores_like_the_unsharded_one
 
 def worker_distill(rank: int, world: int, tiny_dir: str) -> dict:
     """distill_step through the Worker with a sharded student and a sharded in-process teacher.
-    Every rank sends the same rows (row splitting is the worker group's job), so the averaged
-    gradient equals the single-process one."""
+    Every rank sends the same rows with its local token-mean (splitting rows into shares of the
+    global mean is the worker group's job), so the summed gradient is `world` times the
+    single-process one; a small grad clip makes both clipped updates the same."""
     from mgsd_backend.worker import Worker
 
     worker = Worker(threads=1)
@@ -162,7 +163,7 @@ def worker_distill(rank: int, world: int, tiny_dir: str) -> dict:
     sampling = {"max_new_tokens": 6, "temperature": 1.0, "top_p": 1.0, "seed": 3}
     _, rollout = worker.generate({"role": "student", "views": students, "sampling": sampling}, {"images": images})
     args = {"role": "student", "views": students, "estimator": "full", "temperature": 1.0, "lr": 1e-2,
-            "grad_clip": 1.0, "clip": {"low": 0.2, "high": 0.3, "dual": 3.0}, "k": 4,
+            "grad_clip": 1e-3, "clip": {"low": 0.2, "high": 0.3, "dual": 3.0}, "k": 4,
             "teacher": {"source": "role", "role": "teacher", "views": teachers}}
     tensors = {"images": images, "response_ids": rollout["response_ids"], "response_mask": rollout["response_mask"]}
     result, _ = worker.distill_step(args, tensors)
@@ -176,7 +177,10 @@ def test_distill_step_through_the_worker_with_sharded_student_and_teacher_matche
     single = worker_distill(0, 1, str(tiny_dir))
     lead = run_ranks(worker_distill, 2, str(tiny_dir))[0]
     assert lead["ids"].tolist() == single["ids"].tolist()  # seeded sampling is the same sharded
-    for key, value in single["result"].items():
+    assert single["result"]["grad_norm"] > 1e-3  # the clip is active in both
+    assert abs(lead["result"]["grad_norm"] - 2 * single["result"]["grad_norm"]) < 1e-4 * single["result"]["grad_norm"]
+    for key in ("loss", "kl", "update_rel_norm"):
+        value = single["result"][key]
         assert abs(lead["result"][key] - value) < 1e-4 * max(1.0, abs(value)), (key, lead["result"], single["result"])
     for key, value in single["state"].items():
         torch.testing.assert_close(torch.from_numpy(lead["state"][key]), value, atol=2e-5, rtol=1e-4, msg=key)

@@ -160,7 +160,7 @@ class PolicyModel(abc.ABC):
         return False
 
     @property
-    def is_sharded(self) -> bool:
+    def shards_parameters(self) -> bool:
         """True when the weights are FSDP shards (then `save` is a collective that writes on rank 0)."""
         return False
 

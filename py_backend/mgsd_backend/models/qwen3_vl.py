@@ -256,7 +256,7 @@ class Qwen3VLPolicy(PolicyModel):
         return self._root if self._root is not None else fsdp.ShardedRoot(self._core)
 
     @property
-    def is_sharded(self) -> bool:
+    def shards_parameters(self) -> bool:
         return self._root is not None
 
     @property

@@ -15,6 +15,10 @@ the reduce-scattered gradients.
 Precision (master_weights.py): parameters are stored in `plan.param_dtype` (fp32 masters by
 default) and gathered in `plan.compute_dtype`; gradients are always reduced in fp32.
 
+Gradients are SUMMED over the ranks (divide factor 1, not FSDP's default mean): each rank
+back-propagates its share of the global token-mean (its token sum / the global token count), as
+the worker group does for replicated models, so the reduced gradient is the global one at any N.
+
 A frozen model (teacher) is sharded the same way, has no optimizer, and can keep its shards in
 CPU memory (`CPUOffloadPolicy`), copied to the device one unit at a time for its forward.
 """
@@ -73,10 +77,15 @@ def shard_qwen3_vl(core: nn.Module, plan: PrecisionPlan, device: torch.device, *
     options = {"mesh": mesh, "mp_policy": mixed, "offload_policy": offload,
                "reshard_after_forward": reshard_after_forward}
     inner = core.model
-    for layer in _units(inner):
+    units = _units(inner)
+    for layer in units:
         fully_shard(layer, **options)
     root = ShardedRoot(core)
     fully_shard(root, **options)
+    for module in [*units, root]:
+        # A plain SUM: a custom factor alone would use PREMUL_SUM, which gloo lacks.
+        module.set_gradient_divide_factor(1.0)
+        module.set_force_sum_reduction_for_comms(True)
     # FSDP2 initialises lazily at the first forward and requires it to be the root's; sampling
     # enters through `core.generate` (a child unit first), so run one head row through the root now.
     with torch.no_grad():
