@@ -5,8 +5,8 @@
  *
  * The run's worker loads the model exactly as evaluation does (from a full or a DCP checkpoint,
  * frozen, in model.dtype) and saves it with the `save` op's `hub` layout, which writes into a
- * temporary directory beside `out` and renames it into place. `out` must not exist: an export
- * never writes over anything.
+ * temporary directory beside `out` and renames it into place. `out` must not exist, and may not lie
+ * inside the run, the checkpoint or a dataset (output-guard.ts): an export never writes over an input.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -16,6 +16,7 @@ import { ConfigError } from '../errors.js';
 import { checkpointOf } from './evaluate-run.js';
 import { validateConfig } from './load.js';
 import { loadRequest } from './models.js';
+import { assertSafeOutput } from './output-guard.js';
 import { RunDir } from './run-dir.js';
 
 /** What to export. */
@@ -29,16 +30,18 @@ export interface ExportRequest {
 /** Exports and returns the files written (relative to `out`). */
 export async function exportRun(request: ExportRequest): Promise<{ out: string; files: string[] }> {
   const run = new RunDir(request.run);
-  run.assertResumable();
+  const config = validateConfig(run.readConfig().raw, run.config);
+  const checkpoint = checkpointOf(run, config, request.model);
   const out = resolve(request.out);
+  assertSafeOutput('--out', out, [
+    { label: '--run', path: run.root },
+    ...(checkpoint === null ? [] : [{ label: '--model', path: checkpoint }]),
+  ]);
   if (existsSync(out)) {
     throw new ConfigError('output_exists', `--out ${out} already exists; an export never writes over a directory`, {
       hint: 'Pick a new directory, or remove the old export first.',
     });
   }
-  const { _source: _, ...raw } = run.readJson<Record<string, unknown>>(run.config);
-  const config = validateConfig(raw, run.config);
-  const checkpoint = checkpointOf(run, config, request.model);
   const client = await BackendClient.start({
     workers: { export: { threads: 2 } },
     logDir: run.logs,
