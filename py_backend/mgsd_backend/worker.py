@@ -127,8 +127,12 @@ class Worker:
         # A DCP checkpoint has no model/ directory unless its model had an adapter (then model/ holds
         # the merged weights, which a new stage or a frozen role loads instead of the adapter shards).
         weights = ckpt.model_dir(checkpoint) if checkpoint else None
-        model = build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
-                            trainable=trainable, checkpoint=weights)
+
+        def build() -> Any:
+            return build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
+                               trainable=trainable, checkpoint=weights)
+
+        model = ckpt.reading_model(checkpoint, build) if checkpoint else build()
         is_dcp = bool(checkpoint) and ckpt.is_dcp_checkpoint(checkpoint)
         if not trainable:
             if is_dcp and weights is None:

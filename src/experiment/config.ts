@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -149,6 +150,15 @@ const BackendSchema = z
       .default(null)
       .describe(
         'Rows per forward/backward inside one training step (gradient accumulation; the loss stays the token-mean over the whole batch, so results do not depend on it beyond float rounding); null = all of the step\'s rows at once. The hf memory plan sizes activations with it.',
+      ),
+    heartbeatTimeoutMs: positiveInt
+      .min(2 * HEARTBEAT_INTERVAL_MS)
+      .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+      .describe(
+        `Milliseconds without a heartbeat (each worker beats every ${HEARTBEAT_INTERVAL_MS} ms, also while an op computes) ` +
+          'after which a stopped worker (SIGSTOP) counts as stalled: the run stops with an error naming it, and it is killed. ' +
+          `A silent worker that is not stopped gets ${WEDGED_FACTOR} times as long before it counts as wedged ` +
+          '(a native call holding the Python GIL, or an overloaded machine, can delay its beats).',
       ),
   })
   .strict();

@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 
 import { BackendClient } from '../backend/client.js';
+import { BackendError } from '../errors.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
@@ -46,6 +47,7 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,
     requestTimeoutMs: config.backend.requestTimeoutMs,
+    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
   });
   try {
     checkDevices(client, config);
@@ -80,8 +82,9 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
 
 /**
  * The stages and evaluations; returns every model's evaluation in table order. When any branch
- * fails (or the user stops the run), the others are asked to stop at their next step and awaited,
- * so every worker is idle — and every checkpoint complete — before the workers are closed.
+ * fails (a worker died or stalled, or the user stops the run), the others are asked to stop at
+ * their next step and awaited, so every worker is idle — and every checkpoint complete — before the
+ * workers are closed; the first failure is what the user sees, with how to resume.
  */
 async function runStages(context: PipelineContext): Promise<Array<[string, ModelEvaluation]>> {
   const branches: Array<Promise<unknown>> = [];
@@ -95,9 +98,28 @@ async function runStages(context: PipelineContext): Promise<Array<[string, Model
   } catch (error) {
     context.services.stop.requested = true;
     await Promise.allSettled(branches);
-    throw error;
+    throw withResumeHint(error, context.services.run.root);
   }
 }
+
+/**
+ * A backend error with how to continue this run: a dead or stalled worker's error gets the resume
+ * command (the other branches have checkpointed); a worker hint naming `<run>` (full disk, damaged
+ * checkpoint) gets this run's directory.
+ */
+function withResumeHint(error: unknown, root: string): unknown {
+  if (!(error instanceof BackendError)) return error;
+  const hint = error.hint?.replaceAll('<run>', root);
+  if (!WORKER_LOST.has(error.code) && hint === error.hint) return error;
+  return new BackendError(error.code, error.message, {
+    cause: error.cause,
+    context: error.context,
+    hint: WORKER_LOST.has(error.code) ? `${hint ?? ''} Then continue from the last checkpoints with: npx mgsd run --resume ${root}`.trim() : hint,
+  });
+}
+
+/** Codes of a worker that is gone (`worker-handle.ts`): the run can resume once the cause is fixed. */
+const WORKER_LOST = new Set(['worker_died', 'worker_stalled']);
 
 async function runBranches(context: PipelineContext, branch: <T>(promise: Promise<T>) => Promise<T>): Promise<Array<[string, ModelEvaluation]>> {
   const { config } = context;

@@ -1,6 +1,7 @@
 /**
  * `mgsd run`: the whole MGSD pipeline on one config — data, (tiny) base pretraining, cold-start SFT,
- * OPSD, baselines, evaluation, report. Ctrl-C checkpoints and exits; `--resume <dir>` continues.
+ * OPSD, baselines, evaluation, report. Ctrl-C, SIGTERM and SIGHUP checkpoint and exit (130, 143,
+ * 129; `stop-signals.ts`); `--resume <dir>` continues.
  */
 import { Command } from 'commander';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { DEFAULT_PRESET } from '../../experiment/load.js';
 import { startRun } from '../../experiment/run.js';
 import { collect, stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
+import { installStopSignals, withStopSignal } from '../stop-signals.js';
 
 const RunOptions = z.object({
   config: z.string(),
@@ -26,14 +28,8 @@ export function runCommand(): Command {
     .option('--resume <dir>', 'continue an interrupted run from its last complete checkpoint')
     .action(async (raw) => {
       const options = parseOptions('run', RunOptions, raw);
-      const stop = { requested: false };
       const progress = stderrProgress();
-      const onSignal = (): void => {
-        if (stop.requested) process.exit(130); // a second Ctrl-C does not wait
-        stop.requested = true;
-        progress.note('[run] stopping after the current step (Ctrl-C again to abort without a checkpoint)');
-      };
-      process.on('SIGINT', onSignal);
+      const { stop, uninstall } = installStopSignals(progress);
       try {
         const { run, results } = await startRun({
           config: options.config,
@@ -45,8 +41,10 @@ export function runCommand(): Command {
         });
         const macro = Object.entries(results.macro).map(([key, value]) => `${key} ${(value * 100).toFixed(1)}%`);
         process.stdout.write(`results: ${run.results}\nmacro success: ${macro.join(', ')}\n`);
+      } catch (error) {
+        throw withStopSignal(error, stop);
       } finally {
-        process.off('SIGINT', onSignal);
+        uninstall();
       }
     });
 }
