@@ -11,12 +11,15 @@ import { startRun } from '../../experiment/run.js';
 import { collect, stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
 import { installStopSignals, withStopSignal } from '../stop-signals.js';
+import { reportToOverride } from '../tracker-option.js';
 
 const RunOptions = z.object({
   config: z.string(),
   set: z.array(z.string()),
   out: z.string().optional(),
   resume: z.string().optional(),
+  reuse: z.boolean(),
+  reportTo: z.string().optional(),
 });
 
 export function runCommand(): Command {
@@ -26,6 +29,8 @@ export function runCommand(): Command {
     .option('--set <key.path=value>', 'override one config key (repeatable)', collect, [])
     .option('--out <dir>', 'run directory (default runs/<name>-seed<seed>)')
     .option('--resume <dir>', 'continue an interrupted run from its last complete checkpoint')
+    .option('--report-to <list>', 'mirror the metrics to trackers: tensorboard,wandb,mlflow (reportTo; offline by default)')
+    .option('--no-reuse', 'recompute every stage instead of reusing finished ones from the stage cache (reuse.enabled=false)')
     .action(async (raw) => {
       const options = parseOptions('run', RunOptions, raw);
       const progress = stderrProgress();
@@ -33,9 +38,10 @@ export function runCommand(): Command {
       try {
         const { run, results } = await startRun({
           config: options.config,
-          overrides: options.set,
+          overrides: [...options.set, ...reportToOverride(options.reportTo)],
           out: options.out ?? null,
           resume: options.resume ?? null,
+          shouldReuse: options.reuse,
           progress,
           stop,
         });
