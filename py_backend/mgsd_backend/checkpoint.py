@@ -87,6 +87,8 @@ def save_any(directory: str | Path, model: PolicyModel, optimizer: torch.optim.O
     if model.shards_parameters:
         raise RequestError("save: layout full gathers nothing across ranks; this model is sharded",
                            hint="Save with layout dcp (resume) or hub (export).")
+    if fsdp.rank() != 0:  # replicas are identical: rank 0 writes the one copy
+        return layout, [], {}
     return layout, save_checkpoint(directory, model, optimizer, step), {}
 
 
