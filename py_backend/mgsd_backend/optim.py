@@ -56,6 +56,13 @@ def apply_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimi
         loss.backward()
     if reduce_grads is not None:
         reduce_grads(params)
+    return finish_update(params, optimizer, lr, grad_clip, where)
+
+
+def finish_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, lr: float, grad_clip: float,
+                  where: str) -> float:
+    """clip the accumulated gradients to `grad_clip` → step at `lr` → clear them. Returns the
+    pre-clip grad norm; NonFiniteLoss (weights unchanged) when it is not finite."""
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
     if not bool(torch.isfinite(grad_norm)):
         optimizer.zero_grad(set_to_none=True)

@@ -97,6 +97,10 @@ _model = Tagged(
                 "path": Field(Str(min_length=1)),
                 "lora": Field(Nullable(_lora)),
                 "gradient_checkpointing": Field(Bool()),
+                # fp32 (default): fp32 master weights under bf16 compute; bf16: in place (EasyR1 parity).
+                "master_weights": Field(OneOf(("fp32", "bf16")), required=False),
+                # A frozen model's FSDP shards live in CPU memory (CPUOffloadPolicy).
+                "cpu_offload": Field(Bool(), required=False),
             }
         ),
     },
@@ -206,6 +210,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
                 "append_eos": Field(Bool()),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
+                "micro_batch_size": Field(Nullable(Int(low=1)), required=False),
             }
         ),
         {"images": _images},
@@ -219,6 +224,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
                 "temperature": Field(_temperature),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
+                "micro_batch_size": Field(Nullable(Int(low=1)), required=False),
                 "clip": Field(_clip),
                 "teacher": Field(_teacher),
                 "k": Field(Nullable(Int(low=1)), required=False),
@@ -242,6 +248,7 @@ SCHEMAS: Mapping[Op, OpSchema] = {
                 "views": Field(_views),
                 "lr": Field(_lr),
                 "grad_clip": Field(_grad_clip),
+                "micro_batch_size": Field(Nullable(Int(low=1)), required=False),
                 "clip": Field(_clip),
             }
         ),
@@ -253,7 +260,9 @@ SCHEMAS: Mapping[Op, OpSchema] = {
         },
     ),
     Op.SAVE: OpSchema(
-        Obj({"role": Field(_role), "dir": Field(Str(min_length=1)), "include_optimizer": Field(Bool())}),
+        Obj({"role": Field(_role), "dir": Field(Str(min_length=1)), "include_optimizer": Field(Bool()),
+             # full | dcp (sharded, resumable at any N) | hub (export); default: dcp under a process group.
+             "layout": Field(OneOf(("full", "dcp", "hub")), required=False)}),
         {},
     ),
 }

@@ -75,6 +75,10 @@ export const ModelSpecSchema = z.discriminatedUnion('kind', [
     path: z.string().min(1),
     lora: z.strictObject({ rank: positiveInt, alpha: z.number().positive(), dropout: z.number().min(0).lt(1) }).nullable(),
     gradient_checkpointing: z.boolean(),
+    /** fp32 (default): fp32 master weights under bf16 compute; bf16: updated in place (EasyR1 parity). */
+    master_weights: z.enum(['fp32', 'bf16']).optional(),
+    /** A frozen model keeps its FSDP shards in CPU memory (CPUOffloadPolicy). */
+    cpu_offload: z.boolean().optional(),
   }),
 ]);
 
@@ -125,6 +129,9 @@ const ScoreArgsSchema = z
   .strictObject({ role, views: ViewsSchema, temperature, mode: z.enum(['token', 'topk', 'full']), k: positiveInt.nullable().optional() })
   .refine((args) => needsK(args, args.mode), { message: 'k is required when mode is "topk"', path: ['k'] });
 
+/** Rows per forward/backward of a training step (gradient accumulation); null/absent = all rows at once. */
+const microBatchSize = positiveInt.nullable().optional();
+
 const SftStepArgsSchema = z.strictObject({
   role,
   views: ViewsSchema,
@@ -132,6 +139,7 @@ const SftStepArgsSchema = z.strictObject({
   append_eos: z.boolean(),
   lr,
   grad_clip: gradClip,
+  micro_batch_size: microBatchSize,
 });
 
 const DistillStepArgsSchema = z
@@ -142,20 +150,36 @@ const DistillStepArgsSchema = z
     temperature,
     lr,
     grad_clip: gradClip,
+    micro_batch_size: microBatchSize,
     clip: ClipSchema,
     teacher: TeacherSchema,
     k: positiveInt.nullable().optional(),
   })
   .refine((args) => needsK(args, args.estimator), { message: 'k is required when estimator is "topk"', path: ['k'] });
 
-const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema });
+const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema, micro_batch_size: microBatchSize });
 
-const SaveArgsSchema = z.strictObject({ role, dir: z.string().min(1), include_optimizer: z.boolean() });
+const SaveArgsSchema = z.strictObject({
+  role,
+  dir: z.string().min(1),
+  include_optimizer: z.boolean(),
+  /** full (one process) | dcp (sharded, resumable at any N) | hub (export); default: dcp under a process group, else full. */
+  layout: z.enum(['full', 'dcp', 'hub']).optional(),
+});
 
 // ---- per-op result schemas (loose: a worker may add metrics; known keys are checked) ---------
 const opSeconds = { op_seconds: z.number().optional() };
 const finite = z.number();
-const StepMetrics = { loss: finite, grad_norm: finite, lr: finite, tokens: z.number().int().min(0), ...opSeconds };
+/** Every training step: the update monitor's numbers beside the loss (docs/protocol.md). */
+const StepMetrics = {
+  loss: finite,
+  grad_norm: finite,
+  lr: finite,
+  tokens: z.number().int().min(0),
+  update_rel_norm: finite,
+  update_changed_fraction: z.number().min(0).max(1),
+  ...opSeconds,
+};
 
 /** Each op's result (the reply header's `result`). */
 export const RESULT_SCHEMAS = {
@@ -176,7 +200,13 @@ export const RESULT_SCHEMAS = {
     teacher_entropy: finite.nullable(),
   }),
   pg_step: z.looseObject({ ...StepMetrics, clip_fraction: finite }),
-  save: z.looseObject({ files: z.array(z.string()), ...opSeconds }),
+  save: z.looseObject({
+    files: z.array(z.string()),
+    layout: z.enum(['full', 'dcp', 'hub']),
+    /** dcp: sha256 of DCP's pickled `.metadata`, checked before any load. */
+    metadata_sha256: z.string().optional(),
+    ...opSeconds,
+  }),
 } satisfies Record<OpName, z.ZodType>;
 
 /** Each op's arguments (the request header's `args`). */

@@ -126,7 +126,7 @@ function defaultDataset(run: RunDir, config: ExperimentConfig): string {
 }
 
 /** The checkpoint of `model` in `run` (null = the configured pretrained model), or a directory. */
-function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
+export function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
   const stage = MODEL_STAGES[model];
   if (stage === undefined) {
     const path = isAbsolute(model) ? model : resolve(model);
