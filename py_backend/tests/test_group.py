@@ -40,7 +40,7 @@ def _script(save_dir: str) -> list:
         ("distill_step", distill, {"images": imgs, **_responses()}),
         ("generate", {"role": "student", "views": views, "sampling": sampling}, {"images": imgs}),
         ("score", score, {"images": imgs, **_responses()}),
-        ("save", {"role": "student", "dir": save_dir, "include_optimizer": True, "layout": "full"}, {}),
+        ("save", {"role": "student", "dir": save_dir, "include_optimizer": True}, {}),
     ]
 
 
