@@ -80,10 +80,15 @@ class Generation:
 
 @dataclass(frozen=True)
 class SamplingParams:
+    """How to sample. Row b's randomness derives from (`seed`, `row_offset + b`) only (sampling.py),
+    so a worker serving rows [a, c) of a larger batch passes `row_offset=a` and samples exactly
+    what the whole batch would for those rows."""
+
     max_new_tokens: int
     temperature: float  # 0 means greedy
     top_p: float
     seed: int
+    row_offset: int = 0  # global index of this batch's first row
 
 
 class PolicyModel(abc.ABC):
