@@ -41,6 +41,7 @@ from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
 from .optim import apply_update, build_adamw, set_hyperparameters
+from .prompt_cache import PromptCache
 from .protocol import WIRE_TEACHER_TENSORS
 
 Tensors = dict[str, torch.Tensor]
@@ -75,6 +76,7 @@ class Worker:
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
         self.roles: dict[str, RoleState] = {}
+        self._prompts = PromptCache()  # one encode per (model, views, images) within a step
 
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
@@ -95,6 +97,7 @@ class Worker:
     @timed
     def load(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
         name = args["role"]
+        self._prompts.clear()  # never keep a replaced model alive, nor serve its encodings
         users = [r for r, s in self.roles.items() if s.alias_of == name and r != name]
         if users:
             raise RequestError(f"load: role {name!r} is aliased by {users}; reloading it would split them",
@@ -249,7 +252,7 @@ class Worker:
                 path: str) -> EncodedPrompts:
         views = parse_views(views_json, f"args.{path}")
         try:
-            prompts = model.encode_prompts(views, images)
+            prompts = self._prompts.get_or_encode(model, views_json, images, lambda: model.encode_prompts(views, images))
         except ValueError as err:
             raise RequestError(f"{op}: args.{path}: {err}",
                                hint="Send one image row per view that has an image part, and none otherwise.") from err

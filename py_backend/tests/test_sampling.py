@@ -10,7 +10,7 @@ import torch
 
 from mgsd_backend.models.base import SamplingParams
 from mgsd_backend.models.registry import build_model
-from mgsd_backend.models.sampling import RowNoise, row_seed, select_next
+from mgsd_backend.models.sampling import RowNoise, row_seed, select_next, suppress_bias
 from qwen_fixtures import random_images, student_view, teacher_view
 from tiny_fixtures import SMALL_CONFIG, images
 
@@ -24,7 +24,7 @@ def test_gumbel_draws_follow_the_tempered_distribution():
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
     rows = 20000
     noise = RowNoise(seed=3, row_offset=0, batch=rows)
-    token_B, _ = select_next(logits.expand(rows, -1), 0.5, 1.0, noise)
+    token_B, _, _ = select_next(logits.expand(rows, -1), 0.5, 1.0, noise)
     freq = torch.bincount(token_B, minlength=4).float() / rows
     torch.testing.assert_close(freq, torch.softmax(logits / 0.5, -1), atol=0.015, rtol=0)
 
@@ -32,8 +32,10 @@ def test_gumbel_draws_follow_the_tempered_distribution():
 def test_top_p_keeps_the_nucleus_and_suppressed_ids_are_never_drawn():
     logits = torch.tensor([3.0, 2.9, 0.0, -1.0, 2.95])
     rows = 4000
-    token_B, logprob_B = select_next(logits.expand(rows, -1), 1.0, 0.6, RowNoise(1, 0, rows), suppress_ids=[4])
+    token_B, logprob_B, choice_BV = select_next(logits.expand(rows, -1), 1.0, 0.6, RowNoise(1, 0, rows),
+                                            suppress_bias([4], 5, torch.device("cpu")))
     assert set(token_B.tolist()) == {0, 1}  # id 4 suppressed; {0, 1} then hold ≥ 0.6 of the mass
+    assert torch.equal(choice_BV.argmax(-1), token_B)  # what transformers' greedy step will take
     # The reported log-prob is the raw tempered one: suppression and top-p do not renormalise it.
     torch.testing.assert_close(logprob_B[token_B == 0][0], torch.log_softmax(logits, -1)[0])
 
@@ -47,7 +49,7 @@ def test_row_seeds_differ_across_rows_and_seeds_and_never_go_negative():
 
 def test_greedy_needs_no_noise_and_sampling_does():
     logits = torch.randn(3, 7)
-    token_B, _ = select_next(logits, 0.0, 1.0, None)
+    token_B, _, _ = select_next(logits, 0.0, 1.0, None)
     assert torch.equal(token_B, logits.argmax(-1))
     with pytest.raises(ValueError, match="RowNoise"):
         select_next(logits, 1.0, 1.0, None)

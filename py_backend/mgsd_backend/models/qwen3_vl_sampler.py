@@ -4,7 +4,7 @@ own token selection (sampling.py) so randomness is per row and log-probs come fr
 How. `generate` runs in greedy mode with one logits processor, `RowSampler`, that receives every
 step's float32 raw logits, picks the token itself (`select_next`: suppression of Qwen's vision
 placeholders, temperature, top-p, per-row Gumbel noise seeded from (seed, global row)) and returns
-scores that are -inf everywhere except that token, so transformers' argmax takes exactly it. The
+its choice scores, whose argmax transformers' greedy step then takes: exactly that token. The
 processor records the token's log-prob under the documented semantics (log-softmax of the raw
 logits / temperature, before suppression and top-p): no second, teacher-forced pass is needed.
 The cached logits differ from a teacher-forced forward's only by float noise (tested against
@@ -23,7 +23,7 @@ import os
 import torch
 
 from .base import EncodedPrompts, Generation, SamplingParams
-from .sampling import RowNoise, select_next
+from .sampling import RowNoise, select_next, suppress_bias
 
 
 class RowSampler:
@@ -31,16 +31,19 @@ class RowSampler:
 
     def __init__(self, params: SamplingParams, batch: int, suppress_ids: list[int]) -> None:
         self._params = params
-        self._suppress = suppress_ids
+        self._suppress_ids = suppress_ids
+        self._bias_V: torch.Tensor | None = None  # made on the first call, on the logits' device
         self._noise = RowNoise(params.seed, params.row_offset, batch) if params.temperature > 0 else None
         self.logprobs: list[torch.Tensor] = []  # one [B] float32 per decoding step
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        token_B, logprob_B = select_next(scores, self._params.temperature, self._params.top_p, self._noise,
-                                         self._suppress)
+        if self._bias_V is None:
+            self._bias_V = suppress_bias(self._suppress_ids, scores.shape[-1], scores.device)
+        _, logprob_B, choice_BV = select_next(scores, self._params.temperature, self._params.top_p, self._noise,
+                                              self._bias_V)
         self.logprobs.append(logprob_B)
-        chosen = torch.full_like(scores, float("-inf"))
-        return chosen.scatter_(1, token_B[:, None], 0.0)
+        # transformers (greedy mode) takes the argmax of these very scores: our token.
+        return choice_BV
 
 
 def hf_generate(policy, prompts: EncodedPrompts, params: SamplingParams) -> Generation:

@@ -61,26 +61,34 @@ class RowNoise:
 
 
 def select_next(logits_BV: torch.Tensor, temperature: float, top_p: float, noise: RowNoise | None,
-                suppress_ids: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raw logits → (token ids [B] int64, their log-probs [B] float32, per the module header).
+                suppress_bias_V: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Raw logits → (token ids [B] int64, their log-probs [B] float32, choice scores [B, V]).
 
-    `suppress_ids` get zero probability in the choice (not in the reported log-prob). `noise` is
-    required unless greedy."""
+    The token is the argmax of the choice scores (the hf sampler hands them to transformers, whose
+    greedy argmax then takes the same token). `suppress_bias_V` (0, or -inf on ids that must never
+    be chosen; `suppress_bias`) applies to the choice only, not to the reported log-prob. `noise`
+    is required unless greedy."""
     logits_BV = logits_BV.float()
     scale = 1.0 if temperature <= 0 else temperature
-    logprobs_BV = torch.log_softmax(logits_BV / scale, dim=-1)
-    choice_BV = logprobs_BV
-    if suppress_ids:
-        choice_BV = choice_BV.clone()
-        choice_BV[:, suppress_ids] = float("-inf")
+    logprobs_BV = torch.log_softmax(logits_BV if scale == 1.0 else logits_BV / scale, dim=-1)
+    choice_BV = logprobs_BV if suppress_bias_V is None else logprobs_BV + suppress_bias_V
     if temperature > 0:
         if noise is None:
             raise ValueError("select_next: sampling at temperature > 0 needs a RowNoise")
         if top_p < 1.0:
             choice_BV = nucleus_logits(choice_BV, top_p)
-        choice_BV = choice_BV + noise.gumbel(choice_BV)
+        choice_BV = noise.gumbel(choice_BV).add_(choice_BV)
     token_B = choice_BV.argmax(dim=-1)
-    return token_B, logprobs_BV.gather(-1, token_B[:, None]).squeeze(-1)
+    return token_B, logprobs_BV.gather(-1, token_B[:, None]).squeeze(-1), choice_BV
+
+
+def suppress_bias(ids: list[int], vocab: int, device: torch.device) -> torch.Tensor | None:
+    """A [V] float32 bias: -inf on `ids`, 0 elsewhere (None when there is nothing to suppress)."""
+    if not ids:
+        return None
+    bias_V = torch.zeros(vocab, dtype=torch.float32, device=device)
+    bias_V[ids] = float("-inf")
+    return bias_V
 
 
 def nucleus_logits(logits_BV: torch.Tensor, top_p: float) -> torch.Tensor:

@@ -141,7 +141,7 @@ class TinyVLM(PolicyModel):
         tokens, logprobs, alive = [], [], []
         alive_B = torch.ones(B, dtype=torch.bool, device=self.device)
         for step in range(params.max_new_tokens):
-            token_B, logprob_B = select_next(logits_BV, params.temperature, params.top_p, noise)
+            token_B, logprob_B, _ = select_next(logits_BV, params.temperature, params.top_p, noise)
             tokens.append(token_B)
             logprobs.append(logprob_B)
             alive.append(alive_B)
