@@ -24,6 +24,7 @@ import base64
 import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -190,7 +191,10 @@ def run_trl(spec: dict, case: dict, args):
 
     trainer._generate_single_turn = counting
     assert isinstance(recorder, TrainerCallback)
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
     return steps, phases, tokens
 
 

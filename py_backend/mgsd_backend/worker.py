@@ -36,7 +36,7 @@ from .losses.distill import TeacherRows, distill_loss
 from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
 from .losses.pg import ClipParams, pg_loss
 from .losses.sft import sft_loss
-from .models.base import EncodedPrompts, PolicyModel, SamplingParams
+from .models.base import EncodedPrompts, InProcessSampler, PolicyModel, Sampler, SamplingParams
 from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
@@ -54,6 +54,7 @@ class RoleState:
     optimizer: torch.optim.Optimizer | None
     alias_of: str | None = None
     step: int = 0
+    sampler: Sampler | None = None  # shared with aliases; set in `load`
 
 
 def timed(method: Callable[..., OpResult]) -> Callable[..., OpResult]:
@@ -104,10 +105,12 @@ class Worker:
                                hint="Load the aliases again after this role, or load into a new role name.")
         if args.get("alias_of") is not None:
             owner = self._role(args["alias_of"], "load")
-            self.roles[name] = RoleState(owner.model, None, alias_of=args["alias_of"], step=owner.step)
+            self.roles[name] = RoleState(owner.model, None, alias_of=args["alias_of"], step=owner.step,
+                                         sampler=owner.sampler)
             return {"describe": owner.model.describe(), "step": owner.step, "optimizer_restored": False}, {}
         self.roles.pop(name, None)  # free the old model before building the new one
         state, restored = self._build_role(args)
+        state.sampler = InProcessSampler(state.model)
         self.roles[name] = state
         return {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}, {}
 
@@ -143,12 +146,13 @@ class Worker:
     # ---- sampling and scoring ---------------------------------------------------------------
     @timed
     def generate(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        model = self._role(args["role"], "generate").model
+        state = self._role(args["role"], "generate")
+        model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "generate", "views")
         s = args["sampling"]
         params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
-        model.train(False)
-        gen = model.generate(prompts, params)
+        assert state.sampler is not None, "every loaded role has a sampler"
+        gen = state.sampler.generate(prompts, params)
         out = {"response_ids": gen.response_ids_BR.long(), "response_mask": gen.response_mask_BR.bool(),
                "logprobs": gen.logprobs_BR.float(), "token_char_end": gen.token_char_end_BR.int()}
         return {"texts": gen.texts}, to_cpu(out)
@@ -246,6 +250,8 @@ class Worker:
         grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, loss, float(args["lr"]),
                                  float(args["grad_clip"]), where)
         state.step += 1
+        assert state.sampler is not None, "every loaded role has a sampler"
+        state.sampler.update_weights(state.model.named_weights, state.step)  # before the next generate
         return grad_norm
 
     def _encode(self, model: PolicyModel, views_json: Any, images: torch.Tensor | None, op: str,

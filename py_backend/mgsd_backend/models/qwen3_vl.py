@@ -234,6 +234,11 @@ class Qwen3VLPolicy(PolicyModel):
     def train(self, mode: bool = True) -> None:
         self._core.train(mode and self._trainable)
 
+    def named_weights(self):
+        """The live parameters by transformers' names (LoRA layers unmerged: an engine that holds
+        its own copy must merge them, as `save` does)."""
+        return self._core.named_parameters()
+
     def save(self, directory: str) -> None:
         write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory))
 

@@ -212,6 +212,9 @@ class TinyVLM(PolicyModel):
         """(name, parameter) pairs, in `trainable_parameters` order."""
         return [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
 
+    def named_weights(self):
+        return self.net.named_parameters()
+
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)
 
