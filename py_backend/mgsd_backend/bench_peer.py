@@ -70,15 +70,20 @@ def main(argv: list[str] | None = None) -> int:
             cases = json.load(f)["cases"]
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps({"model_dir": str(model_dir), "new_tokens": args.new_tokens, "cases": cases}))
-        results = []
+        results, codecs = [], {}
         for case in [c for c in args.case_list.split(",") if c]:
+            codecs[case] = run_codec(peer_python, case, spec_path)
+            print(f"prompt encoding, {case}, 4 prompts: {codecs[case]}", file=sys.stderr)
             for threads in [int(t) for t in args.threads_list.split(",") if t]:
                 results.append(run_config(case, threads, args, spec_path, peer_python))
                 print(format_config(results[-1]), file=sys.stderr)
     summary = {"bench": "peer", "trl": pinned("trl"), "new_tokens": args.new_tokens, "rounds": args.rounds,
-               "steps": args.steps, "configs": results,
+               "steps": args.steps, "configs": results, "encode_ms_per_call": codecs,
                "target": {"ratio_at_most": TARGET_RATIO,
                           "met": all(r["paired_ratio"] <= TARGET_RATIO for r in results)}}
+    for case, ms in codecs.items():
+        print(f"prompt encoding ({case}, 4 prompts, median ms per call): mgsd codec {ms['mgsd_codec']:.2f}, "
+              f"HF processor {ms['hf_processor']:.2f}")
     for r in results:
         print(format_config(r))
     print(json.dumps(summary))
@@ -115,6 +120,12 @@ def run_config(case: str, threads: int, args, spec_path: Path, peer_python: Path
     return out
 
 
+def run_codec(peer_python: Path, case: str, spec_path: Path) -> dict:
+    """mgsd's codec against the HF processor on one case's first batch (peer venv: torchvision)."""
+    args = argparse.Namespace(steps=20, warmup=0)
+    return run_side(peer_python, "codec", case, 1, args, spec_path)
+
+
 def run_side(python: Path, side: str, case: str, threads: int, args, spec_path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "py_backend"), "OMP_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
@@ -127,6 +138,8 @@ def run_side(python: Path, side: str, case: str, threads: int, args, spec_path: 
         raise BenchError(f"bench_peer: side {side} ({case}, {threads} thread(s)) exited {child.returncode}; "
                          f"its stderr is above. Command: {' '.join(command)}")
     result = json.loads(child.stdout.strip().splitlines()[-1])
+    if side == "codec":
+        return result
     print(f"  {side:9s} {case} t={threads}: median {statistics.median(result['step_s']):.3f} s", file=sys.stderr)
     return result
 

@@ -64,7 +64,7 @@ class PhaseTimer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mgsd_backend.bench_peer_sides")
-    parser.add_argument("--side", choices=("trl", "mgsd", "mgsd-text"), required=True)
+    parser.add_argument("--side", choices=("trl", "mgsd", "mgsd-text", "codec"), required=True)
     parser.add_argument("--spec", required=True)
     parser.add_argument("--case", required=True)
     parser.add_argument("--threads", type=int, required=True)
@@ -79,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.spec, encoding="utf-8") as f:
         spec = json.load(f)
     case = spec["cases"][args.case]
+    available = len(case["student_views"]) // int(case["batch"])
+    if args.warmup + args.steps > available:
+        raise SystemExit(f"bench_peer_sides: {args.warmup + args.steps} steps asked but the case has {available} "
+                         f"distinct batches; lower --steps/--warmup or build more batches (src/bench/peer.ts)")
+    if args.side == "codec":
+        print(json.dumps(time_codecs(spec, case, args.steps)))
+        return 0
     run = run_trl if args.side == "trl" else run_mgsd
     steps, phases, tokens = run(spec, case, args)
     keep = slice(args.warmup, None)
@@ -123,10 +130,12 @@ def run_mgsd(spec: dict, case: dict, args):
     timer.wrap(teacher, "response_hidden", "teacher")
     timer.wrap(torch.nn.utils, "clip_grad_norm_", "optimizer")
     timer.wrap(worker.roles["student"].optimizer, "step", "optimizer")
-    views, images = case["student_views"], images_of(case)
-    teacher_views = views if args.side == "mgsd" else case["teacher_views"]
+    all_images, batch = images_of(case), int(case["batch"])
     steps, phases, tokens = [], [], []
     for step in range(args.warmup + args.steps):
+        rows = slice(step * batch, (step + 1) * batch)  # new prompts every step, as in a run
+        views, images = case["student_views"][rows], all_images[rows]
+        teacher_views = views if args.side == "mgsd" else case["teacher_views"][rows]
         start = time.perf_counter()
         sampling = {"max_new_tokens": spec["new_tokens"], "temperature": 1.0, "top_p": 1.0, "seed": step}
         _, rollout = worker.generate({"role": "student", "views": views, "sampling": sampling}, {"images": images})
@@ -139,6 +148,47 @@ def run_mgsd(spec: dict, case: dict, args):
         phases.append(timer.take())
         tokens.append(int(rollout["response_mask"].sum()))
     return steps, phases, tokens
+
+
+# ---- prompt encoding: mgsd's codec against the HF processor -------------------------------------
+
+
+def time_codecs(spec: dict, case: dict, reps: int) -> dict:
+    """Median ms per call encoding the case's 4 student prompts (chat template, tokens, image
+    patches, padding), alternating mgsd's codec and the checkpoint's HF processor (with
+    torchvision: the peer venv), in this one process."""
+    import statistics
+
+    from PIL import Image
+    from transformers import AutoConfig, AutoProcessor
+
+    from .chat_views import parse_views
+    from .models.qwen3_vl_codec import ImageSettings, Qwen3VLCodec
+
+    processor = AutoProcessor.from_pretrained(spec["model_dir"], padding_side="left")
+    config = AutoConfig.from_pretrained(spec["model_dir"])
+    codec = Qwen3VLCodec(processor.tokenizer, ImageSettings.from_directory(spec["model_dir"]),
+                         image_token_id=config.image_token_id, pad_id=processor.tokenizer.pad_token_id)
+    batch = int(case["batch"])
+    images, views = images_of(case)[:batch], case["student_views"][:batch]
+    pil = [Image.fromarray(row) for row in images.numpy()]
+    conversations = [[{**m, "content": [{"type": "image", "image": pil[i]} if p["type"] == "image" else p
+                                        for p in m["content"]]} for m in view]
+                     for i, view in enumerate(views)]
+    runs = {
+        "mgsd_codec": lambda: codec.encode(parse_views(views, "views"), images),
+        "hf_processor": lambda: processor.apply_chat_template(conversations, add_generation_prompt=True, tokenize=True,
+                                                              return_dict=True, return_tensors="pt",
+                                                              processor_kwargs={"padding": True}),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for rep in range(reps + 2):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            if rep >= 2:
+                times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
 # ---- TRL --------------------------------------------------------------------------------------
@@ -155,9 +205,9 @@ def run_trl(spec: dict, case: dict, args):
     from trl import DistillationConfig, DistillationTrainer
 
     images = images_of(case).numpy()
-    batch = len(case["student_views"])
-    rows = [{"prompt": case["student_views"][i % batch], "image": Image.fromarray(images[i % batch])}
-            for i in range(batch * (args.warmup + args.steps))]
+    batch = int(case["batch"])
+    rows = [{"prompt": case["student_views"][i], "image": Image.fromarray(images[i])}
+            for i in range(batch * (args.warmup + args.steps))]  # in order: step b gets mgsd's batch b
     student = Qwen3VLForConditionalGeneration.from_pretrained(spec["model_dir"], dtype=torch.float32)
     teacher = Qwen3VLForConditionalGeneration.from_pretrained(spec["model_dir"], dtype=torch.float32)
     out_dir = tempfile.mkdtemp(prefix="mgsd-bench-peer-trl-")

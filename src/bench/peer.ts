@@ -4,7 +4,8 @@
  * its own venv, `.venv-peer/`, on first use).
  *
  * This side builds the inputs, because every prompt comes from the tasks' `prompts.ts`:
- * - `real`: mgsd's real OPSD views for 4 FrozenLake instances (paper profile, as the Qwen presets):
+ * - `real`: mgsd's real OPSD views for FrozenLake instances, 4 per step and new ones every step
+ *   (paper profile, as the Qwen presets):
  *   the student view with one 256 px paper-style image each, and the frozen teacher's text-only
  *   view (symbolic state + reference plan);
  * - `short`: one short instruction with the same instances rendered at 64 px (fixed overheads).
@@ -16,6 +17,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { execa } from 'execa';
 
@@ -25,28 +27,33 @@ import { deriveSeed, getEnv } from '../envs/index.js';
 import type { Instance } from '../envs/types.js';
 
 const TASK = 'frozenlake';
-const LEVELS = [3, 4, 5, 6] as const; // one instance per level, from the Qwen presets' FrozenLake levels
+const LEVELS = [3, 4, 5, 6] as const; // one instance per level in each batch (the Qwen presets' FrozenLake levels)
 const BATCH = LEVELS.length;
+/** Distinct batches: every step of a run (warm-up included) sees new prompts, as an OPSD run does. */
+const BATCHES = 16;
 const SHORT_INSTRUCTION = 'Plan the shortest safe path.';
 
 /** One benchmark case as the Python side reads it. */
 interface PeerCase {
+  /** Rows [b * batch, (b + 1) * batch) form step b's batch. */
+  batch: number;
   student_views: ChatView[];
   teacher_views: ChatView[];
   images_b64: string;
   px: number;
 }
 
-function buildCases(): Record<string, PeerCase> {
+/** The benchmark's inputs (exported for ad-hoc runs of the Python sides). */
+export function buildCases(): Record<string, PeerCase> {
   const env = getEnv(TASK);
-  const instances: Instance[] = LEVELS.map((level, i) =>
-    env.spec.generate(level, deriveSeed('bench-peer', i), { bucket: null, holeProbability: 0.1, minPathLength: 2 }),
+  const instances: Instance[] = Array.from({ length: BATCH * BATCHES }, (_, i) =>
+    env.spec.generate(LEVELS[i % BATCH]!, deriveSeed('bench-peer', i), { bucket: null, holeProbability: 0.1, minPathLength: 2 }),
   );
   const teacherViews = instances.map((instance) =>
     env.prompts.teacherView(instance as never, 'paper', env.spec.solve(instance as never).plan),
   );
   const images = (px: number): string => {
-    const data = new Uint8Array(BATCH * px * px * 3);
+    const data = new Uint8Array(instances.length * px * px * 3);
     instances.forEach((instance, i) => {
       const raster = env.spec.render(instance as never, { style: 'paper', sizePx: px });
       if (raster.width !== px || raster.height !== px) throw new Error(`bench:peer: render gave ${raster.width}x${raster.height}, asked ${px}`);
@@ -57,12 +64,13 @@ function buildCases(): Record<string, PeerCase> {
   const shortView: ChatView = [{ role: 'user', content: [image(), text(SHORT_INSTRUCTION)] }];
   return {
     real: {
+      batch: BATCH,
       student_views: instances.map((instance) => env.prompts.studentView(instance as never, 'paper')),
       teacher_views: teacherViews,
       images_b64: images(256),
       px: 256,
     },
-    short: { student_views: instances.map(() => shortView), teacher_views: teacherViews, images_b64: images(64), px: 64 },
+    short: { batch: BATCH, student_views: instances.map(() => shortView), teacher_views: teacherViews, images_b64: images(64), px: 64 },
   };
 }
 
@@ -83,4 +91,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
