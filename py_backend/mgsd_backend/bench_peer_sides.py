@@ -79,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.spec, encoding="utf-8") as f:
         spec = json.load(f)
     case = spec["cases"][args.case]
+    if args.side == "codec":
+        print(json.dumps(time_codecs(spec, case, args.steps)))
+        return 0
     available = len(case["student_views"]) // int(case["batch"])
     if args.warmup + args.steps > available:
         raise SystemExit(f"bench_peer_sides: {args.warmup + args.steps} steps asked but the case has {available} "
                          f"distinct batches; lower --steps/--warmup or build more batches (src/bench/peer.ts)")
-    if args.side == "codec":
-        print(json.dumps(time_codecs(spec, case, args.steps)))
-        return 0
     run = run_trl if args.side == "trl" else run_mgsd
     steps, phases, tokens = run(spec, case, args)
     keep = slice(args.warmup, None)
