@@ -21,6 +21,7 @@ from mgsd_backend.models.base import SamplingParams
 from mgsd_backend.models.qwen3_vl import build_hf_model
 from mgsd_backend.models.qwen3_vl_sampler import (check_sampled_ids, decode_with_char_ends, response_mask,
                                                   texts_and_char_ends)
+from mgsd_backend.worker import Worker
 from qwen_fixtures import load, random_images, spec, student_view, teacher_view
 
 torch.set_num_threads(1)
@@ -335,8 +336,7 @@ def worker_load_args(tiny_dir: Path, role: str, trainable: bool, checkpoint: str
 
 
 def test_worker_samples_scores_distils_and_saves_an_hf_student(tiny_dir, tmp_path):
-    worker_module = pytest.importorskip("mgsd_backend.worker", reason="worker.py is not written yet")
-    worker = worker_module.Worker(threads=1)
+    worker = Worker(threads=1)
     worker.load(worker_load_args(tiny_dir, "student", True), {})
     worker.load(worker_load_args(tiny_dir, "teacher", False), {})
     students = [[{"role": "user", "content": [{"type": "text", "text": f"Plan {i}. "}, {"type": "image"}]}]
