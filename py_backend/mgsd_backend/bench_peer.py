@@ -129,7 +129,10 @@ def run_codec(peer_python: Path, case: str, spec_path: Path) -> dict:
 def run_side(python: Path, side: str, case: str, threads: int, args, spec_path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "py_backend"), "OMP_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+           "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1",
+           # Idle OpenMP workers sleep instead of spinning: on a shared, oversubscribed machine a
+           # spinning 2-thread run was measured at 10x its normal step time. Same for both sides.
+           "OMP_WAIT_POLICY": "PASSIVE"}
     command = [str(python), "-m", "mgsd_backend.bench_peer_sides", "--side", side, "--spec", str(spec_path),
                "--case", case, "--threads", str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup)]
     child = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
