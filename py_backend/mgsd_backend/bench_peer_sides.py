@@ -7,7 +7,8 @@ or mgsd's OPSD step, timed per warm step with a per-phase split.
 `trl` runs in the peer venv (.venv-peer, which has TRL and torchvision); `mgsd*` in the project's.
 The spec file (written by bench_peer.py) names the model directory and, per case, the student
 views, the teacher's text-only views and the images (uint8 RGB, base64). The last stdout line is
-one JSON object: `{"side", "case", "threads", "step_s": [...], "phases": {phase: [...]},
+one JSON object: `{"side", "case", "threads", "step_s": [...], "cpu_s": [...] (this process's CPU
+seconds per step, all threads), "phases": {phase: [...]},
 "response_tokens": [...]}`, one entry per timed (warm) step.
 
 Phases, the same definitions on both sides: `encode` (prompt encoding: chat template + image
@@ -87,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench_peer_sides: {args.warmup + args.steps} steps asked but the case has {available} "
                          f"distinct batches; lower --steps/--warmup or build more batches (src/bench/peer.ts)")
     run = run_trl if args.side == "trl" else run_mgsd
-    steps, phases, tokens = run(spec, case, args)
+    steps, cpu, phases, tokens = run(spec, case, args)
     keep = slice(args.warmup, None)
     result = {"side": args.side, "case": args.case, "threads": args.threads, "step_s": steps[keep],
+              "cpu_s": cpu[keep],
               "phases": {p: [step[p] for step in phases[keep]] for p in PHASES}, "response_tokens": tokens[keep]}
     print(json.dumps(result))
     return 0
@@ -131,12 +133,12 @@ def run_mgsd(spec: dict, case: dict, args):
     timer.wrap(torch.nn.utils, "clip_grad_norm_", "optimizer")
     timer.wrap(worker.roles["student"].optimizer, "step", "optimizer")
     all_images, batch = images_of(case), int(case["batch"])
-    steps, phases, tokens = [], [], []
+    steps, cpu, phases, tokens = [], [], [], []
     for step in range(args.warmup + args.steps):
         rows = slice(step * batch, (step + 1) * batch)  # new prompts every step, as in a run
         views, images = case["student_views"][rows], all_images[rows]
         teacher_views = views if args.side == "mgsd" else case["teacher_views"][rows]
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         sampling = {"max_new_tokens": spec["new_tokens"], "temperature": 1.0, "top_p": 1.0, "seed": step}
         _, rollout = worker.generate({"role": "student", "views": views, "sampling": sampling}, {"images": images})
         worker.distill_step({"role": "student", "views": views, "estimator": "full", "temperature": 1.0,
@@ -145,9 +147,10 @@ def run_mgsd(spec: dict, case: dict, args):
                             {"images": images, "response_ids": rollout["response_ids"],
                              "response_mask": rollout["response_mask"]})
         steps.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
         phases.append(timer.take())
         tokens.append(int(rollout["response_mask"].sum()))
-    return steps, phases, tokens
+    return steps, cpu, phases, tokens
 
 
 # ---- prompt encoding: mgsd's codec against the HF processor -------------------------------------
@@ -229,8 +232,8 @@ def run_trl(spec: dict, case: dict, args):
     timer.wrap(trainer, "_generate_single_turn", "generate")
     timer.wrap(trainer, "_get_last_hidden_state", "teacher", when=lambda: not torch.is_grad_enabled())
     timer.wrap(trainer, "_clip_grad_norm", "optimizer")
-    steps, phases, tokens = [], [], []
-    recorder = _StepRecorder(timer, steps, phases)
+    steps, cpu, phases, tokens = [], [], [], []
+    recorder = _StepRecorder(timer, steps, cpu, phases)
     trainer.add_callback(recorder)
     inner_generate = trainer._generate_single_turn
 
@@ -245,7 +248,7 @@ def run_trl(spec: dict, case: dict, args):
         trainer.train()
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    return steps, phases, tokens
+    return steps, cpu, phases, tokens
 
 
 def _step_recorder_class():
@@ -254,13 +257,13 @@ def _step_recorder_class():
     class StepRecorder(TrainerCallback):
         """Step wall time from `on_step_begin` to `on_step_end`; the optimizer step bracketed."""
 
-        def __init__(self, timer: PhaseTimer, steps: list, phases: list) -> None:
-            self.timer, self.steps, self.phases = timer, steps, phases
-            self.start = self.opt_start = 0.0
+        def __init__(self, timer: PhaseTimer, steps: list, cpu: list, phases: list) -> None:
+            self.timer, self.steps, self.cpu, self.phases = timer, steps, cpu, phases
+            self.start = self.cpu_start = self.opt_start = 0.0
 
         def on_step_begin(self, args, state, control, **kwargs):
             self.timer.take()
-            self.start = time.perf_counter()
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
         def on_pre_optimizer_step(self, args, state, control, **kwargs):
             self.opt_start = time.perf_counter()
@@ -270,13 +273,14 @@ def _step_recorder_class():
 
         def on_step_end(self, args, state, control, **kwargs):
             self.steps.append(time.perf_counter() - self.start)
+            self.cpu.append(time.process_time() - self.cpu_start)
             self.phases.append(self.timer.take())
 
     return StepRecorder
 
 
-def _StepRecorder(timer: PhaseTimer, steps: list, phases: list):
-    return _step_recorder_class()(timer, steps, phases)
+def _StepRecorder(timer: PhaseTimer, steps: list, cpu: list, phases: list):
+    return _step_recorder_class()(timer, steps, cpu, phases)
 
 
 if __name__ == "__main__":
