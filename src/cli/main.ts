@@ -1,10 +1,11 @@
 /**
  * The `mgsd` command: builds the program, registers one module per command, and is the one place
- * where errors become messages and exit codes (2 for usage/config errors, 1 otherwise).
+ * where errors become messages and exit codes (2 for usage/config errors, 130/143/129 for a run
+ * stopped by SIGINT/SIGTERM/SIGHUP, 1 otherwise).
  */
 import { Command, CommanderError } from 'commander';
 
-import { formatError, MgsdError } from '../errors.js';
+import { escapeForTerminal, formatError, MgsdError } from '../errors.js';
 import { commands } from './commands/index.js';
 
 const VERSION = '0.1.0';
@@ -19,18 +20,36 @@ export function buildProgram(): Command {
     .version(VERSION)
     .option('--verbose', 'print stack traces and causes on errors')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(escapeForTerminal(text)) })
     .exitOverride();
   for (const command of commands) program.addCommand(command());
   // Commands added with addCommand do not inherit these settings; apply them to the whole tree.
+  // Commander echoes bad arguments in its own messages: they get the same escaping as ours.
   const configure = (command: Command): void => {
-    command.exitOverride().showHelpAfterError('(run with --help for usage)');
+    command
+      .exitOverride()
+      .showHelpAfterError('(run with --help for usage)')
+      .configureOutput({ outputError: (text, write) => write(escapeForTerminal(text)) });
     command.commands.forEach(configure);
   };
   program.commands.forEach(configure);
   return program;
 }
 
+/**
+ * Output to a closed terminal or pipe (after SIGHUP, or `mgsd … | head`) fails with EIO/EPIPE; that
+ * must not crash a run that is checkpointing, so those write errors are dropped.
+ */
+function tolerateClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
+    });
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  tolerateClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -52,6 +53,9 @@ const TasksSchema = z
 
 const DataSchema = z
   .object({
+    seed: seedSchema
+      .default(0)
+      .describe('Seed of the generated instances and splits (the test puzzles); separate from `seed` (training), so runs that differ in training seed are scored on the same puzzles.'),
     /** Image style: `paper` (official look, 256 px) or `compact` (8 px per cell, tiny model). */
     renderStyle: z.enum(['paper', 'compact']).default('paper'),
     imageSizePx: positiveInt.default(256),
@@ -126,6 +130,15 @@ const BackendSchema = z
     separateTeacherWorker: z.boolean().default(true),
     startTimeoutMs: positiveInt.default(120_000),
     requestTimeoutMs: positiveInt.default(600_000),
+    heartbeatTimeoutMs: positiveInt
+      .min(2 * HEARTBEAT_INTERVAL_MS)
+      .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+      .describe(
+        `Milliseconds without a heartbeat (each worker beats every ${HEARTBEAT_INTERVAL_MS} ms, also while an op computes) ` +
+          'after which a stopped worker (SIGSTOP) counts as stalled: the run stops with an error naming it, and it is killed. ' +
+          `A silent worker that is not stopped gets ${WEDGED_FACTOR} times as long before it counts as wedged ` +
+          '(a native call holding the Python GIL, or an overloaded machine, can delay its beats).',
+      ),
   })
   .strict();
 
@@ -252,7 +265,9 @@ const EvalSchema = z
     perception: z.boolean().default(true),
     modalityGap: z.boolean().default(true),
     /** Validation decoding during OPSD (official: T 0.6, top-p 0.95). */
-    validation: SamplingSchema.prefault({ temperature: 0.6, topP: 0.95 }),
+    // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
+    // keeps the official temperature and top-p instead of falling back to the sampling defaults.
+    validation: SamplingSchema.extend({ temperature: z.number().min(0).default(0.6), topP: z.number().gt(0).max(1).default(0.95) }).prefault({}),
   })
   .strict();
 
@@ -283,6 +298,24 @@ export const ExperimentConfigSchema = z
       .strict()
       .prefault({}),
     eval: EvalSchema.prefault({}),
+    reportTo: z
+      .array(z.enum(['tensorboard', 'wandb', 'mlflow']))
+      .default([])
+      .describe('Trackers that mirror the metrics logs through their own libraries, offline by default (`--report-to tensorboard,wandb,mlflow`; `pip install -r requirements-trackers.txt`). TensorBoard event files go to <run>/tensorboard/.'),
+    reuse: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Reuse a finished stage or evaluation from the stage cache when everything it depends on is unchanged (`--no-reuse` sets false: recompute every stage).'),
+        cacheDir: z
+          .string()
+          .default('runs/.stages')
+          .describe('Where finished stages and evaluations are cached, one folder per key (config keys read, inputs, code version).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Stage reuse across runs (docs/experiments.md).'),
   })
   .strict()
   .superRefine((config, ctx) => {

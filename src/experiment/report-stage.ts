@@ -3,25 +3,35 @@
  * learning curves from the metrics logs, findings about the paper's ordering, and sample test
  * puzzles drawn with the paths the models predicted (rendered in the paper style for legibility).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { z } from 'zod';
+
 import { openDataset } from '../data/dataset.js';
+import { readJsonl } from '../data/jsonl.js';
 import type { DataRecord } from '../data/schema.js';
 import { encodePng, getEnv } from '../envs/index.js';
 import { ENV_NAMES, type Action, type Instance } from '../envs/types.js';
 import { type ReportFigure, reportHtml, reportMarkdown } from '../eval/report.js';
-import type { ResultsFile } from '../eval/results.js';
+import { type ResultsFile, ResultsFileSchema } from '../eval/results.js';
+import { DataError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
+import { validateConfig } from './load.js';
 import type { RunDir } from './run-dir.js';
+import { type ChangedKey, formatChanges } from './config-diff.js';
+import { diagnosticSections } from './report-diagnostics.js';
+import { RunManifestSchema } from './run-files.js';
+import { RunState } from './run-state.js';
 
 const SAMPLE_SIZE_PX = 192;
 
 /** Writes `report.md`, `report.html` and `report/` for the run; returns the two report paths. */
 export function writeReport(run: RunDir): { markdown: string; html: string } {
-  const results = run.readJson<ResultsFile>(run.results);
-  const config = run.readJson<{ name: string; seed: number; profile: string }>(run.config);
+  const config = validateConfig(run.readConfig().raw, run.config);
+  const results = readResults(run);
   const input = {
     title: `mgsd run ${config.name} (seed ${config.seed})`,
     facts: facts(run, results),
@@ -29,27 +39,63 @@ export function writeReport(run: RunDir): { markdown: string; html: string } {
     findings: findings(results),
     curves: curves(run),
     samples: samples(run, results),
+    sections: diagnosticSections(run, results, config, changesOf(readManifest(run))),
   };
-  mkdirSync(run.reportAssets, { recursive: true });
-  for (const figure of [...input.curves, ...input.samples]) {
-    writeFileSync(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
+  for (const figure of [...input.curves, ...input.samples, ...input.sections.flatMap((section) => section.figures ?? [])]) {
+    writeFileAtomic(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
   }
   const markdown = join(run.root, 'report.md');
   const html = join(run.root, 'report.html');
-  writeFileSync(markdown, reportMarkdown(input));
-  writeFileSync(html, reportHtml(input));
+  writeFileAtomic(markdown, reportMarkdown(input));
+  writeFileAtomic(html, reportHtml(input));
   return { markdown, html };
 }
 
+/**
+ * `results.json`, which exists only once every evaluation finished: for an interrupted run the
+ * error says which stages are done and how to finish it.
+ */
+export function readResults(run: RunDir): ResultsFile {
+  if (!existsSync(run.results)) {
+    const done = Object.keys(run.readState().stages);
+    const progress = done.length === 0 ? 'no stage has finished yet' : `finished stages: ${done.join(', ')}`;
+    throw new DataError('run_unfinished', `${run.root} has no results.json yet: the run has not finished its evaluations (${progress})`, {
+      hint: `Finish it with \`mgsd run --resume ${run.root}\`; \`mgsd eval --run ${run.root} --model <model>\` evaluates a finished stage meanwhile.`,
+      context: { path: run.results },
+    });
+  }
+  return run.readFile(run.results, ResultsFileSchema, 'results', `Delete ${run.results} and run \`mgsd run --resume ${run.root}\` to assemble it again from the saved evaluations.`);
+}
+
+function readManifest(run: RunDir): Record<string, unknown> {
+  return run.readFile(run.manifest, RunManifestSchema, 'run manifest', `Restore ${run.manifest}; it is written when the run starts.`);
+}
+
 function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
-  const manifest = existsSync(run.manifest) ? run.readJson<Record<string, unknown>>(run.manifest) : {};
+  const manifest = readManifest(run);
+  const changes = changesOf(manifest);
   return [
     ['model', results.run.model],
     ['prompt profile', results.run.profile],
     ['dataset', results.run.dataset],
     ['code', `mgsd ${String(manifest.mgsd ?? '?')}${manifest.git_commit ? ` (${String(manifest.git_commit).slice(0, 10)})` : ''}`],
     ['wall time', `${(results.wall_seconds / 60).toFixed(1)} min`],
+    ['training seed / data seed', `${String(manifest.seed ?? '?')} / ${String(manifest.data_seed ?? '?')}`],
+    ['changed from the preset', changes.length === 0 ? 'nothing' : formatChanges(changes).join(', ')],
+    ...reusedOf(run),
   ];
+}
+
+/** The `--set` changes recorded in the manifest (none in manifests of runs before they were recorded). */
+function changesOf(manifest: Record<string, unknown>): ChangedKey[] {
+  return Array.isArray(manifest.changed_from_preset) ? (manifest.changed_from_preset as ChangedKey[]) : [];
+}
+
+/** One fact per stage that was reused from the stage cache: where it came from. */
+function reusedOf(run: RunDir): Array<[string, string]> {
+  return Object.entries(new RunState(run).all()).flatMap(([stage, finished]): Array<[string, string]> =>
+    finished.reusedFrom ? [[`stage ${stage}`, `reused from ${finished.reusedFrom.run} (cache ${finished.reusedFrom.cache})`]] : [],
+  );
 }
 
 /** The paper's claims, checked on this run. */
@@ -90,18 +136,18 @@ function curves(run: RunDir): ReportFigure[] {
   const add = (file: string, title: string, yLabel: string, lines: Series[], yRange?: [number, number]) => {
     const present = lines.filter((line) => line.points.length > 0);
     if (present.length === 0) return;
-    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'step', yLabel, ...(yRange ? { yRange } : {}) }) } });
+    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'training step of the stage', yLabel, ...(yRange ? { yRange } : {}) }) } });
   };
-  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
-  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
+  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss (nats per target token)', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
+  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats per response token', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
   add(
     'opsd-reward.svg',
     'OPSD: rollout success (logged) and validation macro success',
-    'rate',
+    'success (fraction of puzzles)',
     [series('opsd', 'reward_success'), series('opsd', 'val_macro_success', (r) => r.kind === 'validation'), series('grpo', 'reward_success')],
     [0, 1],
   );
-  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
+  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats per token', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
   return figures;
 }
 
@@ -118,27 +164,39 @@ function samples(run: RunDir, results: ResultsFile): ReportFigure[] {
   const ids = new Set(picked.map((record) => record.id));
   const models = Object.keys(results.macro).filter((key) => key.endsWith('/image')).map((key) => key.split('/')[0]!);
   const byModel = new Map(models.map((model) => [model, predictionsOf(run, model, ids)]));
-  return picked.flatMap((record) =>
-    models.flatMap((model) => {
+  return picked.flatMap((record) => [
+    groundTruthFigure(record),
+    ...models.flatMap((model) => {
       const prediction = byModel.get(model)!.get(record.id);
       return prediction ? [sampleFigure(record, model, prediction)] : [];
     }),
-  );
+  ]);
 }
 
 type Prediction = { actions: Action[]; response: string; success: boolean };
+
+/** The fields of an `eval/<model>-image.jsonl` line the samples use. */
+const PredictionSchema = z.looseObject({ id: z.string(), actions: z.array(z.string()), response: z.string(), success: z.boolean() });
 
 /** The image-input predictions of `model` for `ids`, from its evaluation file (read once). */
 function predictionsOf(run: RunDir, model: string, ids: ReadonlySet<string>): Map<string, Prediction> {
   const path = run.evaluation(model, 'image');
   const out = new Map<string, Prediction>();
   if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line.length === 0) continue;
-    const row = JSON.parse(line) as Prediction & { id: string };
-    if (ids.has(row.id)) out.set(row.id, row);
+  for (const { value } of readJsonl(path, PredictionSchema, 'evaluation file')) {
+    if (ids.has(value.id)) out.set(value.id, { ...value, actions: value.actions as Action[] });
   }
   return out;
+}
+
+/** The puzzle with its reference optimal plan drawn, the left end of each gallery row. */
+function groundTruthFigure(record: DataRecord): ReportFigure {
+  const { spec } = getEnv(record.task);
+  const instance = record.instance as Instance as never;
+  const path = spec.simulate(instance, record.solution.plan).trajectory;
+  const png = encodePng(spec.render(instance, { style: 'paper', sizePx: SAMPLE_SIZE_PX, path }));
+  const caption = `ground truth for ${record.id}: an optimal plan of ${record.solution.optimalLength} moves (${record.solution.plan.join(' ')})`;
+  return { caption, file: `sample-${record.task}-ground-truth.png`, content: { kind: 'png', png } };
 }
 
 function sampleFigure(record: DataRecord, model: string, prediction: Prediction): ReportFigure {

@@ -1,9 +1,8 @@
 /**
  * `run-state.json`: which stages of a run are finished and where their final checkpoints are.
- * Written atomically after each stage, read by `--resume` to skip finished work.
+ * Written atomically after each stage, read by `--resume` to skip finished work (validated by
+ * `RunStateSchema`, so a damaged file names itself).
  */
-import { existsSync } from 'node:fs';
-
 import type { RunDir } from './run-dir.js';
 
 /** A finished stage. */
@@ -11,6 +10,8 @@ export interface FinishedStage {
   stepsDone: number;
   /** The checkpoint the next stages start from, relative to the run root. */
   checkpoint: string;
+  /** Set when the stage was reused from the stage cache: the run that computed it and the cache folder. */
+  reusedFrom?: { run: string; cache: string };
 }
 
 /** The persisted progress of a run. */
@@ -18,12 +19,17 @@ export class RunState {
   private readonly finished: Record<string, FinishedStage>;
 
   constructor(private readonly run: RunDir) {
-    this.finished = existsSync(run.state) ? run.readJson<{ stages: Record<string, FinishedStage> }>(run.state).stages : {};
+    this.finished = run.readState().stages;
   }
 
   /** The finished stage, or null. */
   get(stage: string): FinishedStage | null {
     return this.finished[stage] ?? null;
+  }
+
+  /** Every finished stage, by name. */
+  all(): Readonly<Record<string, FinishedStage>> {
+    return this.finished;
   }
 
   /** Records `stage` as finished. */
