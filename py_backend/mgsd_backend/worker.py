@@ -7,7 +7,10 @@ spent inside the op (the client compares it with the round trip to measure bridg
 
 A role (`student`, `teacher`, …) is a model slot: the model, its AdamW optimizer (trainable roles
 only), and its optimizer step count. `alias_of` makes a role share another role's model (e.g. the
-live student as its own teacher); an alias is never trained through.
+live student as its own teacher); an alias is never trained through. Each role samples through a
+`Sampler` (models/base.py, docs/sampler.md; an alias shares its owner's), told about every
+optimizer step; encoded prompts are kept for the latest few (model, views, images), so one step's
+`generate` and `distill_step` on the same views encode them once (prompt_cache.py).
 
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
 image/view mismatch, a full distribution too large for the wire, …) whose message names the op,
