@@ -41,6 +41,7 @@ def _script(save_dir: str) -> list:
         ("generate", {"role": "student", "views": views, "sampling": sampling}, {"images": imgs}),
         ("score", score, {"images": imgs, **_responses()}),
         ("save", {"role": "student", "dir": save_dir, "include_optimizer": True}, {}),
+        ("generate", {"role": "student", "views": views, "sampling": {**sampling, "temperature": 1.0}}, {"images": imgs}),
     ]
 
 
@@ -84,6 +85,13 @@ def test_generate_and_score_split_over_two_ranks_equal_one_rank(runs):
     torch.testing.assert_close(gt2["logprobs"], gt1["logprobs"], rtol=1e-5, atol=1e-5)
     (_, s1), (_, s2) = _ok(runs[1][0][6]), _ok(runs[2][0][6])
     torch.testing.assert_close(s2["logprobs"], s1["logprobs"], rtol=1e-5, atol=1e-5)
+
+
+def test_sampling_at_temperature_1_split_over_two_ranks_equals_one_rank(runs):
+    # Seeds follow the row (SamplingParams.row_offset), not the rank.
+    (g1, gt1), (g2, gt2) = _ok(runs[1][0][8]), _ok(runs[2][0][8])
+    assert g2["texts"] == g1["texts"]
+    assert torch.equal(gt2["response_ids"], gt1["response_ids"])
 
 
 def test_a_rank_that_raises_gives_one_error_reply_naming_it_and_the_group_keeps_serving():
