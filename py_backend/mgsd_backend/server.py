@@ -32,7 +32,7 @@ import zmq.utils.monitor
 
 from . import wire
 from .errors import RequestError
-from .protocol import MODEL_OPS, PROTOCOL_VERSION, Op
+from .protocol import MAX_MESSAGE_MIB, MODEL_OPS, PROTOCOL_VERSION, Op
 from .validate import validate_request
 
 log = logging.getLogger("mgsd_backend.server")
@@ -51,7 +51,7 @@ class ServerOptions:
     endpoint: str
     token: str
     threads: int = 1
-    max_message_bytes: int = 512 << 20
+    max_message_bytes: int = int(MAX_MESSAGE_MIB * (1 << 20))
     parent_pid: int | None = None
 
 
