@@ -119,8 +119,10 @@ def _number(schema: Mapping[str, Any], kind: str) -> str:
     high, high_open = schema.get("maximum"), False
     if "exclusiveMaximum" in schema:
         high, high_open = schema["exclusiveMaximum"], True
-    if high is not None and high >= _SAFE_MAX:
+    if high is not None and high >= _SAFE_MAX:  # zod's int() bounds carry no information
         high = None
+    if low is not None and low <= -_SAFE_MAX:
+        low = None
     if kind == "integer":  # integers read better with closed bounds: > 0 is >= 1
         low, low_open = (low + 1 if low_open else low), False
         high, high_open = (high - 1 if high_open and high is not None else high), False

@@ -87,9 +87,15 @@ const ChatMessageSchema = z.strictObject({
 });
 /** One sample's prompt (`src/chat.ts` `ChatView`). */
 export const ChatViewSchema = z.array(ChatMessageSchema).min(1);
-const ViewsSchema = z.array(ChatViewSchema).min(1).describe('one chat view per sample (row)');
+const ViewsSchema = z.array(ChatViewSchema).min(1).meta({ id: 'views', description: 'one chat view per sample (row)' });
 
-const ClipSchema = z.strictObject({ low: z.number().min(0), high: z.number().min(0), dual: z.number().min(1) });
+const ClipSchema = z
+  .strictObject({
+    low: z.number().min(0).describe('ratio clip below 1 (1 - low)'),
+    high: z.number().min(0).describe('ratio clip above 1 (1 + high)'),
+    dual: z.number().min(1).describe('dual-clip bound for negative advantages'),
+  })
+  .meta({ id: 'clip', description: 'PPO-style ratio clipping' });
 
 /** A model spec of `load`: the tiny VLM or a Hugging Face (Qwen3-VL) checkpoint. */
 export const ModelSpecSchema = z.discriminatedUnion('kind', [
@@ -110,7 +116,7 @@ export const ModelSpecSchema = z.discriminatedUnion('kind', [
     lora: z.strictObject({ rank: positiveInt, alpha: z.number().positive(), dropout: z.number().min(0).lt(1) }).nullable(),
     gradient_checkpointing: z.boolean(),
   }),
-]);
+]).meta({ id: 'model_spec', description: 'the tiny VLM or a Hugging Face (Qwen3-VL) checkpoint' });
 
 const OptimizerSchema = z.strictObject({
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]),

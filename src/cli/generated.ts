@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CONTRACT_PATH, contractText, GEN_COMMAND } from '../backend/contract.js';
+import { protocolDocs } from '../backend/protocol-docs.js';
 
 /** One generated file: its path relative to the project root and its full expected text. */
 export interface GeneratedFile {
@@ -31,7 +32,9 @@ export function spliceRegion(text: string, name: string, body: string, file: str
 
 /** The expected text of every generated file under `root`. */
 export function generatedFiles(root: string): GeneratedFile[] {
-  const files: GeneratedFile[] = [{ path: CONTRACT_PATH, text: contractText() }];
-  void readFileSync(join(root, 'package.json'));
-  return files;
+  const region = (path: string, name: string, body: string): GeneratedFile => ({
+    path,
+    text: spliceRegion(readFileSync(join(root, path), 'utf8'), name, body, path),
+  });
+  return [{ path: CONTRACT_PATH, text: contractText() }, region('docs/protocol.md', 'ops', protocolDocs())];
 }
