@@ -6,9 +6,13 @@
  * error reply (op, code, message, hint, Python traceback); with a `BackendError` naming the op and
  * the timeout when no reply comes in time; or — when the worker process dies — every pending
  * request rejects at once with a `BackendError` naming the exit code or signal, the last lines of
- * its log and the log file. Args are parsed by the op's zod schema before sending; malformed
- * replies are `ProtocolError`s. Nothing resolves to undefined.
+ * its log and the log file. Args are parsed by the op's zod schema before sending; a malformed
+ * reply (garbage header, result or tensors off the contract, a truncated tensor stream) fails the
+ * request it answers at once with a `ProtocolError` (all pending ones when its id is unreadable).
+ * Nothing resolves to undefined.
  */
+import { z } from 'zod';
+
 import { BackendError, ProtocolError } from '../errors.js';
 import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
 import type { LaunchedWorker } from './launch.js';
@@ -159,30 +163,60 @@ export class WorkerHandle {
   }
 
   private onReply(frames: Buffer[]): void {
-    let header: ReplyHeader;
-    try {
-      header = ReplyHeaderSchema.parse(JSON.parse(frames[0]?.toString() ?? ''));
-    } catch (error) {
-      this.worker.log.note(`ignored a malformed reply (${(error as Error).message.slice(0, 200)})`);
-      return;
-    }
+    const header = this.parseReplyHeader(frames[0]);
+    if (header === undefined) return;
     const pending = header.id === null ? undefined : this.pending.get(header.id);
     if (pending === undefined) {
       const what = header.ok ? 'a reply' : `an error reply (${header.error.code}: ${header.error.message})`;
       this.worker.log.note(`ignored ${what} for request ${header.id}, which is not pending (timed out?)`);
       return;
     }
-    const id = header.id!;
+    const id = header.id as number;
     if (!header.ok) return this.fail(id, this.replyError(pending.op, header.error));
     try {
       const known = isOpName(pending.op) ? pending.op : undefined;
       const result = known ? (RESULT_SCHEMAS[known].parse(header.result) as Record<string, unknown>) : header.result;
       const tensors = decodeTensors(frames.slice(1));
-      if (known && known !== OP.echo) checkReplyTensors(known, tensors, this.name);
+      if (known && known !== OP.echo) checkReplyTensors(known, tensors);
       this.settle(id).resolve({ result, tensors });
     } catch (error) {
       this.fail(id, asProtocolError(error, pending.op, this.name));
     }
+  }
+
+  /**
+   * Frame 0 of a reply, or undefined after failing what it concerned: a malformed header fails
+   * at once (a `ProtocolError`, never a wait for the timeout) the request its `id` names, or
+   * every pending request when no id can be read, since the reply may have been any of them.
+   */
+  private parseReplyHeader(frame: Buffer | undefined): ReplyHeader | undefined {
+    const text = frame?.toString('utf8') ?? '';
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      this.failMalformed(undefined, `frame 0 is not a JSON header (${escapeControl((error as Error).message)}): ${preview(text)}`);
+      return undefined;
+    }
+    const parsed = ReplyHeaderSchema.safeParse(json);
+    if (parsed.success) return parsed.data;
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'header'}: ${issue.message}`).join('; ');
+    const id = (json as { id?: unknown } | null)?.id;
+    this.failMalformed(typeof id === 'number' ? id : undefined, `its header is off the protocol (${issues}): ${preview(text)}`);
+    return undefined;
+  }
+
+  private failMalformed(id: number | undefined, what: string): void {
+    const target = id !== undefined && this.pending.has(id) ? [id] : [...this.pending.keys()];
+    this.worker.log.note(`malformed reply from the worker: ${what}`);
+    if (target.length === 0) return;
+    const ops = [...new Set(target.map((key) => this.pending.get(key)!.op))].join(', ');
+    const scope = target.length === 1 ? `backend op ${ops}` : `${target.length} pending backend requests (${ops})`;
+    const error = new ProtocolError('bad_reply', `${scope} failed: worker ${this.name} (pid ${this.pid}) sent a malformed reply: ${what}`, {
+      context: { worker: this.name, pid: this.pid, logFile: this.logFile },
+      hint: `The worker does not speak protocol v${PROTOCOL_VERSION} as src/backend/protocol.ts declares it; run \`npx mgsd doctor\`, and see ${this.logFile}.`,
+    });
+    for (const key of target) this.fail(key, error);
   }
 
   private onTimeout(id: number, timeoutMs: number): void {
@@ -251,6 +285,16 @@ export class WorkerHandle {
 }
 
 
+/** `text` with control characters (terminal escapes included) written as `\uXXXX`. */
+function escapeControl(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** At most 120 characters of a received text, quoted, control characters escaped (never echoed raw). */
+function preview(text: string): string {
+  return `"${escapeControl(text.length > 120 ? `${text.slice(0, 120)}…` : text).replaceAll('"', '\\"')}"`;
+}
+
 function isOpName(op: string): op is OpName {
   return Object.hasOwn(ARGS_SCHEMAS, op);
 }
@@ -270,7 +314,7 @@ function parseArgs(op: OpName, args: unknown, worker: string): Record<string, un
   });
 }
 
-function checkReplyTensors(op: OpName, tensors: Tensors, worker: string): void {
+function checkReplyTensors(op: OpName, tensors: Tensors): void {
   const specs: Record<string, { dtype: string; ranks: readonly number[]; required: boolean }> = REPLY_TENSORS[op];
   const problems: string[] = [];
   for (const [name, spec] of Object.entries(specs)) {
@@ -283,17 +327,24 @@ function checkReplyTensors(op: OpName, tensors: Tensors, worker: string): void {
   }
   for (const name of Object.keys(tensors)) if (!(name in specs)) problems.push(`${name} is not a tensor of this reply`);
   if (problems.length) {
-    throw new ProtocolError('bad_reply', `backend op ${op} (worker ${worker}): reply tensors off the protocol: ${problems.join('; ')}`, {
+    throw new ProtocolError('bad_reply', `reply tensors off the protocol: ${problems.join('; ')}`, {
       hint: 'The worker and docs/protocol.md disagree; fix the op in py_backend or the spec in src/backend/protocol.ts.',
     });
   }
 }
 
 function asProtocolError(error: unknown, op: string, worker: string): Error {
-  if (error instanceof ProtocolError) return error;
-  return new ProtocolError('bad_reply', `backend op ${op} (worker ${worker}): the reply does not match the protocol: ${(error as Error).message}`, {
-    cause: error,
-    hint: 'The worker and src/backend/protocol.ts disagree; update both from the same checkout.',
-  });
+  let what: string;
+  if (error instanceof z.ZodError) what = error.issues.map((issue) => `result.${issue.path.join('.')}: ${issue.message}`).join('; ');
+  else what = escapeControl((error as Error).message);
+  return new ProtocolError(
+    error instanceof ProtocolError ? error.code : 'bad_reply',
+    `backend op ${op} (worker ${worker}): the reply does not match the protocol: ${what}`,
+    {
+      cause: error instanceof ProtocolError || error instanceof z.ZodError ? undefined : error,
+      hint:
+        (error instanceof ProtocolError ? error.hint : undefined) ??
+        'The worker and src/backend/protocol.ts disagree: update both from the same checkout (`npm run gen:contract` regenerates the worker\'s contract).',
+    },
+  );
 }
-
