@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 import { CONTRACT_PATH, contractText, GEN_COMMAND } from '../backend/contract.js';
 import { protocolDocs } from '../backend/protocol-docs.js';
+import { configurationDocs } from '../experiment/config-docs.js';
 
 /** One generated file: its path relative to the project root and its full expected text. */
 export interface GeneratedFile {
@@ -36,5 +37,9 @@ export function generatedFiles(root: string): GeneratedFile[] {
     path,
     text: spliceRegion(readFileSync(join(root, path), 'utf8'), name, body, path),
   });
-  return [{ path: CONTRACT_PATH, text: contractText() }, region('docs/protocol.md', 'ops', protocolDocs())];
+  return [
+    { path: CONTRACT_PATH, text: contractText() },
+    region('docs/protocol.md', 'ops', protocolDocs()),
+    region('docs/configuration.md', 'config', configurationDocs()),
+  ];
 }
