@@ -32,7 +32,7 @@ import zmq.utils.monitor
 
 from . import wire
 from .errors import RequestError
-from .protocol import MAX_MESSAGE_MIB, MODEL_OPS, PROTOCOL_VERSION, Op
+from .protocol import HELLO, MAX_MESSAGE_MIB, MODEL_OPS, PROTOCOL_VERSION, Op
 from .validate import validate_request
 
 log = logging.getLogger("mgsd_backend.server")
@@ -113,7 +113,7 @@ class Server:
         version = int(os.environ.get(VERSION_OVERRIDE_ENV, PROTOCOL_VERSION))
         return {
             "v": version,
-            "op": "hello",
+            "op": HELLO,
             "token": self.options.token,
             "pid": os.getpid(),
             "python": sys.version.split()[0],

@@ -22,9 +22,9 @@ import { loadRequest } from './models.js';
 import type { Progress } from './progress.js';
 import { RunDir } from './run-dir.js';
 import { RunState } from './run-state.js';
+import { MODEL_STAGES, type ModelName, STAGE } from './names.js';
 
-/** The trained models of a run, by the stage whose checkpoint they are. */
-export const MODEL_STAGES: Record<string, string> = { base: 'base', sft: 'sft', mgsd: 'opsd', 'visual-sft': 'visual-sft', grpo: 'grpo' };
+export { MODEL_STAGES } from './names.js';
 
 /** What to evaluate. */
 export interface EvaluateRunRequest {
@@ -77,7 +77,7 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
 
 /** The checkpoint of `model` in `run` (null = the configured pretrained model), or a directory. */
 function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
-  const stage = MODEL_STAGES[model];
+  const stage = Object.hasOwn(MODEL_STAGES, model) ? MODEL_STAGES[model as ModelName] : undefined;
   if (stage === undefined) {
     const path = isAbsolute(model) ? model : resolve(model);
     if (existsSync(path)) return path;
@@ -85,7 +85,7 @@ function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): str
       hint: `Use one of ${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory under ${run.root}/checkpoints.`,
     });
   }
-  if (stage === 'base' && config.model.kind === 'hf') return null;
+  if (stage === STAGE.base && config.model.kind === 'hf') return null;
   const finished = new RunState(run).get(stage);
   if (finished === null) {
     throw new ConfigError('stage_not_finished', `--model ${model}: stage ${stage} of ${run.root} has not finished`, {

@@ -24,6 +24,7 @@ import { checkDevices, checkPython } from './preflight.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
+import { MODEL } from './names.js';
 
 /** What `runPipeline` needs. */
 export interface PipelineRequest {
@@ -106,18 +107,18 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await alone(context, () => runBaseStage(context)) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
   const baseEvaluation = branch(
-    teacherReady.then(() => evaluateModel(context.evaluation, { name: 'base', worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline)),
+    teacherReady.then(() => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline)),
   );
   const sft = config.stages.sft.enabled ? await runColdStartStage(context, base) : base;
   const evaluations: Array<[string, ModelEvaluation]> = [];
-  const sftEvaluation = config.stages.sft.enabled ? await evaluateCheckpoint(context, 'sft', sft, full) : null;
+  const sftEvaluation = config.stages.sft.enabled ? await evaluateCheckpoint(context, MODEL.sft, sft, full) : null;
   const baselines = branch(runBaselines(context, sft));
   await teacherReady;
   const mgsd = config.stages.opsd.enabled ? await runOpsdPipelineStage(context, sft) : null;
-  const mgsdEvaluation = mgsd === null ? null : await evaluateCheckpoint(context, 'mgsd', mgsd, full);
-  evaluations.push(['base', await baseEvaluation]);
-  if (sftEvaluation) evaluations.push(['sft', sftEvaluation]);
-  if (mgsdEvaluation) evaluations.push(['mgsd', mgsdEvaluation]);
+  const mgsdEvaluation = mgsd === null ? null : await evaluateCheckpoint(context, MODEL.mgsd, mgsd, full);
+  evaluations.push([MODEL.base, await baseEvaluation]);
+  if (sftEvaluation) evaluations.push([MODEL.sft, sftEvaluation]);
+  if (mgsdEvaluation) evaluations.push([MODEL.mgsd, mgsdEvaluation]);
   evaluations.push(...(await baselines));
   return evaluations;
 }
@@ -141,11 +142,11 @@ async function runBaselines(context: PipelineContext, from: FinishedStage | null
     const stage = await runVisualSftStage(context, from);
     // A direct-answer model writes no read-out: there is no perception to grade.
     const visualPlan = { ...plan, perception: plan.perception && baselines.visualSft.target === 'full' };
-    out.push(['visual-sft', await evaluateCheckpoint(context, 'visual-sft', stage, visualPlan, 'baseline')]);
+    out.push([MODEL.visualSft, await evaluateCheckpoint(context, MODEL.visualSft, stage, visualPlan, 'baseline')]);
   }
   if (baselines.grpo.enabled) {
     const stage = await runGrpoPipelineStage(context, from);
-    out.push(['grpo', await evaluateCheckpoint(context, 'grpo', stage, plan, 'baseline')]);
+    out.push([MODEL.grpo, await evaluateCheckpoint(context, MODEL.grpo, stage, plan, 'baseline')]);
   }
   return out;
 }

@@ -15,6 +15,7 @@ import type { ResultsFile } from '../eval/results.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
 import type { RunDir } from './run-dir.js';
+import { BASELINE_MODELS, STAGE } from './names.js';
 
 const SAMPLE_SIZE_PX = 192;
 
@@ -65,7 +66,7 @@ export function findings(results: ResultsFile): string[] {
   if (results.gap_closed !== null) {
     out.push(`OPSD closed ${(results.gap_closed * 100).toFixed(0)}% of the gap between sft/image and base/text (target ≥ 50%).`);
   }
-  for (const baseline of ['visual-sft', 'grpo']) {
+  for (const baseline of BASELINE_MODELS) {
     const key = `${baseline}/image`;
     if (m[key] !== undefined && m['mgsd/image'] !== undefined) {
       out.push(`mgsd/image ${fmt('mgsd/image')} vs ${key} ${fmt(key)}: mgsd is ${m['mgsd/image']! > m[key]! ? 'ahead' : 'not ahead'}.`);
@@ -92,16 +93,16 @@ function curves(run: RunDir): ReportFigure[] {
     if (present.length === 0) return;
     figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'step', yLabel, ...(yRange ? { yRange } : {}) }) } });
   };
-  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
-  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
+  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss', [STAGE.base, STAGE.sft, STAGE.visualSft].map((s) => series(s, 'loss')));
+  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats', [series(STAGE.opsd, 'kl'), series(STAGE.opsd, 'log_ratio_mean')]);
   add(
     'opsd-reward.svg',
     'OPSD: rollout success (logged) and validation macro success',
     'rate',
-    [series('opsd', 'reward_success'), series('opsd', 'val_macro_success', (r) => r.kind === 'validation'), series('grpo', 'reward_success')],
+    [series(STAGE.opsd, 'reward_success'), series(STAGE.opsd, 'val_macro_success', (r) => r.kind === 'validation'), series(STAGE.grpo, 'reward_success')],
     [0, 1],
   );
-  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
+  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats', ['readout', 'plan', 'answer'].map((s) => series(STAGE.opsd, `log_ratio_${s}`)));
   return figures;
 }
 
