@@ -51,7 +51,13 @@ def first_error(check: Any, value: Any, root: str) -> RequestError | None:
     errors = list(check.iter_errors(value))
     if not errors:
         return None
-    return _explain(max(errors, key=relevance), root, check.schema, None)
+    return _explain(max(errors, key=_priority), root, check.schema, None)
+
+
+def _priority(error: ValidationError) -> tuple[Any, ...]:
+    # jsonschema's relevance (shallowest first), then unknown keys before missing ones: a
+    # misspelt key shows up as both, and naming the misspelling is what helps.
+    return (*relevance(error), error.validator == "additionalProperties")
 
 
 # ---- rendering ----------------------------------------------------------------------------------
@@ -208,7 +214,7 @@ def _explain_union(error: ValidationError, root: str, schema: Mapping[str, Any],
     inner = by_branch.get(chosen)
     if not inner:
         return RequestError(f"{path}: expected {expected(error.schema)}, got {describe(instance)}")
-    return _explain(max(inner, key=relevance), root, schema, branches[chosen].get("description"))
+    return _explain(max(inner, key=_priority), root, schema, branches[chosen].get("description"))
 
 
 def _type_fits(branch: Mapping[str, Any], instance: Any) -> bool:

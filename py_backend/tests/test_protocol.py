@@ -84,6 +84,8 @@ def test_well_formed_requests_pass(op: str, args: dict, tensors: dict) -> None:
          {"images": images(1)}, "op generate: args.sampling.temperature: expected a number >= 0, got NaN (number)"),
         ("generate", {"role": "s", "views": [VIEW], "sampling": {"max_new_tokens": 4, "temperature": 1, "top_p": 1, "seed": 1, "topk": 3}},
          {"images": images(1)}, "op generate: args.sampling: unknown key(s) topk (known keys: max_new_tokens, temperature, top_p, seed)"),
+        ("generate", {"role": "s", "views": [VIEW], "sampling": {"max_new_token": 4, "temperature": 1, "top_p": 1, "seed": 1}},
+         {"images": images(1)}, "op generate: args.sampling: unknown key(s) max_new_token (known keys: max_new_tokens,"),
         ("generate", {"role": "s", "views": [[{"role": "user", "content": [{"type": "video"}]}]],
                       "sampling": {"max_new_tokens": 4, "temperature": 1, "top_p": 1, "seed": 0}}, {},
          'op generate: args.views[0][0].content[0].type: expected "text" | "image", got "video" (string)'),

@@ -269,3 +269,19 @@ def test_set_threads_changes_the_torch_thread_count() -> None:
         assert not bad["ok"] and "threads" in bad["error"]["message"]
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_server_ops_replies_match_their_result_schemas() -> None:
+    """ping, set_threads, echo and stop, answered by the server itself, send exactly the keys
+    the generated contract lists (what the TypeScript client parses them with)."""
+    from mgsd_backend.validate import check_result
+
+    server = Server(ServerOptions(endpoint="ipc:///unused", token="t"), worker_factory=RecordingWorker)
+    before = torch.get_num_threads()
+    try:
+        for op, args in (("ping", {}), ("set_threads", {"threads": 1}), ("echo", {"x": [1]}), ("stop", {})):
+            reply = _handle(server, op, args)
+            assert reply["ok"], reply
+            check_result(op, reply["result"], {})
+    finally:
+        torch.set_num_threads(before)
