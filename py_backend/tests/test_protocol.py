@@ -5,10 +5,14 @@ src/backend/protocol.ts; `src/cli/generated.test.ts` fails while it is stale.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
 from mgsd_backend.errors import RequestError
+from mgsd_backend.schema_errors import first_error, validator
 from mgsd_backend.protocol import CONTRACT, ESTIMATORS, PROTOCOL_VERSION, SCHEMAS, SERVER_OPS, WIRE_TEACHER_TENSORS, Op
 from mgsd_backend.validate import validate_request
 
@@ -16,6 +20,16 @@ VIEW = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text":
 TEXT_VIEW = [{"role": "user", "content": [{"type": "text", "text": "S..G"}]}]
 CLIP = {"low": 0.2, "high": 0.3, "dual": 3.0}
 TINY = {"kind": "tiny", "config": {"d_model": 64, "n_layers": 2, "n_heads": 4, "patch_px": 8, "max_seq_len": 128, "image_size_px": 40}}
+
+
+CASES = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "protocol-cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c['op']}-{'ok' if c['valid'] else 'bad'}" for i, c in enumerate(CASES)])
+def test_shared_cases_are_judged_as_the_zod_schemas_judge_them(case: dict) -> None:
+    """src/backend/protocol.test.ts parses the same cases with zod: both sides enforce one contract."""
+    error = first_error(validator(SCHEMAS[Op(case["op"])].args), case["args"], "args")
+    assert (error is None) == case["valid"], error and error.message
 
 
 def images(rows: int) -> torch.Tensor:

@@ -3,9 +3,13 @@
  * and that each cross-field rule reaches the generated JSON Schema (the Python side enforces
  * that; `py_backend/tests/test_protocol.py` tests its messages).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { buildContract } from './contract.js';
+import { PROJECT_ROOT } from './interpreter.js';
 import { ARGS_SCHEMAS, ESTIMATORS, OP, REQUEST_TENSORS, RESULT_SCHEMAS, WIRE_TEACHER_TENSORS } from './protocol.js';
 
 const GenerateArgsSchema = ARGS_SCHEMAS.generate;
@@ -65,5 +69,16 @@ describe('the generated contract', () => {
     expect(RESULT_SCHEMAS.save.parse(save)).toEqual(save);
     expect(RESULT_SCHEMAS.save.safeParse({ ...save, bytes: 3 }).success).toBe(false);
     expect(contract.ops.distill_step.result.required).toContain('kl_kind');
+  });
+});
+
+describe('shared cases', () => {
+  // The same file is judged by the generated JSON Schema in py_backend/tests/test_protocol.py.
+  const { cases } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'fixtures', 'golden', 'protocol-cases.json'), 'utf8')) as {
+    cases: Array<{ op: keyof typeof ARGS_SCHEMAS; args: unknown; valid: boolean }>;
+  };
+
+  it.each(cases.map((c, i) => [i, c.op, c.valid, c] as const))('case %i (%s) is valid: %s', (_, op, valid, c) => {
+    expect(ARGS_SCHEMAS[op].safeParse(c.args).success).toBe(valid);
   });
 });
