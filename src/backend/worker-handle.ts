@@ -11,20 +11,17 @@
  * request it answers at once with a `ProtocolError` (all pending ones when its id is unreadable).
  * Nothing resolves to undefined.
  */
-import { z } from 'zod';
-
 import { BackendError, ProtocolError } from '../errors.js';
-import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
+import { decodeTensors, encodeTensors, type Tensors } from './codec.js';
 import type { LaunchedWorker } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
+import { asProtocolError, checkReplyTensors, escapeControl, isOpName, parseArgs, preview } from './wire-checks.js';
 import { stderrBlock } from './worker-log.js';
 import {
-  ARGS_SCHEMAS,
   type ArgsOf,
   OP,
   type OpName,
   PROTOCOL_VERSION,
-  REPLY_TENSORS,
   type ReplyTensorsOf,
   type RequestTensorsOf,
   RESULT_SCHEMAS,
@@ -207,7 +204,8 @@ export class WorkerHandle {
   }
 
   private failMalformed(id: number | undefined, what: string): void {
-    const target = id !== undefined && this.pending.has(id) ? [id] : [...this.pending.keys()];
+    // An id names its request (not pending any more: it timed out, only log); no id, all of them.
+    const target = id === undefined ? [...this.pending.keys()] : this.pending.has(id) ? [id] : [];
     this.worker.log.note(`malformed reply from the worker: ${what}`);
     if (target.length === 0) return;
     const ops = [...new Set(target.map((key) => this.pending.get(key)!.op))].join(', ');
@@ -282,69 +280,4 @@ export class WorkerHandle {
       hint: 'Send requests before close(); start a new BackendClient to continue.',
     });
   }
-}
-
-
-/** `text` with control characters (terminal escapes included) written as `\uXXXX`. */
-function escapeControl(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** At most 120 characters of a received text, quoted, control characters escaped (never echoed raw). */
-function preview(text: string): string {
-  return `"${escapeControl(text.length > 120 ? `${text.slice(0, 120)}…` : text).replaceAll('"', '\\"')}"`;
-}
-
-function isOpName(op: string): op is OpName {
-  return Object.hasOwn(ARGS_SCHEMAS, op);
-}
-
-function parseArgs(op: OpName, args: unknown, worker: string): Record<string, unknown> {
-  if (!isOpName(op)) {
-    throw new ProtocolError('unknown_op', `backend op ${JSON.stringify(op)} (worker ${worker}) is not an op of protocol v${PROTOCOL_VERSION}`, {
-      hint: `Known ops: ${Object.values(OP).join(', ')}.`,
-    });
-  }
-  const parsed = ARGS_SCHEMAS[op].safeParse(args);
-  if (parsed.success) return parsed.data as Record<string, unknown>;
-  const issues = parsed.error.issues.map((issue) => `args.${issue.path.join('.')}: ${issue.message}`).join('; ');
-  throw new ProtocolError('bad_request', `backend op ${op} (worker ${worker}): ${issues}`, {
-    cause: parsed.error,
-    hint: 'Fix the call; docs/protocol.md and src/backend/protocol.ts list every op’s arguments.',
-  });
-}
-
-function checkReplyTensors(op: OpName, tensors: Tensors): void {
-  const specs: Record<string, { dtype: string; ranks: readonly number[]; required: boolean }> = REPLY_TENSORS[op];
-  const problems: string[] = [];
-  for (const [name, spec] of Object.entries(specs)) {
-    const value: Tensor | undefined = tensors[name];
-    if (value === undefined) {
-      if (spec.required) problems.push(`${name} is missing`);
-    } else if (value.dtype !== spec.dtype || !spec.ranks.includes(value.shape.length - 1)) {
-      problems.push(`${name} is ${value.dtype} [${value.shape.join(', ')}], expected ${spec.dtype} with per-row rank ${spec.ranks.join(' or ')}`);
-    }
-  }
-  for (const name of Object.keys(tensors)) if (!(name in specs)) problems.push(`${name} is not a tensor of this reply`);
-  if (problems.length) {
-    throw new ProtocolError('bad_reply', `reply tensors off the protocol: ${problems.join('; ')}`, {
-      hint: 'The worker and docs/protocol.md disagree; fix the op in py_backend or the spec in src/backend/protocol.ts.',
-    });
-  }
-}
-
-function asProtocolError(error: unknown, op: string, worker: string): Error {
-  let what: string;
-  if (error instanceof z.ZodError) what = error.issues.map((issue) => `result.${issue.path.join('.')}: ${issue.message}`).join('; ');
-  else what = escapeControl((error as Error).message);
-  return new ProtocolError(
-    error instanceof ProtocolError ? error.code : 'bad_reply',
-    `backend op ${op} (worker ${worker}): the reply does not match the protocol: ${what}`,
-    {
-      cause: error instanceof ProtocolError || error instanceof z.ZodError ? undefined : error,
-      hint:
-        (error instanceof ProtocolError ? error.hint : undefined) ??
-        'The worker and src/backend/protocol.ts disagree: update both from the same checkout (`npm run gen:contract` regenerates the worker\'s contract).',
-    },
-  );
 }
