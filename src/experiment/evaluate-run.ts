@@ -22,9 +22,9 @@ import { loadRequest } from './models.js';
 import type { Progress } from './progress.js';
 import { RunDir } from './run-dir.js';
 import { RunState } from './run-state.js';
-import { MODEL_STAGES, type ModelName, STAGE } from './names.js';
+import { MODEL_STAGES, type ModelName, STAGE } from '../names.js';
 
-export { MODEL_STAGES } from './names.js';
+export { MODEL_STAGES } from '../names.js';
 
 /** What to evaluate. */
 export interface EvaluateRunRequest {

@@ -8,7 +8,7 @@ import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
-import { STAGE } from './names.js';
+import { STAGE } from '../names.js';
 
 export const GRPO_ROLE = STAGE.grpo;
 

@@ -14,7 +14,7 @@ import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
-import { STAGE } from './names.js';
+import { STAGE } from '../names.js';
 
 export const TEACHER_ROLE = 'teacher';
 const LIVE_TEACHER_ROLE = 'live-teacher';

@@ -24,7 +24,7 @@ import { checkDevices, checkPython } from './preflight.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
-import { MODEL } from './names.js';
+import { MODEL } from '../names.js';
 
 /** What `runPipeline` needs. */
 export interface PipelineRequest {

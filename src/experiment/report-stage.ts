@@ -15,7 +15,7 @@ import type { ResultsFile } from '../eval/results.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
 import type { RunDir } from './run-dir.js';
-import { BASELINE_MODELS, STAGE } from './names.js';
+import { BASELINE_MODELS, MODEL, resultKey, STAGE } from '../names.js';
 
 const SAMPLE_SIZE_PX = 192;
 
@@ -58,7 +58,10 @@ export function findings(results: ResultsFile): string[] {
   const m = results.macro;
   const out: string[] = [];
   const fmt = (key: string) => (m[key] === undefined ? 'n/a' : `${(m[key]! * 100).toFixed(1)}%`);
-  const chain = ['base/image', 'sft/image', 'mgsd/image', 'base/text'].filter((key) => m[key] !== undefined);
+  const mgsdImage = resultKey(MODEL.mgsd, 'image');
+  const chain = [resultKey(MODEL.base, 'image'), resultKey(MODEL.sft, 'image'), mgsdImage, resultKey(MODEL.base, 'text')].filter(
+    (key) => m[key] !== undefined,
+  );
   if (chain.length >= 2) {
     const holds = chain.every((key, i) => i === 0 || m[chain[i - 1]!]! <= m[key]!);
     out.push(`Ordering ${chain.join(' ≤ ')}: ${chain.map(fmt).join(' → ')} (${holds ? 'holds' : 'does not hold'}).`);
@@ -67,9 +70,9 @@ export function findings(results: ResultsFile): string[] {
     out.push(`OPSD closed ${(results.gap_closed * 100).toFixed(0)}% of the gap between sft/image and base/text (target ≥ 50%).`);
   }
   for (const baseline of BASELINE_MODELS) {
-    const key = `${baseline}/image`;
-    if (m[key] !== undefined && m['mgsd/image'] !== undefined) {
-      out.push(`mgsd/image ${fmt('mgsd/image')} vs ${key} ${fmt(key)}: mgsd is ${m['mgsd/image']! > m[key]! ? 'ahead' : 'not ahead'}.`);
+    const key = resultKey(baseline, 'image');
+    if (m[key] !== undefined && m[mgsdImage] !== undefined) {
+      out.push(`${mgsdImage} ${fmt(mgsdImage)} vs ${key} ${fmt(key)}: mgsd is ${m[mgsdImage]! > m[key]! ? 'ahead' : 'not ahead'}.`);
     }
   }
   for (const [model, gap] of Object.entries(results.modality_gap)) {

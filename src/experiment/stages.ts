@@ -18,7 +18,7 @@ import type { ExperimentConfig } from './config.js';
 import { type PipelineContext, workerFor } from './context.js';
 import type { FinishedStage } from './run-state.js';
 import { runSupervisedPipelineStage } from './supervised-stages.js';
-import { STAGE } from './names.js';
+import { STAGE } from '../names.js';
 
 /** The full ground-truth response of a record (read-out, plan sentence, answer). */
 function targetOf(record: DataRecord, profile: PromptProfile): string {

@@ -4,6 +4,7 @@
  * evaluates and reports (`mgsd eval --model`, `results.json`, the report). The two differ in one
  * place only: the `mgsd` model is the `opsd` stage's best checkpoint. Renaming one here renames
  * it everywhere (an old run directory then no longer resumes: bump the run-state format too).
+ * A leaf module (imports nothing), so every layer may use it.
  */
 
 /** Training stages, in pipeline order (baselines last). */
@@ -27,3 +28,8 @@ export const MODEL_STAGES: Readonly<Record<ModelName, StageName>> = {
 
 /** The baseline models, in report order. */
 export const BASELINE_MODELS = [MODEL.visualSft, MODEL.grpo] as const;
+
+/** A `results.json` key: a model evaluated on one input (`mgsd/image`, `base/text`). */
+export function resultKey(model: ModelName, input: 'image' | 'text'): string {
+  return `${model}/${input}`;
+}
