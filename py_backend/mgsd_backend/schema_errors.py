@@ -41,8 +41,8 @@ WireValidator = validators.extend(Draft202012Validator, type_checker=_TYPES)
 
 
 def validator(schema: Mapping[str, Any]) -> Any:
-    """A validator for one schema of the contract (checked once to be a valid schema)."""
-    WireValidator.check_schema(schema)
+    """A validator for one schema of the contract. The schemas are not re-checked against the
+    metaschema here (a quarter second at every worker start): `test_protocol.py` checks them."""
     return WireValidator(schema)
 
 

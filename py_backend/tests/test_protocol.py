@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mgsd_backend.errors import RequestError
-from mgsd_backend.schema_errors import first_error, validator
+from mgsd_backend.schema_errors import WireValidator, first_error, validator
 from mgsd_backend.protocol import CONTRACT, ESTIMATORS, PROTOCOL_VERSION, SCHEMAS, SERVER_OPS, WIRE_TEACHER_TENSORS, Op
 from mgsd_backend.validate import validate_request
 
@@ -44,6 +44,12 @@ def distill_args(**changes: object) -> dict:
     args = {"role": "student", "views": [VIEW, VIEW], "estimator": "sampled", "temperature": 1.0, "lr": 1e-3,
             "grad_clip": 1.0, "clip": CLIP, "teacher": {"source": "wire"}}
     return {**args, **changes}
+
+
+@pytest.mark.parametrize("op", list(Op))
+def test_every_contract_schema_is_a_valid_draft_2020_12_schema(op: Op) -> None:
+    WireValidator.check_schema(SCHEMAS[op].args)
+    WireValidator.check_schema(SCHEMAS[op].result)
 
 
 def test_the_contract_declares_every_op_with_schemas_and_vocabularies() -> None:
