@@ -52,6 +52,13 @@ def test_every_contract_schema_is_a_valid_draft_2020_12_schema(op: Op) -> None:
     WireValidator.check_schema(SCHEMAS[op].result)
 
 
+def test_the_envelope_schemas_are_valid_and_refuse_a_hello_without_its_keys() -> None:
+    for schema in CONTRACT["envelope"].values():
+        WireValidator.check_schema(schema)
+    error = first_error(validator(CONTRACT["envelope"]["hello"]), {"v": PROTOCOL_VERSION, "op": "hello"}, "hello")
+    assert error is not None and error.message.startswith("hello: missing token, pid")
+
+
 def test_the_contract_declares_every_op_with_schemas_and_vocabularies() -> None:
     assert isinstance(PROTOCOL_VERSION, int) and PROTOCOL_VERSION >= 1
     assert set(SCHEMAS) == set(Op) and {Op.PING, Op.STOP} <= SERVER_OPS

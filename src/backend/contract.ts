@@ -4,13 +4,15 @@
  * (`npm run gen:contract` writes it; `contract.test.ts` fails while it is stale).
  *
  * The Python worker reads only that file: op names, version, vocabularies, each op's arguments
- * and result as JSON Schema (draft 2020-12), and its request/reply tensor specs. Keys are
+ * and result as JSON Schema (draft 2020-12), its request/reply tensor specs, and the envelope
+ * (hello, reply header) the client parses (`headers.ts`). Keys are
  * snake_case, like the wire. The text is deterministic (no dates, no paths), so regenerating
  * an unchanged contract leaves the file byte for byte as it was.
  */
 import { z } from 'zod';
 
 import { DTYPES } from './codec.js';
+import { HelloSchema, ReplyHeaderSchema } from './headers.js';
 import {
   ARGS_SCHEMAS,
   ESTIMATORS,
@@ -62,6 +64,8 @@ export interface Contract {
   server_ops: string[];
   vocab: Record<string, readonly string[]>;
   wire_teacher_tensors: Record<string, readonly string[]>;
+  /** Frame 0 beyond the ops: the worker's hello and a reply header (its `result` is per op). */
+  envelope: { hello: Record<string, unknown>; reply_header: Record<string, unknown> };
   ops: Record<OpName, OpContract>;
 }
 
@@ -104,6 +108,7 @@ export function buildContract(): Contract {
     server_ops: [...SERVER_OPS],
     vocab: { estimators: ESTIMATORS, score_modes: SCORE_MODES, model_dtypes: MODEL_DTYPES, kl_kinds: KL_KINDS, tensor_dtypes: DTYPES },
     wire_teacher_tensors: WIRE_TEACHER_TENSORS,
+    envelope: { hello: jsonSchema(HelloSchema, 'output'), reply_header: jsonSchema(ReplyHeaderSchema, 'output') },
     ops,
   };
 }
