@@ -166,7 +166,7 @@ const BackendSchema = z
 
 const schedule = z.enum(['cosine', 'constant']);
 const OptimSchema = {
-  lr: z.number().positive().max(1),
+  lr: z.number().positive(),
   minLrRatio: probability.default(0.1).describe('cosine floor, as a fraction of lr'),
   warmupSteps: steps.default(0).describe('linear warm-up steps'),
   schedule: schedule.default('cosine').describe('learning-rate schedule after warm-up'),
