@@ -24,6 +24,7 @@ from mgsd_backend.models.qwen3_vl import (
     decode_with_char_ends,
     response_mask,
 )
+from mgsd_backend.worker import Worker
 from qwen_fixtures import load, random_images, spec, student_view, teacher_view
 
 torch.set_num_threads(1)
@@ -338,8 +339,7 @@ def worker_load_args(tiny_dir: Path, role: str, trainable: bool, checkpoint: str
 
 
 def test_worker_samples_scores_distils_and_saves_an_hf_student(tiny_dir, tmp_path):
-    worker_module = pytest.importorskip("mgsd_backend.worker", reason="worker.py is not written yet")
-    worker = worker_module.Worker(threads=1)
+    worker = Worker(threads=1)
     worker.load(worker_load_args(tiny_dir, "student", True), {})
     worker.load(worker_load_args(tiny_dir, "teacher", False), {})
     students = [[{"role": "user", "content": [{"type": "text", "text": f"Plan {i}. "}, {"type": "image"}]}]

@@ -113,12 +113,10 @@ describe('mgsd data build', () => {
     expect(result.stderr).toMatch(/already exists[^]*--force/);
   });
 
-  it('builds the default tiny dataset in under 30 s', async () => {
-    const started = performance.now();
+  // Its speed is a benchmark figure (`npm run bench:envs`), not a timed test.
+  it('builds the default tiny dataset', async () => {
     const result = await mgsd('data', 'build', '--config', 'tiny', '--out', 'tiny');
-    const seconds = (performance.now() - started) / 1000;
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(seconds).toBeLessThan(30);
     const manifest = JSON.parse(readFileSync(join(work, 'tiny', 'manifest.json'), 'utf8'));
     expect(manifest.counts.frozenlake['4'].train.total).toBe(1500);
     expect(manifest.counts.minibehaviour['5'].test.total).toBe(100);
