@@ -59,8 +59,29 @@ export class ProtocolError extends MgsdError {}
 /** Training diverged or otherwise cannot continue (NaN loss, …). */
 export class TrainingError extends MgsdError {}
 
-/** Formats an error chain for people: message, hint, then causes (with stacks when verbose). */
+// C0 controls except tab and newline, DEL, C1 controls, the bidirectional overrides/isolates/marks
+// and the byte-order mark: none of them may reach a terminal raw from a file or an argument.
+const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * Makes text safe to print on a terminal: every control character (ESC, BEL, CR, other C0/C1), bidi
+ * override and BOM becomes a visible escape (`\x1b`, `\u202e`); tabs and newlines are kept.
+ * Applied by `formatError` to every message and hint, so echoed input can never retitle, clear or
+ * reorder the user's terminal.
+ */
+export function escapeForTerminal(text: string): string {
+  return text.replace(UNSAFE_CHARACTERS, (char) => {
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Formats an error chain for people: message, hint, then causes (with stacks when verbose), escaped for a terminal. */
 export function formatError(error: unknown, verbose = false): string {
+  return escapeForTerminal(formatErrorChain(error, verbose));
+}
+
+function formatErrorChain(error: unknown, verbose: boolean): string {
   const lines: string[] = [];
   let current: unknown = error;
   let depth = 0;

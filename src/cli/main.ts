@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 
-import { formatError, MgsdError } from '../errors.js';
+import { escapeForTerminal, formatError, MgsdError } from '../errors.js';
 import { commands } from './commands/index.js';
 
 const VERSION = '0.1.0';
@@ -19,11 +19,16 @@ export function buildProgram(): Command {
     .version(VERSION)
     .option('--verbose', 'print stack traces and causes on errors')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(escapeForTerminal(text)) })
     .exitOverride();
   for (const command of commands) program.addCommand(command());
   // Commands added with addCommand do not inherit these settings; apply them to the whole tree.
+  // Commander echoes bad arguments in its own messages: they get the same escaping as ours.
   const configure = (command: Command): void => {
-    command.exitOverride().showHelpAfterError('(run with --help for usage)');
+    command
+      .exitOverride()
+      .showHelpAfterError('(run with --help for usage)')
+      .configureOutput({ outputError: (text, write) => write(escapeForTerminal(text)) });
     command.commands.forEach(configure);
   };
   program.commands.forEach(configure);

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { DataError } from '../errors.js';
 import { writeAtomicDir } from './atomic-dir.js';
+import { DATASET_FORMAT } from './manifest.js';
 
 let root: string;
 beforeEach(() => {
@@ -41,9 +42,7 @@ describe('writeAtomicDir', () => {
   });
 
   it('refuses an existing output unless asked to replace it', () => {
-    const out = join(root, 'ds');
-    mkdirSync(out);
-    writeFileSync(join(out, 'old.txt'), 'old');
+    const out = oldDataset();
     expect(() => writeAtomicDir(out, { shouldReplace: false }, () => undefined)).toThrow(DataError);
     expect(() => writeAtomicDir(out, { shouldReplace: false }, () => undefined)).toThrow(/already exists.*/);
     writeAtomicDir(out, { shouldReplace: true }, (dir) => dir.writeFile('new.txt', 'new'));
@@ -52,9 +51,7 @@ describe('writeAtomicDir', () => {
   });
 
   it('keeps the previous version when a replacing build fails', () => {
-    const out = join(root, 'ds');
-    mkdirSync(out);
-    writeFileSync(join(out, 'old.txt'), 'old');
+    const out = oldDataset();
     expect(() =>
       writeAtomicDir(out, { shouldReplace: true }, () => {
         throw new Error('boom');
@@ -63,4 +60,43 @@ describe('writeAtomicDir', () => {
     expect(existsSync(join(out, 'old.txt'))).toBe(true);
     expect(readdirSync(root)).toEqual(['ds']);
   });
+
+  it('replaces with shouldReplace only a dataset mgsd wrote or an empty folder, never a file or another folder', () => {
+    const file = join(root, 'notes.txt');
+    writeFileSync(file, 'mine');
+    expect(() => writeAtomicDir(file, { shouldReplace: true }, () => undefined)).toThrow(/is a file, not a dataset directory/);
+    const folder = join(root, 'photos');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'a.jpg'), 'jpg');
+    expect(() => writeAtomicDir(folder, { shouldReplace: true }, () => undefined)).toThrow(/is not a dataset mgsd wrote/);
+    const run = join(root, 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, 'config.resolved.json'), '{}');
+    writeFileSync(join(run, 'manifest.json'), '{"mgsd": "0.1.0"}');
+    expect(() => writeAtomicDir(run, { shouldReplace: true }, () => undefined)).toThrow(/is not a dataset mgsd wrote/);
+    expect(readFileSync(file, 'utf8')).toBe('mine');
+    expect(readdirSync(folder)).toEqual(['a.jpg']);
+    expect(readdirSync(run).sort()).toEqual(['config.resolved.json', 'manifest.json']);
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    writeAtomicDir(empty, { shouldReplace: true }, (dir) => dir.writeFile('new.txt', 'new'));
+    expect(readdirSync(empty)).toEqual(['new.txt']);
+  });
+
+  it('reports a file-system failure for the output, not for its staging folder', () => {
+    const blocker = join(root, 'blocker');
+    writeFileSync(blocker, 'a file where a folder is needed');
+    expect(() => writeAtomicDir(join(blocker, 'ds'), { shouldReplace: false }, () => undefined)).toThrow(
+      new RegExp(`cannot write --out ${blocker}/ds: a part of the path is a file`),
+    );
+  });
 });
+
+/** A folder holding a (minimal) mgsd dataset manifest and one old file. */
+function oldDataset(): string {
+  const out = join(root, 'ds');
+  mkdirSync(out);
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ format: DATASET_FORMAT }));
+  writeFileSync(join(out, 'old.txt'), 'old');
+  return out;
+}

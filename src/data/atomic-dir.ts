@@ -7,10 +7,12 @@
  * (it is never mistaken for a dataset, and the next build of `<out>` uses its own pid).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-import { DataError } from '../errors.js';
+import { DataError, MgsdError } from '../errors.js';
+import { writeError } from '../fs-atomic.js';
+import { DATASET_FORMAT, isDatasetDir, MANIFEST_FILE } from './manifest.js';
 
 /** A directory being written; it records the sha256 of every file it writes. */
 export class StagingDir {
@@ -44,11 +46,33 @@ export interface AtomicDirOptions {
   shouldReplace: boolean;
 }
 
-/** Fails early when `out` exists and may not be replaced. */
+/**
+ * Fails early when `out` exists and may not be replaced. `--force` replaces only a dataset mgsd
+ * wrote (recognised by its manifest) or an empty folder: never a file, a run, or any other folder.
+ */
 export function assertWritableOutput(out: string, options: AtomicDirOptions): void {
-  if (existsSync(out) && !options.shouldReplace) {
-    throw new DataError('output_exists', `output directory ${out} already exists`, {
-      hint: 'Choose another --out, delete it, or pass --force to replace it.',
+  if (!existsSync(out)) return;
+  const stat = statSync(out);
+  if (!options.shouldReplace) {
+    const what = stat.isDirectory() ? 'directory' : 'file';
+    throw new DataError('output_exists', `--out ${out}: a ${what} with that name already exists`, {
+      hint: isDatasetDir(out)
+        ? 'Choose another --out, or pass --force to replace that dataset.'
+        : stat.isDirectory() && readdirSync(out).length === 0
+          ? 'Choose another --out, or pass --force to use this empty folder.'
+          : 'Choose another --out.',
+      context: { out },
+    });
+  }
+  if (!stat.isDirectory()) {
+    throw new DataError('output_not_dataset', `--out ${out} is a file, not a dataset directory; --force replaces only a dataset mgsd wrote`, {
+      hint: 'Choose another --out (mgsd never deletes a file it did not write).',
+      context: { out },
+    });
+  }
+  if (!isDatasetDir(out) && readdirSync(out).length > 0) {
+    throw new DataError('output_not_dataset', `--out ${out} is not a dataset mgsd wrote (no ${MANIFEST_FILE} of format ${DATASET_FORMAT}); --force replaces only such a dataset`, {
+      hint: 'Choose another --out, or an empty folder (mgsd never deletes a folder it did not write).',
       context: { out },
     });
   }
@@ -56,22 +80,24 @@ export function assertWritableOutput(out: string, options: AtomicDirOptions): vo
 
 /**
  * Runs `fill` on a fresh staging directory next to `out`, then moves it into place.
- * On any error the staging directory is removed and the error is rethrown unchanged.
+ * On any error the staging directory is removed; a file-system error (full disk, no permission)
+ * is reported for `--out <out>`, never for the staging path the user did not choose.
  */
 export function writeAtomicDir<T>(out: string, options: AtomicDirOptions, fill: (dir: StagingDir) => T): T {
   const target = resolve(out);
   assertWritableOutput(target, options);
-  mkdirSync(dirname(target), { recursive: true });
   const staging = `${target}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging);
   try {
+    mkdirSync(dirname(target), { recursive: true });
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging);
     const result = fill(new StagingDir(staging));
     commit(staging, target, options);
     return result;
   } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
-    throw error;
+    if (existsSync(staging)) rmSync(staging, { recursive: true, force: true });
+    const isSystemError = typeof (error as NodeJS.ErrnoException).code === 'string' && !(error instanceof MgsdError);
+    throw isSystemError ? writeError(target, error, { label: '--out' }) : error;
   }
 }
 

@@ -102,9 +102,14 @@ export function readBenchmark(kind: BenchmarkKind, path: string): BenchmarkFile 
 }
 
 /** Formats issues one per line as `file:line: reason`. */
-export function formatBenchmarkIssues(path: string, issues: readonly BenchmarkIssue[]): string {
-  return issues.map((issue) => `  ${path}:${issue.lineNumber}: ${issue.reason}`).join('\n');
+export function formatBenchmarkIssues(path: string, issues: readonly BenchmarkIssue[], limit = MAX_LISTED_ISSUES): string {
+  const lines = issues.slice(0, limit).map((issue) => `  ${path}:${issue.lineNumber}: ${issue.reason}`);
+  if (issues.length > limit) lines.push(`  … and ${issues.length - limit} more malformed line(s) (lines ${issues[limit]!.lineNumber}–${issues.at(-1)!.lineNumber})`);
+  return lines.join('\n');
 }
+
+/** How many malformed lines an error lists: a wrong file must not flood the terminal. */
+const MAX_LISTED_ISSUES = 20;
 
 /** Converts, validates and solves one line; returns the reason on failure. */
 function convertLine(kind: BenchmarkKind, name: string, line: JsonlLine): BenchmarkEntry | string {

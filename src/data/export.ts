@@ -8,16 +8,18 @@
  *   the target response and the image path.
  * Prompts and targets come only from `getEnv(task).prompts`; image paths are relative to the
  * output file's folder (LLaMA-Factory's default media folder is the dataset folder).
+ * Both files are written atomically: a full disk leaves the previous `dataset_info.json` intact.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 
 import type { ChatView } from '../chat.js';
 import { DataError } from '../errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../fs-atomic.js';
 import { getEnv } from '../envs/index.js';
 import type { Instance, PromptProfile } from '../envs/types.js';
 import type { Dataset } from './dataset.js';
-import { formatJsonl } from './jsonl.js';
+import { formatJsonl, readTextFile } from './jsonl.js';
 import type { DataRecord, Split } from './schema.js';
 
 /** LLaMA-Factory's image placeholder. */
@@ -79,9 +81,15 @@ export function exportDataset(dataset: Dataset, input: ExportInput): ExportResul
     const image = toPosix(relative(dirname(out), join(dataset.dir, record.image)));
     return input.format === 'llamafactory' ? llamaFactoryRow(pair, image) : plainRow(record, pair, image, input.target);
   });
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, formatJsonl(rows));
-  const datasetInfo = input.format === 'llamafactory' ? writeDatasetInfo(out) : null;
+  if (input.format === 'llamafactory' && basename(out) === DATASET_INFO_FILE) {
+    throw new DataError('export_out_is_info', `--out ${out}: LLaMA-Factory keeps its registry in ${DATASET_INFO_FILE} beside the rows, so the rows cannot have that name`, {
+      hint: 'Name the rows file after the dataset, e.g. --out data/mgsd-frozenlake.jsonl.',
+    });
+  }
+  // The registry is read (and checked) before anything is written, so a bad one changes nothing.
+  const info = input.format === 'llamafactory' ? readDatasetInfo(out) : null;
+  writeFileAtomic(out, formatJsonl(rows), { label: '--out' });
+  const datasetInfo = info === null ? null : writeDatasetInfo(out, info);
   return { rows: rows.length, out, datasetInfo };
 }
 
@@ -96,28 +104,42 @@ function plainRow(record: DataRecord, pair: SupervisedPair, image: string, targe
   return { id: record.id, task: record.task, split: record.split, level: record.level, target, prompt: pair.prompt, response: pair.response, image };
 }
 
-/** Adds (or replaces) this export's entry in `dataset_info.json` next to `out`; other entries are kept. */
-function writeDatasetInfo(out: string): string {
-  const path = join(dirname(out), 'dataset_info.json');
-  let info: Record<string, unknown> = {};
-  if (existsSync(path)) {
-    try {
-      info = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    } catch (error) {
-      throw new DataError('dataset_info_invalid', `${path}: not valid JSON, so the export's entry cannot be added`, {
-        cause: error,
-        hint: 'Fix or delete that file, then export again.',
-      });
-    }
+/** LLaMA-Factory's registry of datasets, kept beside the exported rows. */
+const DATASET_INFO_FILE = 'dataset_info.json';
+
+/** The existing `dataset_info.json` next to `out` (empty when there is none); other entries are kept. */
+function readDatasetInfo(out: string): { path: string; entries: Record<string, unknown> } {
+  const path = join(dirname(out), DATASET_INFO_FILE);
+  if (!existsSync(path)) return { path, entries: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readTextFile(path, 'LLaMA-Factory dataset registry'));
+  } catch (error) {
+    if (error instanceof DataError) throw error;
+    throw new DataError('dataset_info_invalid', `${path}: not valid JSON (${(error as Error).message}), so the export's entry cannot be added`, {
+      cause: error,
+      hint: 'Fix or delete that file, then export again; nothing was written.',
+    });
   }
-  info[basename(out, extname(out))] = {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new DataError('dataset_info_invalid', `${path}: expected a JSON object of dataset entries`, {
+      hint: 'Fix or delete that file, then export again; nothing was written.',
+    });
+  }
+  return { path, entries: parsed as Record<string, unknown> };
+}
+
+/** Adds (or replaces) this export's entry in `dataset_info.json`, atomically. */
+function writeDatasetInfo(out: string, info: { path: string; entries: Record<string, unknown> }): string {
+  const entries = { ...info.entries };
+  entries[basename(out, extname(out))] = {
     file_name: basename(out),
     formatting: 'sharegpt',
     columns: { messages: 'messages', images: 'images' },
     tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' },
   };
-  writeFileSync(path, `${JSON.stringify(info, null, 2)}\n`);
-  return path;
+  writeJsonAtomic(info.path, entries);
+  return info.path;
 }
 
 function toPosix(path: string): string {

@@ -52,11 +52,7 @@ export function importBenchmark(input: ImportInput, target: ImportTarget): Impor
   const file = readBenchmark(input.kind, input.file);
   assertImportable(file, input);
   const records = selectEntries(file.entries, input).map((entry) => toRecord(input, file, entry));
-  if (records.length === 0) {
-    throw new DataError('import_empty', `${input.file}: no record left to import (${file.entries.length} valid, filters kept none)`, {
-      hint: 'Check --levels and --limit-per-level.',
-    });
-  }
+  if (records.length === 0) throw emptyImport(file, input);
   const origin = {
     kind: 'import' as const,
     benchmark: input.kind,
@@ -76,6 +72,31 @@ export function importBenchmark(input: ImportInput, target: ImportTarget): Impor
   });
   const skipped = file.issues.map((issue) => `${input.file}:${issue.lineNumber}: ${issue.reason}`);
   return { manifest, imported: records.length, skipped };
+}
+
+/** Why nothing is left to import: an empty file, only skipped lines, or filters that kept nothing. */
+function emptyImport(file: BenchmarkFile, input: ImportInput): DataError {
+  if (file.entries.length === 0 && file.issues.length === 0) {
+    return new DataError('import_empty', `${input.file}: the file holds no records (no non-blank line)`, {
+      hint: `Pass a ${input.kind} JSONL file with one record per line (benchmarks/README.md describes the formats).`,
+      context: { file: input.file },
+    });
+  }
+  if (file.entries.length === 0) {
+    return new DataError('import_empty', `${input.file}: no valid record to import (all ${file.issues.length} line(s) are malformed)\n${formatBenchmarkIssues(input.file, file.issues)}`, {
+      hint: `Fix the lines above, or check that the file really is in the ${input.kind} format (benchmarks/README.md).`,
+      context: { file: input.file },
+    });
+  }
+  const filters = [
+    ...(input.levels === null ? [] : [`--levels ${input.levels.join(',')}`]),
+    ...(input.limitPerLevel > 0 ? [`--limit-per-level ${input.limitPerLevel}`] : []),
+  ];
+  const levels = [...new Set(file.entries.map((entry) => entry.instance.level))].sort((a, b) => a - b);
+  return new DataError('import_empty', `${input.file}: ${filters.join(' and ')} kept none of its ${file.entries.length} valid records (levels in the file: ${levels.join(', ')})`, {
+    hint: `Choose --levels among ${levels.join(', ')}.`,
+    context: { file: input.file },
+  });
 }
 
 /** Any malformed line fails the import unless invalid lines may be skipped. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import type { z } from 'zod';
 
-import { DataError } from '../errors.js';
+import { DataError, type MgsdError, type MgsdErrorOptions } from '../errors.js';
 
 /** One non-blank line of a JSONL file. */
 export interface JsonlLine {
@@ -24,17 +24,42 @@ export interface JsonlRow<T> {
   value: T;
 }
 
-/** Reads a file as text; a missing or unreadable file is a `DataError` naming it. */
-export function readTextFile(path: string, what: string): string {
+/** An error class of `errors.ts` (DataError by default; load.ts passes ConfigError). */
+type ErrorClass = new (code: string, message: string, options?: MgsdErrorOptions) => MgsdError;
+
+/**
+ * Reads a UTF-8 text file for `what` ("responses file"). A missing or unreadable path, a folder
+ * and a binary file (a NUL byte, or bytes that are not UTF-8) are errors naming the file; a leading
+ * byte-order mark is dropped, so it can never show up as an invisible character in a value.
+ */
+export function readTextFile(path: string, what: string, ErrorType: ErrorClass = DataError): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (error) {
-    throw new DataError('file_unreadable', `cannot read ${what} ${path}: ${(error as Error).message}`, {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'EISDIR' ? 'it is a folder, not a file' : code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new ErrorType('file_unreadable', `cannot read ${what} ${path}: ${reason}`, {
       cause: error,
-      hint: 'Check the path (relative paths are resolved from the current directory).',
+      hint: code === 'EISDIR' ? `Pass the ${what} itself, not its folder.` : 'Check the path (relative paths are resolved from the current directory).',
       context: { path },
     });
   }
+  const binaryAt = bytes.indexOf(0);
+  let text: string | null = null;
+  try {
+    // NOTE: TextDecoder drops a leading BOM itself (ignoreBOM is false).
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = null;
+  }
+  if (binaryAt >= 0 || text === null) {
+    throw new ErrorType('file_binary', `${path}: a binary file${binaryAt >= 0 ? ` (a NUL byte at offset ${binaryAt})` : ' (not valid UTF-8 text)'}, not a ${what}`, {
+      hint: `Pass the ${what} as UTF-8 text.`,
+      context: { path },
+    });
+  }
+  return text;
 }
 
 /** Splits JSONL text into its non-blank lines, keeping 1-based line numbers. */

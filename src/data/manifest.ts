@@ -2,8 +2,8 @@
  * `manifest.json` of a dataset directory: what was built or imported, how, and the sha256 of every
  * file. It holds no timestamps or absolute paths, so the same inputs give a byte-identical file.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
@@ -105,6 +105,32 @@ function bucketCounts(records: readonly DataRecord[]): BucketCounts {
 /** Serialises a manifest (2-space JSON, trailing newline). */
 export function formatManifest(manifest: DatasetManifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/**
+ * True when `dir` holds a dataset that mgsd wrote: a `manifest.json` whose `format` is an
+ * `mgsd-dataset/<n>` tag (any version: an older dataset is still one of ours to replace).
+ */
+export function isDatasetDir(dir: string): boolean {
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) return false;
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown };
+    return typeof parsed.format === 'string' && parsed.format.startsWith(DATASET_FORMAT.split('/')[0]! + '/');
+  } catch {
+    return false; // unreadable or not JSON: not recognisably ours, so never replaced or written into
+  }
+}
+
+/** The dataset directory that contains `path` (the path itself or a parent folder), or null. */
+export function datasetContaining(path: string): string | null {
+  let current = resolve(path);
+  for (;;) {
+    if (isDatasetDir(current)) return current;
+    const parent = dirname(current);
+    if (parent === current) return null;
+    current = parent;
+  }
 }
 
 /** Reads and validates `<dir>/manifest.json`. */

@@ -9,6 +9,8 @@
  * ```
  * Everything but `wall_seconds` is a deterministic function of the config and seed.
  */
+import { z } from 'zod';
+
 import { ENV_NAMES } from '../envs/types.js';
 import type { MetricsSummary } from './metrics.js';
 import type { TaskPerception } from './perception.js';
@@ -47,6 +49,34 @@ export interface ResultsFile {
   run: { name: string; seed: number; profile: string; model: string; dataset: string };
   wall_seconds: number;
 }
+
+const ResultRowSchema = z.object({
+  model: z.string(),
+  input: z.enum(['image', 'text']),
+  task: z.string(),
+  n: z.number().int().nonnegative(),
+  success: z.number(),
+  optimal_success: z.number(),
+  parse_rate: z.number(),
+  success_ci: z.tuple([z.number(), z.number()]),
+  optimal_success_ci: z.tuple([z.number(), z.number()]),
+  levels: z.array(z.object({ level: z.number().int(), n: z.number().int(), success: z.number(), optimal_success: z.number() })),
+});
+
+/** `results.json` as read back (by `mgsd report` and `mgsd eval`): the shape `assembleResults` writes. */
+export const ResultsFileSchema = z.object({
+  rows: z.array(ResultRowSchema),
+  macro: z.record(z.string(), z.number()),
+  macro_optimal: z.record(z.string(), z.number()),
+  perception: z.record(z.string(), z.array(z.object({ task: z.string(), n: z.number().int(), all: z.number(), fields: z.record(z.string(), z.number()) }))),
+  modality_gap: z.record(z.string(), z.record(z.string(), z.number())),
+  gap_closed: z.number().nullable(),
+  run: z.object({ name: z.string(), seed: z.number().int(), profile: z.string(), model: z.string(), dataset: z.string() }),
+  wall_seconds: z.number(),
+});
+// Schema and interface must describe the same file, both ways (a compile-time check).
+const _schemaMatches: [(file: ResultsFile) => z.input<typeof ResultsFileSchema>, (file: z.output<typeof ResultsFileSchema>) => ResultsFile] = [(file) => file, (file) => file];
+void _schemaMatches;
 
 /** Assembles the results from every model's evaluation (models in table order). */
 export function assembleResults(

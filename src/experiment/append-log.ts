@@ -8,6 +8,8 @@
  */
 import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 
+import { DataError } from '../errors.js';
+
 /** One append-only JSONL file. */
 export class AppendLog {
   private fd: number;
@@ -63,7 +65,11 @@ export function readLog(path: string): Record<string, unknown>[] {
       try {
         return JSON.parse(line) as Record<string, unknown>;
       } catch (error) {
-        throw new SyntaxError(`${path}:${index + 1}: not valid JSON (${(error as Error).message})`);
+        throw new DataError('log_invalid', `${path}:${index + 1}: not valid JSON (${(error as Error).message})`, {
+          cause: error,
+          hint: 'mgsd only appends whole lines here; restore the file, or delete that line and the ones after it.',
+          context: { path, line: index + 1 },
+        });
       }
     });
 }

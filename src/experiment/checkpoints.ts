@@ -10,7 +10,11 @@ import { join } from 'node:path';
 
 import type { WorkerHandle } from '../backend/client.js';
 import type { AppendLog } from './append-log.js';
+import { CheckpointPointerSchema } from './run-files.js';
 import type { RunDir } from './run-dir.js';
+
+/** The manifest the worker writes into every checkpoint (MANIFEST_FILE in py_backend/mgsd_backend/checkpoint.py). */
+export const CHECKPOINT_MANIFEST = 'mgsd-checkpoint.json';
 
 /** What `latest.json` / `best.json` hold. */
 export interface CheckpointPointer {
@@ -88,6 +92,8 @@ export class StageCheckpoints {
 
   private read(file: string): CheckpointPointer | null {
     const path = join(this.folder, file);
-    return existsSync(path) ? this.run.readJson<CheckpointPointer>(path) : null;
+    if (!existsSync(path)) return null;
+    const remedy = `Restore ${path}, or delete it so that \`mgsd run --resume ${this.run.root}\` restarts stage ${this.stage} from its beginning.`;
+    return this.run.readFile(path, CheckpointPointerSchema, `${this.stage} checkpoint pointer`, remedy);
   }
 }

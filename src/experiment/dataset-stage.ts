@@ -13,6 +13,7 @@ import { type Dataset, openDataset } from '../data/dataset.js';
 import { readToolVersion } from '../data/manifest.js';
 import type { ProgressReporter } from '../data/progress.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
+import { DataError } from '../errors.js';
 import type { ExperimentConfig } from './config.js';
 import { toBuildInput } from './dataset-input.js';
 
@@ -24,13 +25,25 @@ export interface DatasetStage {
   key: string;
 }
 
+/** Where the dataset of `config` is cached (relative `data.cacheDir` from the current folder), and its key. */
+export function datasetDirOf(config: ExperimentConfig): { dir: string; key: string } {
+  const input = toBuildInput(config);
+  const key = createHash('sha256').update(JSON.stringify({ input, generator: GENERATOR_VERSION, toolVersion: readToolVersion() })).digest('hex');
+  return { dir: resolve(join(config.data.cacheDir, `${config.name}-${key.slice(0, 16)}`)), key };
+}
+
 /** Opens the cached dataset for `config`, building it first when missing. */
 export function ensureDataset(config: ExperimentConfig, configDir: string | null, progress: ProgressReporter): DatasetStage {
   const input = toBuildInput(config);
   const toolVersion = readToolVersion();
-  const key = createHash('sha256').update(JSON.stringify({ input, generator: GENERATOR_VERSION, toolVersion })).digest('hex');
-  const dir = resolve(join(config.data.cacheDir, `${config.name}-${key.slice(0, 16)}`));
+  const { dir, key } = datasetDirOf(config);
   const isReused = existsSync(join(dir, 'manifest.json'));
+  if (!isReused && existsSync(dir)) {
+    throw new DataError('dataset_cache_damaged', `${dir} exists but holds no complete dataset (no manifest.json), so the run cannot reuse or rebuild it`, {
+      hint: `Delete ${dir} (mgsd never deletes a folder it did not finish writing), or choose another data.cacheDir in a new run.`,
+      context: { dir },
+    });
+  }
   if (isReused) {
     progress.note(`[data] reusing ${dir}`);
   } else {

@@ -3,14 +3,17 @@
  * test split, or a published test set imported with `mgsd data import` — with the run's prompts,
  * image style, parser and decoding settings.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+import { z } from 'zod';
 
 import { BackendClient } from '../backend/client.js';
 import { openDataset } from '../data/dataset.js';
 import type { DataRecord, Split } from '../data/schema.js';
 import { COMPACT_CELL_PX } from '../envs/index.js';
 import { ConfigError } from '../errors.js';
+import { assertWritableFile, writeFileAtomic } from '../fs-atomic.js';
 import { type EvalOutcome, evaluateRecords } from '../eval/benchmark.js';
 import { toScoreLine } from '../rollout/grade.js';
 import { ImageSource } from '../rollout/views.js';
@@ -20,7 +23,13 @@ import { benchmarkContext } from './evaluations.js';
 import { validateConfig } from './load.js';
 import { loadRequest } from './models.js';
 import type { Progress } from './progress.js';
+import { CHECKPOINT_MANIFEST } from './checkpoints.js';
+import { datasetDirOf } from './dataset-stage.js';
+import { assertSafeOutput, type NamedInput, runContaining } from './output-guard.js';
+import { readResults } from './report-stage.js';
 import { RunDir } from './run-dir.js';
+import { readRunFile } from './run-files.js';
+import { LOCK_FILE, withRunLock } from './run-lock.js';
 import { RunState } from './run-state.js';
 import { MODEL_STAGES, type ModelName, STAGE } from '../names.js';
 
@@ -42,17 +51,36 @@ export interface EvaluateRunRequest {
 /** Evaluates and returns the outcome (the caller prints the table). */
 export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutcome & { skipped: number }> {
   const run = new RunDir(request.run);
-  run.assertResumable();
-  const { _source: _, ...raw } = run.readJson<Record<string, unknown>>(run.config);
-  const config = validateConfig(raw, run.config);
+  const config = validateConfig(run.readConfig().raw, run.config);
   const checkpoint = checkpointOf(run, config, request.model);
-  const datasetDir = request.dataset ?? run.readJson<{ run: { dataset: string } }>(run.results).run.dataset;
+  const datasetDir = request.dataset ?? defaultDataset(run, config);
+  if (request.out !== null) {
+    assertSafeOutput('--out', request.out, [{ label: '--dataset', path: datasetDir }, ...runRecords(run)]);
+    assertWritableFile(resolve(request.out), { label: '--out' });
+  }
+  // Writing into a run directory (its own or another) happens under that run's lock.
+  const target = request.out === null ? null : runContaining(request.out);
+  const work = (): Promise<EvalOutcome & { skipped: number }> => evaluate(request, run, config, checkpoint, datasetDir);
+  return target === null ? work() : withRunLock(target.root, (message) => request.progress.note(message), work);
+}
+
+async function evaluate(
+  request: EvaluateRunRequest,
+  run: RunDir,
+  config: ExperimentConfig,
+  checkpoint: string | null,
+  datasetDir: string,
+): Promise<EvalOutcome & { skipped: number }> {
   const all = openDataset(datasetDir).records.filter((record) => record.split === request.split);
   const records = all.filter((record) => fitsImage(record, config));
   if (records.length < all.length) {
     request.progress.note(`[eval] skipped ${all.length - records.length} record(s) too large for ${config.data.imageSizePx}-px compact images`);
   }
-  if (records.length === 0) throw new ConfigError('no_records', `no ${request.split} records to evaluate in ${datasetDir}`);
+  if (records.length === 0) {
+    throw new ConfigError('no_records', `no ${request.split} records to evaluate in ${datasetDir}${all.length > 0 ? ` (all ${all.length} are too large for data.imageSizePx ${config.data.imageSizePx})` : ''}`, {
+      hint: 'Choose another --split or --dataset.',
+    });
+  }
   const client = await BackendClient.start({
     workers: { eval: { threads: 2 } },
     logDir: run.logs,
@@ -67,7 +95,7 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
     const outcome = await evaluateRecords(records, request.input === 'image' ? 'student' : 'text', context);
     if (request.out !== null) {
       const lines = outcome.graded.map((graded, i) => JSON.stringify({ ...toScoreLine(graded), response: outcome.texts[i] }));
-      writeFileSync(request.out, `${lines.join('\n')}\n`);
+      writeFileAtomic(resolve(request.out), `${lines.join('\n')}\n`, { label: '--out' });
     }
     return { ...outcome, skipped: all.length - records.length };
   } finally {
@@ -75,12 +103,31 @@ export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutc
   }
 }
 
+/** The files and folders of a run that `eval --out` must never replace (its own outputs in eval/ it may). */
+function runRecords(run: RunDir): NamedInput[] {
+  const paths = [run.config, run.manifest, run.state, run.results, join(run.root, LOCK_FILE), join(run.root, 'checkpoints'), join(run.root, 'metrics'), join(run.root, 'ledger'), run.logs];
+  return paths.map((path) => ({ label: 'the run record', path }));
+}
+
+/**
+ * The run's dataset: the one its results name, or — before the run finished its evaluations —
+ * the cached dataset its config builds.
+ */
+function defaultDataset(run: RunDir, config: ExperimentConfig): string {
+  if (existsSync(run.results)) return readResults(run).run.dataset;
+  const { dir } = datasetDirOf(config);
+  if (existsSync(dir)) return dir;
+  throw new ConfigError('run_dataset_missing', `${run.root} has no results.json yet and its dataset ${dir} does not exist (data.cacheDir is relative to the folder a run starts in)`, {
+    hint: `Run \`mgsd eval\` from the folder where the run was started, or pass --dataset <dir>.`,
+  });
+}
+
 /** The checkpoint of `model` in `run` (null = the configured pretrained model), or a directory. */
 function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
   const stage = Object.hasOwn(MODEL_STAGES, model) ? MODEL_STAGES[model as ModelName] : undefined;
   if (stage === undefined) {
     const path = isAbsolute(model) ? model : resolve(model);
-    if (existsSync(path)) return path;
+    if (existsSync(path)) return assertCheckpointDir(path, `--model ${model}`);
     throw new ConfigError('unknown_model', `--model ${JSON.stringify(model)}: not a model of the run and not a checkpoint directory`, {
       hint: `Use one of ${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory under ${run.root}/checkpoints.`,
     });
@@ -88,11 +135,29 @@ function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): str
   if (stage === STAGE.base && config.model.kind === 'hf') return null;
   const finished = new RunState(run).get(stage);
   if (finished === null) {
-    throw new ConfigError('stage_not_finished', `--model ${model}: stage ${stage} of ${run.root} has not finished`, {
+    const done = Object.keys(run.readState().stages);
+    const progress = done.length === 0 ? 'no stage has finished yet' : `finished: ${done.join(', ')}`;
+    throw new ConfigError('stage_not_finished', `--model ${model}: stage ${stage} of ${run.root} has not finished (${progress})`, {
       hint: `Finish the run with \`mgsd run --resume ${run.root}\`, or pass a checkpoint directory.`,
     });
   }
-  return resolve(run.root, finished.checkpoint);
+  return assertCheckpointDir(resolve(run.root, finished.checkpoint), `stage ${stage} of ${run.root}`);
+}
+
+/** The checkpoint manifest the worker writes (py_backend/mgsd_backend/checkpoint.py). */
+const CheckpointManifestSchema = z.looseObject({ format: z.literal(1), kind: z.string(), step: z.number().int(), has_optimizer: z.boolean(), files: z.array(z.string()) });
+
+/** Checks, before any worker starts, that `dir` is a complete checkpoint; returns it. */
+function assertCheckpointDir(dir: string, what: string): string {
+  const manifest = join(dir, CHECKPOINT_MANIFEST);
+  if (!existsSync(manifest)) {
+    throw new ConfigError('not_a_checkpoint', `${what}: ${dir} is not an mgsd checkpoint (no ${CHECKPOINT_MANIFEST})`, {
+      hint: 'Pass a step-<n> folder under <run>/checkpoints/<stage>/, or a model name of the run.',
+      context: { dir },
+    });
+  }
+  readRunFile(manifest, CheckpointManifestSchema, 'checkpoint manifest', `The checkpoint in ${dir} is damaged: use another step-<n> folder, or resume the run to write a new one.`);
+  return dir;
 }
 
 /** Compact images hold at most imageSizePx / 8 cells per side. */

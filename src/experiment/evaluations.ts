@@ -3,7 +3,9 @@
  * the held-out test split, each written to `eval/` as it finishes. A finished evaluation's summary file
  * is its "done" mark, so a resumed run does not repeat it.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+
+import type { z } from 'zod';
 
 import type { WorkerHandle } from '../backend/client.js';
 import type { DataRecord } from '../data/schema.js';
@@ -11,11 +13,13 @@ import { type EvalContext, evaluateRecords } from '../eval/benchmark.js';
 import type { MetricsSummary } from '../eval/metrics.js';
 import { evaluatePerception, gradePerception, type TaskPerception } from '../eval/perception.js';
 import type { ModelEvaluation } from '../eval/results.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { toScoreLine } from '../rollout/grade.js';
 import type { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
 import { gradingOf, viewOptionsOf } from './context.js';
 import type { RunDir } from './run-dir.js';
+import { MetricsSummarySchema, PerceptionSummarySchema } from './run-files.js';
 
 /** A model of the table, as loaded in some worker. */
 export interface ModelHandle {
@@ -77,12 +81,12 @@ export async function evaluateModel(services: EvaluationServices, model: ModelHa
   for (const input of plan.inputs) {
     const path = summaryPath(services, model.name, input);
     if (existsSync(path)) {
-      result[input] = services.run.readJson<MetricsSummary>(path);
+      result[input] = readSummary(services, path, MetricsSummarySchema) as unknown as MetricsSummary; // deep parts checked loosely
       continue;
     }
     const outcome = await evaluateRecords(services.test, input === 'image' ? 'student' : 'text', evalContext(services, model));
     const lines = outcome.graded.map((graded, i) => JSON.stringify({ ...toScoreLine(graded), response: outcome.texts[i] }));
-    writeFileSync(services.run.evaluation(model.name, input), `${lines.join('\n')}\n`);
+    writeFileAtomic(services.run.evaluation(model.name, input), `${lines.join('\n')}\n`);
     services.run.writeJson(path, outcome.summary);
     services.note(`[eval] ${model.name}/${input}: macro success ${(outcome.summary.macro.success * 100).toFixed(1)}% (n ${outcome.summary.n})`);
     result[input] = outcome.summary;
@@ -95,7 +99,7 @@ export async function evaluateModel(services: EvaluationServices, model: ModelHa
 /** Perception on the test split: from the image responses' read-outs, or by asking the perception questions. */
 async function perceptionOf(services: EvaluationServices, model: ModelHandle, imageTexts: string[] | null): Promise<TaskPerception[]> {
   const path = summaryPath(services, model.name, 'perception');
-  if (existsSync(path)) return services.run.readJson<TaskPerception[]>(path);
+  if (existsSync(path)) return readSummary(services, path, PerceptionSummarySchema) as unknown as TaskPerception[];
   const source = services.config.stages.sft.target;
   const perception =
     source === 'readout' && imageTexts !== null
@@ -103,6 +107,12 @@ async function perceptionOf(services: EvaluationServices, model: ModelHandle, im
       : await evaluatePerception(services.test, source, evalContext(services, model));
   services.run.writeJson(path, perception);
   return perception;
+}
+
+/** A finished evaluation's summary; a damaged one says how to redo that evaluation. */
+function readSummary<S extends z.ZodType>(services: EvaluationServices, path: string, schema: S): z.infer<S> {
+  const remedy = `Delete ${path} and run \`mgsd run --resume ${services.run.root}\`: that evaluation is then done again.`;
+  return services.run.readFile(path, schema, 'evaluation summary', remedy);
 }
 
 function summaryPath(services: EvaluationServices, model: string, part: InputKind | 'perception'): string {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError } from '../errors.js';
-import { listPresets, loadConfig } from './load.js';
+import { applyOverride, listPresets, loadConfig } from './load.js';
+import { assertRunName } from './run.js';
 
 function writeTemp(content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mgsd-config-'));
@@ -51,5 +52,32 @@ describe('loadConfig', () => {
   it('rejects malformed overrides and unknown presets with a hint', () => {
     expect(() => loadConfig('tiny', ['seed'])).toThrow(/expected key\.path=value/);
     expect(() => loadConfig('no-such-preset')).toThrow(/config "no-such-preset" not found/);
+  });
+});
+
+describe('--set safety', () => {
+  it.each(['__proto__.polluted=1', 'constructor.prototype.polluted=1', 'stages.prototype=1', 'a.__proto__=1'])(
+    'refuses %s as a usage error and leaves Object.prototype alone',
+    (override) => {
+      const target: Record<string, unknown> = {};
+      expect(() => applyOverride(target, override)).toThrow(ConfigError);
+      expect(() => applyOverride(target, override)).toThrow(/is not a config key/);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    },
+  );
+
+  it('reports a value that is not YAML as a usage error naming the override, without the raw parser dump', () => {
+    const attempt = () => applyOverride({}, 'seed=[1,2');
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/^--set "seed=\[1,2": the value is not valid YAML \([^\n]*\)$/);
+  });
+});
+
+describe('run names', () => {
+  it.each(['../../x', 'a/b', '..', '.hidden', 'a\\b', ''])('refuses %j, which would leave runs/', (name) => {
+    expect(() => assertRunName(name)).toThrow(/cannot name a run folder under runs\//);
+  });
+  it('accepts a plain name', () => {
+    expect(assertRunName('tiny-ablation_2.v1')).toBe('tiny-ablation_2.v1');
   });
 });

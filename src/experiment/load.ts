@@ -4,13 +4,14 @@
  * Every failure is a `ConfigError` that names the file, the key path, the value received and what
  * is allowed, one line per problem (zod's issues, printed with their paths).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 
+import { readTextFile } from '../data/jsonl.js';
 import { ConfigError } from '../errors.js';
 import { type ExperimentConfig, ExperimentConfigSchema } from './config.js';
 
@@ -33,6 +34,12 @@ export interface LoadedConfig {
 export function resolvePresetPath(name: string): string {
   const candidates = isAbsolute(name) ? [name] : [resolve(name), join(PRESETS_DIR, name), join(PRESETS_DIR, `${name}.yaml`)];
   const found = candidates.find((candidate) => existsSync(candidate) && candidate.match(/\.ya?ml$/));
+  const folder = candidates.find((candidate) => existsSync(candidate) && statSync(candidate).isDirectory());
+  if (found === undefined && folder !== undefined) {
+    throw new ConfigError('config_is_folder', `config "${name}" is a folder (${folder}), not a YAML file`, {
+      hint: `Pass a YAML file, e.g. ${join(folder, 'experiment.yaml')}, or a preset name (${listPresets().join(', ')}).`,
+    });
+  }
   if (found === undefined) {
     throw new ConfigError('config_not_found', `config "${name}" not found (looked for ${candidates.join(', ')})`, {
       hint: `Pass a YAML file path, or a preset name from ${PRESETS_DIR} (${listPresets().join(', ')}).`,
@@ -74,9 +81,10 @@ export function validateConfig(raw: unknown, source: string): ExperimentConfig {
 }
 
 function readYaml(path: string): Record<string, unknown> {
+  const text = readTextFile(path, 'YAML config', ConfigError);
   let parsed: unknown;
   try {
-    parsed = parseYaml(readFileSync(path, 'utf8'));
+    parsed = parseYaml(text);
   } catch (error) {
     const where = error instanceof YAMLParseError && error.linePos ? `:${error.linePos[0].line}` : '';
     throw new ConfigError('config_yaml', `${path}${where}: not valid YAML`, { cause: error, hint: 'Fix the YAML syntax.' });
@@ -87,6 +95,9 @@ function readYaml(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** Keys that would reach `Object.prototype` (or a constructor) instead of a config section. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Applies one `a.b.c=value` override in place; the value is read as a YAML scalar or list. */
 export function applyOverride(target: Record<string, unknown>, override: string): void {
   const eq = override.indexOf('=');
@@ -96,21 +107,43 @@ export function applyOverride(target: Record<string, unknown>, override: string)
     });
   }
   const path = override.slice(0, eq).trim().split('.');
-  const value: unknown = parseYaml(override.slice(eq + 1));
+  for (const key of path) {
+    if (key === '') throw new ConfigError('override_syntax', `--set "${override}": empty key in path`, { hint: 'Example: --set stages.opsd.steps=100' });
+    if (FORBIDDEN_KEYS.has(key)) {
+      throw new ConfigError('override_forbidden_key', `--set "${override}": "${key}" is not a config key`, {
+        hint: '`mgsd config` prints every key; docs/configuration.md describes them.',
+        context: { key },
+      });
+    }
+  }
+  const value = parseOverrideValue(override, override.slice(eq + 1));
   let node: Record<string, unknown> = target;
   for (const [index, key] of path.entries()) {
-    if (key === '') throw new ConfigError('override_syntax', `--set "${override}": empty key in path`);
     if (index === path.length - 1) {
       node[key] = value;
       return;
     }
-    const next = node[key];
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (next === undefined || next === null) {
       node[key] = {};
     } else if (typeof next !== 'object' || Array.isArray(next)) {
-      throw new ConfigError('override_path', `--set "${override}": ${path.slice(0, index + 1).join('.')} is ${describe(next)}, not a section`);
+      throw new ConfigError('override_path', `--set "${override}": ${path.slice(0, index + 1).join('.')} is ${describe(next)}, not a section`, {
+        hint: `Set the whole key (--set ${path.slice(0, index + 1).join('.')}=…), or check the key path with \`mgsd config\`.`,
+      });
     }
     node = node[key] as Record<string, unknown>;
+  }
+}
+
+/** The value of an override as YAML (`3`, `true`, `[3, 4]`, `paper`); bad YAML is a usage error. */
+function parseOverrideValue(override: string, text: string): unknown {
+  try {
+    return parseYaml(text) as unknown;
+  } catch (error) {
+    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0] : (error as Error).message;
+    throw new ConfigError('override_value', `--set "${override}": the value is not valid YAML (${reason})`, {
+      hint: 'Quote text values and close lists, e.g. --set seed=3 or --set tasks.frozenlake.levels=[3,4].',
+    });
   }
 }
 

@@ -3,26 +3,33 @@
  * learning curves from the metrics logs, findings about the paper's ordering, and sample test
  * puzzles drawn with the paths the models predicted (rendered in the paper style for legibility).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { z } from 'zod';
+
 import { openDataset } from '../data/dataset.js';
+import { readJsonl } from '../data/jsonl.js';
 import type { DataRecord } from '../data/schema.js';
 import { encodePng, getEnv } from '../envs/index.js';
 import { ENV_NAMES, type Action, type Instance } from '../envs/types.js';
 import { type ReportFigure, reportHtml, reportMarkdown } from '../eval/report.js';
-import type { ResultsFile } from '../eval/results.js';
+import { type ResultsFile, ResultsFileSchema } from '../eval/results.js';
+import { DataError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
+import { validateConfig } from './load.js';
 import type { RunDir } from './run-dir.js';
+import { RunManifestSchema } from './run-files.js';
 import { BASELINE_MODELS, MODEL, resultKey, STAGE } from '../names.js';
 
 const SAMPLE_SIZE_PX = 192;
 
 /** Writes `report.md`, `report.html` and `report/` for the run; returns the two report paths. */
 export function writeReport(run: RunDir): { markdown: string; html: string } {
-  const results = run.readJson<ResultsFile>(run.results);
-  const config = run.readJson<{ name: string; seed: number; profile: string }>(run.config);
+  const config = validateConfig(run.readConfig().raw, run.config);
+  const results = readResults(run);
   const input = {
     title: `mgsd run ${config.name} (seed ${config.seed})`,
     facts: facts(run, results),
@@ -31,19 +38,34 @@ export function writeReport(run: RunDir): { markdown: string; html: string } {
     curves: curves(run),
     samples: samples(run, results),
   };
-  mkdirSync(run.reportAssets, { recursive: true });
   for (const figure of [...input.curves, ...input.samples]) {
-    writeFileSync(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
+    writeFileAtomic(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
   }
   const markdown = join(run.root, 'report.md');
   const html = join(run.root, 'report.html');
-  writeFileSync(markdown, reportMarkdown(input));
-  writeFileSync(html, reportHtml(input));
+  writeFileAtomic(markdown, reportMarkdown(input));
+  writeFileAtomic(html, reportHtml(input));
   return { markdown, html };
 }
 
+/**
+ * `results.json`, which exists only once every evaluation finished: for an interrupted run the
+ * error says which stages are done and how to finish it.
+ */
+export function readResults(run: RunDir): ResultsFile {
+  if (!existsSync(run.results)) {
+    const done = Object.keys(run.readState().stages);
+    const progress = done.length === 0 ? 'no stage has finished yet' : `finished stages: ${done.join(', ')}`;
+    throw new DataError('run_unfinished', `${run.root} has no results.json yet: the run has not finished its evaluations (${progress})`, {
+      hint: `Finish it with \`mgsd run --resume ${run.root}\`; \`mgsd eval --run ${run.root} --model <model>\` evaluates a finished stage meanwhile.`,
+      context: { path: run.results },
+    });
+  }
+  return run.readFile(run.results, ResultsFileSchema, 'results', `Delete ${run.results} and run \`mgsd run --resume ${run.root}\` to assemble it again from the saved evaluations.`);
+}
+
 function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
-  const manifest = existsSync(run.manifest) ? run.readJson<Record<string, unknown>>(run.manifest) : {};
+  const manifest: Record<string, unknown> = run.readFile(run.manifest, RunManifestSchema, 'run manifest', `Restore ${run.manifest}; it is written when the run starts.`);
   return [
     ['model', results.run.model],
     ['prompt profile', results.run.profile],
@@ -132,15 +154,16 @@ function samples(run: RunDir, results: ResultsFile): ReportFigure[] {
 
 type Prediction = { actions: Action[]; response: string; success: boolean };
 
+/** The fields of an `eval/<model>-image.jsonl` line the samples use. */
+const PredictionSchema = z.looseObject({ id: z.string(), actions: z.array(z.string()), response: z.string(), success: z.boolean() });
+
 /** The image-input predictions of `model` for `ids`, from its evaluation file (read once). */
 function predictionsOf(run: RunDir, model: string, ids: ReadonlySet<string>): Map<string, Prediction> {
   const path = run.evaluation(model, 'image');
   const out = new Map<string, Prediction>();
   if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line.length === 0) continue;
-    const row = JSON.parse(line) as Prediction & { id: string };
-    if (ids.has(row.id)) out.set(row.id, row);
+  for (const { value } of readJsonl(path, PredictionSchema, 'evaluation file')) {
+    if (ids.has(value.id)) out.set(value.id, { ...value, actions: value.actions as Action[] });
   }
   return out;
 }

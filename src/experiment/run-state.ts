@@ -1,9 +1,8 @@
 /**
  * `run-state.json`: which stages of a run are finished and where their final checkpoints are.
- * Written atomically after each stage, read by `--resume` to skip finished work.
+ * Written atomically after each stage, read by `--resume` to skip finished work (validated by
+ * `RunStateSchema`, so a damaged file names itself).
  */
-import { existsSync } from 'node:fs';
-
 import type { RunDir } from './run-dir.js';
 
 /** A finished stage. */
@@ -18,7 +17,7 @@ export class RunState {
   private readonly finished: Record<string, FinishedStage>;
 
   constructor(private readonly run: RunDir) {
-    this.finished = existsSync(run.state) ? run.readJson<{ stages: Record<string, FinishedStage> }>(run.state).stages : {};
+    this.finished = run.readState().stages;
   }
 
   /** The finished stage, or null. */

@@ -1,22 +1,30 @@
 /**
  * Starting or resuming a run: resolve the config (a resumed run reads its own
- * `config.resolved.json`, never the preset again), create or open the run directory, write the
- * manifest, then hand over to the pipeline.
+ * `config.resolved.json`, never the preset again), lock the run directory (one writer at a time),
+ * create or open it, write the manifest (with the sha256 of the resolved config, so a later hand
+ * edit is detected), then hand over to the pipeline.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { readToolVersion } from '../data/manifest.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
 import type { ExperimentConfig } from './config.js';
-import { loadConfig, validateConfig } from './load.js';
+import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
+import { StageCheckpoints } from './checkpoints.js';
+import { assertSafeOutput } from './output-guard.js';
+import { assertSequenceBudget } from './sequence-budget.js';
 import { runPipeline } from './pipeline.js';
 import type { Progress } from './progress.js';
 import { writeReport } from './report-stage.js';
 import { RunDir } from './run-dir.js';
+import { withRunLock } from './run-lock.js';
 
 /** What `mgsd run` was asked to do. */
 export interface RunCommand {
@@ -34,9 +42,33 @@ export interface RunOutcome {
   results: ResultsFile;
 }
 
-/** Runs a new experiment or resumes one. */
+/** Runs a new experiment or resumes one, holding the run directory's lock throughout. */
 export async function startRun(command: RunCommand): Promise<RunOutcome> {
-  const { run, config, configDir } = command.resume !== null ? openForResume(command) : createRun(command);
+  const note = (message: string): void => command.progress.note(message);
+  if (command.resume !== null) {
+    if (command.out !== null) {
+      throw new UsageError('resume_with_out', `--out ${command.out} cannot be combined with --resume ${command.resume}: a resumed run stays in its own directory`, {
+        hint: `Drop --out to continue ${command.resume}, or drop --resume to start a new run in ${command.out}.`,
+      });
+    }
+    if (command.overrides.length > 0) {
+      throw new ConfigError('resume_overrides', '--set cannot be combined with --resume: a resumed run keeps its config', {
+        hint: 'Drop --set, or start a new run with --out <new dir> and your --set.',
+      });
+    }
+    const run = new RunDir(command.resume);
+    run.assertResumable(); // before the lock, which would create the folder
+    return withRunLock(run.root, note, () => execute(command, openForResume(run)));
+  }
+  const loaded = loadConfig(command.config, command.overrides);
+  assertSequenceBudget(loaded.config, loaded.source);
+  const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
+  assertSafeOutput('--out', root, [{ label: '--config', path: loaded.source }]);
+  return withRunLock(new RunDir(root).root, note, () => execute(command, createRunDir(new RunDir(root), loaded, note)));
+}
+
+async function execute(command: RunCommand, opened: OpenedRun): Promise<RunOutcome> {
+  const { run, config, configDir } = opened;
   command.progress.note(`[run] ${run.root} (${config.name}, seed ${config.seed})`);
   const results = await runPipeline({ config, configDir, services: { run, progress: command.progress, stop: command.stop } });
   const report = writeReport(run);
@@ -44,26 +76,54 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
   return { run, results };
 }
 
-function createRun(command: RunCommand): { run: RunDir; config: ExperimentConfig; configDir: string } {
-  const { config, source } = loadConfig(command.config, command.overrides);
-  const run = new RunDir(command.out ?? join('runs', `${config.name}-seed${config.seed}`));
-  run.create();
-  run.writeJson(run.config, { ...config, _source: source });
-  run.writeJson(run.manifest, manifestOf(config, source));
+interface OpenedRun {
+  run: RunDir;
+  config: ExperimentConfig;
+  configDir: string | null;
+}
+
+/** Creates (or starts over) the run directory `run` for `loaded`: config, manifest with the config's sha256. */
+export function createRunDir(run: RunDir, loaded: LoadedConfig, note: (message: string) => void): OpenedRun {
+  const { config, source } = loaded;
+  if (run.create()) note(`[run] ${run.root} holds a run that failed before finishing a stage or saving a checkpoint: starting it over with this config`);
+  const text = `${JSON.stringify({ ...config, _source: source }, null, 2)}\n`;
+  writeFileAtomic(run.config, text);
+  run.writeJson(run.manifest, { ...manifestOf(config, source), config_sha256: createHash('sha256').update(text).digest('hex') });
   return { run, config, configDir: dirname(source) };
 }
 
-function openForResume(command: RunCommand): { run: RunDir; config: ExperimentConfig; configDir: string | null } {
-  if (command.overrides.length > 0) {
-    throw new ConfigError('resume_overrides', '--set cannot be combined with --resume: a resumed run keeps its config', {
-      hint: 'Drop --set, or start a new run with --out.',
-    });
-  }
-  const run = new RunDir(command.resume!);
-  run.assertResumable();
-  const { _source: source, ...raw } = run.readJson<Record<string, unknown>>(run.config);
+function openForResume(run: RunDir): OpenedRun {
+  const { raw, source } = run.readConfig();
   const config = validateConfig(raw, run.config);
-  return { run, config, configDir: typeof source === 'string' ? dirname(source) : null };
+  checkRunFiles(run);
+  return { run, config, configDir: source === null ? null : dirname(source) };
+}
+
+/**
+ * Reads every state file a resume relies on (run state, each stage's checkpoint pointers) before any
+ * worker starts, so a damaged one is named in a second rather than after the dataset is rebuilt.
+ */
+function checkRunFiles(run: RunDir): void {
+  run.readState();
+  const folder = join(run.root, 'checkpoints');
+  if (!existsSync(folder)) return;
+  for (const stage of readdirSync(folder)) {
+    const checkpoints = new StageCheckpoints(run, stage);
+    checkpoints.latest();
+    checkpoints.best();
+  }
+}
+
+/**
+ * The run name becomes a folder under `runs/`: it must be one plain path component, so a name
+ * like `../../x` or `a/b` cannot place (or later resume) a run outside `runs/`.
+ */
+export function assertRunName(name: string): string {
+  if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) && !name.includes('..')) return name;
+  throw new ConfigError('run_name_invalid', `name: ${JSON.stringify(name)} cannot name a run folder under runs/ (letters, digits, ".", "_" and "-" only, no path separators or "..")`, {
+    hint: 'Set a plain name, e.g. --set name=my-run, or choose the folder itself with --out <dir>.',
+    context: { key: 'name' },
+  });
 }
 
 /** Versions, seeds and the machine, for reproducing the run. */

@@ -39,7 +39,7 @@ export function explainStepFailure(error: unknown, stage: string, step: number, 
   if (error instanceof BackendError && error.code === 'non_finite') {
     return new TrainingError('non_finite', `${stage} step ${step + 1}: the loss or gradient became NaN/inf; the stage stopped`, {
       cause: error,
-      hint: `The last good checkpoint (after ${lastCheckpoint} steps) is kept; lower stages.${stage}.lr or gradClip and rerun with --resume.`,
+      hint: `The last good checkpoint (after ${lastCheckpoint} steps) is kept. A resumed run keeps its config: to change stages.${stage}.lr or gradClip, start a new run (mgsd run --out <new dir> --set stages.${stage}.lr=<smaller>).`,
       context: { stage, step: step + 1 },
     });
   }

@@ -6,7 +6,6 @@
  * NOTE: commands added with `addCommand` do not inherit the program's `exitOverride`, so each
  * command here sets its own; `cli/main.ts` then maps commander's errors to exit code 2.
  */
-import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { Argument, Command, Option } from 'commander';
@@ -22,6 +21,9 @@ import { BENCHMARK_KINDS, READ_ORDER, SPLITS } from '../../data/schema.js';
 import { showRecord } from '../../data/show.js';
 import { toBuildInput } from '../../experiment/dataset-input.js';
 import { DEFAULT_PRESET, loadConfig } from '../../experiment/load.js';
+import { assertSafeOutput } from '../../experiment/output-guard.js';
+import { escapeForTerminal } from '../../errors.js';
+import { assertWritableFile, writeFileAtomic } from '../../fs-atomic.js';
 import { loadConfigSections } from '../config-sections.js';
 import { collect, stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
@@ -94,7 +96,7 @@ function importCommand(): Command {
         },
         { out: options.out, shouldReplace: options.force, toolVersion: readToolVersion(), progress: stderrProgress() },
       );
-      for (const line of result.skipped) process.stderr.write(`skipped ${line}\n`);
+      for (const line of result.skipped) process.stderr.write(`skipped ${escapeForTerminal(line)}\n`);
       process.stdout.write(`imported ${result.imported} records into ${resolve(options.out)} (${result.skipped.length} skipped)\n`);
     });
 }
@@ -120,6 +122,8 @@ function exportCommand(): Command {
     .addOption(new Option('--split <split>', 'which split(s)').choices([...SPLITS, 'all']).default('all'))
     .action((dir: string, raw) => {
       const options = parseOptions('data export', ExportOptions, { ...raw, dir }, ['dir']);
+      assertSafeOutput('--out', options.out, [{ label: '<dir>', path: options.dir }]);
+      assertWritableFile(resolve(options.out), { label: '--out' });
       const profile = options.profile ?? loadConfigSections(undefined, []).profile;
       const result = exportDataset(openDataset(options.dir), {
         format: options.format,
@@ -157,8 +161,9 @@ function showCommand(): Command {
       const profile = options.profile ?? loadConfigSections(undefined, []).profile;
       const view = showRecord(dataset, record, profile, options.plan);
       const out = resolve(options.out ?? `${record.id.replaceAll('/', '_')}.png`);
-      writeFileSync(out, view.png);
-      process.stdout.write(`${view.text}\n\nwrote ${out}\n`);
+      assertSafeOutput('--out', out, [{ label: '<dir>', path: options.dir }]);
+      writeFileAtomic(out, view.png, { label: '--out' });
+      process.stdout.write(`${escapeForTerminal(view.text)}\n\nwrote ${out}\n`);
     });
 }
 

@@ -5,16 +5,19 @@
  * Parser and simulation settings come from `--config` (or the schema defaults); each flag
  * overrides exactly one key: --profile → profile, --block → parser.block, --require-tag →
  * parser.requireTag, --unknown-tokens → parser.unknownTokens, --out-of-bounds → parser.outOfBounds.
+ * Outputs never overwrite an input nor land in a dataset, and are written atomically.
  * (`exitOverride` is set here because commands added with `addCommand` do not inherit it.)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 
 import { openDataset } from '../../data/dataset.js';
 import { formatJsonl } from '../../data/jsonl.js';
+import { assertSafeOutput } from '../../experiment/output-guard.js';
+import { assertWritableFile, writeFileAtomic, writeJsonAtomic } from '../../fs-atomic.js';
 import { toScoreLine } from '../../rollout/grade.js';
 import { summarizeMetrics } from '../../eval/metrics.js';
 import { scoreResponses } from '../../eval/score-responses.js';
@@ -50,11 +53,25 @@ function flagOverrides(options: ScoreOptions): string[] {
   return pairs.flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${String(value)}`]));
 }
 
-function writeFile(path: string, text: string): string {
-  const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, text);
-  return target;
+/**
+ * Refuses, before any scoring, an output that would overwrite an input (the responses, the
+ * dataset, the config, or the other output) or land inside a dataset, and one that cannot be written.
+ */
+function checkOutputs(options: ScoreOptions): void {
+  const inputs = [
+    { label: '--responses', path: options.responses },
+    { label: '--dataset', path: options.dataset },
+    ...(options.config !== undefined && existsSync(options.config) ? [{ label: '--config', path: options.config }] : []),
+  ];
+  if (options.out !== undefined) {
+    assertSafeOutput('--out', options.out, inputs);
+    assertWritableFile(resolve(options.out), { label: '--out' });
+  }
+  if (options.summary !== undefined) {
+    const others = options.out === undefined ? inputs : [...inputs, { label: '--out', path: options.out }];
+    assertSafeOutput('--summary', options.summary, others);
+    assertWritableFile(resolve(options.summary), { label: '--summary' });
+  }
 }
 
 /** `mgsd score`. */
@@ -75,6 +92,7 @@ export function scoreCommand(): Command {
     .addOption(new Option('--out-of-bounds <mode>', 'a move off the grid fails or stays put (parser.outOfBounds)').choices(['fail', 'stay']))
     .action((raw) => {
       const options = parseOptions('score', ScoreOptions, raw);
+      checkOutputs(options);
       const sections = loadConfigSections(options.config, [...options.set, ...flagOverrides(options)]);
       const { outOfBounds, ...parser } = sections.parser;
       const dataset = openDataset(options.dataset);
@@ -85,9 +103,9 @@ export function scoreCommand(): Command {
       });
       const summary = summarizeMetrics(scored.graded);
       const settings = { profile: sections.profile, parser: sections.parser, dataset: dataset.dir, responses: resolve(options.responses) };
-      if (options.out !== undefined) writeFile(options.out, formatJsonl(scored.graded.map(toScoreLine)));
+      if (options.out !== undefined) writeFileAtomic(resolve(options.out), formatJsonl(scored.graded.map(toScoreLine)), { label: '--out' });
       if (options.summary !== undefined) {
-        writeFile(options.summary, `${JSON.stringify({ settings, unanswered: scored.unanswered, ...summary }, null, 2)}\n`);
+        writeJsonAtomic(resolve(options.summary), { settings, unanswered: scored.unanswered, ...summary }, { label: '--summary' });
       }
       const header = `scored ${scored.graded.length} responses (${scored.unanswered} dataset records without a response); profile ${sections.profile}, parser ${JSON.stringify(sections.parser)}`;
       process.stdout.write(`${header}\n\n${formatSummaryTable(summary)}\n`);
