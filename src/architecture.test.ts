@@ -1,6 +1,6 @@
 /**
  * Fails when an import crosses the layering of STYLE.md §2:
- * cli → experiment → train → eval → rollout → {data, backend} → envs (see ALLOWED); `errors.ts`,
+ * cli → experiment → {compare, train} → eval → rollout → {data, backend} → envs (see ALLOWED); `errors.ts`,
  * `chat.ts`, `fs-atomic.ts` and `names.ts` are leaves everyone may import; `envs/` and `backend/` import no other layer.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -20,8 +20,10 @@ const ALLOWED: Record<string, string[]> = {
   rollout: ['envs', 'backend', 'data'],
   eval: ['rollout', 'backend', 'envs', 'data'],
   train: ['rollout', 'backend', 'envs', 'data', 'eval'],
-  experiment: ['data', 'train', 'eval', 'rollout', 'backend', 'envs'],
-  cli: ['experiment', 'data', 'train', 'eval', 'rollout', 'backend', 'envs'],
+  compare: ['eval', 'envs'],
+  trackers: ['backend'],
+  experiment: ['data', 'train', 'eval', 'rollout', 'backend', 'envs', 'compare', 'trackers'],
+  cli: ['experiment', 'data', 'train', 'eval', 'rollout', 'backend', 'envs', 'compare', 'trackers'],
   bench: ['experiment', 'data', 'train', 'eval', 'rollout', 'backend', 'envs'],
 };
 

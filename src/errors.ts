@@ -4,7 +4,8 @@
  * Every error a user can see is an `MgsdError`: a `code` (stable, machine-readable), a message that
  * says what was wrong and where, a `hint` that says what to do, and the original error as `cause`.
  * Library code throws these; only `cli/main.ts` prints them and chooses the exit code
- * (2 for usage and configuration errors, 1 for everything else).
+ * (2 for usage and configuration errors, 130/143/129 for a run stopped by SIGINT/SIGTERM/SIGHUP,
+ * 1 for everything else).
  */
 
 /** Fields every mgsd error may carry besides its message. */
@@ -59,6 +60,12 @@ export class ProtocolError extends MgsdError {}
 /** Training diverged or otherwise cannot continue (NaN loss, …). */
 export class TrainingError extends MgsdError {}
 
+/**
+ * A cause kept for `--verbose` only (a Python traceback): the user's error line and hint already say
+ * what happened; the detail is in the worker log, and printed in full with `--verbose`.
+ */
+export class VerboseDetail extends Error {}
+
 // C0 controls except tab and newline, DEL, C1 controls, the bidirectional overrides/isolates/marks
 // and the byte-order mark: none of them may reach a terminal raw from a file or an argument.
 const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
@@ -87,6 +94,10 @@ function formatErrorChain(error: unknown, verbose: boolean): string {
   let depth = 0;
   while (current !== undefined && current !== null && depth < 8) {
     const prefix = depth === 0 ? 'error' : 'caused by';
+    if (current instanceof VerboseDetail && !verbose) {
+      lines.push(`(${current.name}: in the worker log; --verbose prints it)`);
+      break;
+    }
     if (current instanceof Error) {
       lines.push(`${prefix}: ${current.message}`);
       if (current instanceof MgsdError && current.hint) lines.push(`  hint: ${current.hint}`);
@@ -108,7 +119,23 @@ function indent(text: string): string {
     .join('\n');
 }
 
-/** The user stopped a run (Ctrl-C); its state was checkpointed and `--resume` continues it. */
+/** Exit status of a run stopped by each signal: 128 + the signal's number, as shells report it. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/** A signal that stops a run gracefully (Ctrl-C; `timeout`, systemd, docker, SLURM; a closed terminal). */
+export type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/**
+ * The user stopped a run (Ctrl-C, SIGTERM or SIGHUP); its state was checkpointed and `--resume`
+ * continues it. Exits 130, 143 or 129 (128 + the signal number; SIGINT when none is given).
+ */
 export class RunInterrupted extends MgsdError {
-  override readonly exitCode: number = 130;
+  override readonly exitCode: number;
+  readonly signal: StopSignal;
+
+  constructor(code: string, message: string, options: MgsdErrorOptions & { signal?: StopSignal } = {}) {
+    super(code, message, options);
+    this.signal = options.signal ?? 'SIGINT';
+    this.exitCode = SIGNAL_EXIT_CODES[this.signal];
+  }
 }

@@ -1,6 +1,9 @@
-"""Entry point of a worker process: `python -m mgsd_backend --endpoint … --token … [options]`.
+"""Entry point of a worker process: `python -m mgsd_backend --endpoint … [options]`.
 
 Started by `src/backend/launch.ts`, which binds the ROUTER and waits for this process's hello.
+The launch token comes in the environment (`MGSD_WORKER_TOKEN`), never on the command line (any
+local user can read /proc/<pid>/cmdline); it is removed from `os.environ` once read, so processes
+this worker starts never inherit it. The heartbeat (`heartbeat.py`) starts before torch is imported.
 Thread settings are applied BEFORE torch is imported (OpenMP and MKL read their environment once):
 torch and MKL share one OpenMP pool of `--threads` threads, and numpy's own OpenBLAS pool is kept
 at one thread, so two pools never each run `--threads` threads on the same cores.
@@ -21,7 +24,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mgsd_backend", description="mgsd model worker (docs/protocol.md)")
     # connection
     parser.add_argument("--endpoint", required=True, help="ZeroMQ endpoint of the client's ROUTER (ipc:// or tcp://127.0.0.1:…)")
-    parser.add_argument("--token", required=True, help="the launch token to present in the hello")
     # resources
     parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads of this worker (default 1)")
     parser.add_argument("--max-message-mib", type=float, default=MAX_MESSAGE_MIB,
@@ -36,6 +38,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+TOKEN_ENV = "MGSD_WORKER_TOKEN"
+
+
+def take_token(environ: dict[str, str] | os._Environ = os.environ) -> str:
+    """The launch token from the environment, removed from it; exits with a message when absent."""
+    token = environ.pop(TOKEN_ENV, None)
+    if not token:
+        raise SystemExit(
+            f"mgsd worker: no launch token: set {TOKEN_ENV} in the environment "
+            "(mgsd's client does; it is never passed on the command line)"
+        )
+    return token
+
+
+def ignore_stop_signals() -> None:
+    """Leaves stopping to the client: Ctrl-C, `timeout`, systemd, docker and SLURM signal the whole
+    process group (or cgroup); the client checkpoints first, then stops this worker (stop op, then
+    SIGKILL). A worker whose client is gone exits by itself (parent watchdog, heartbeat pipe)."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def apply_thread_env(threads: int) -> None:
     """Sets the thread environment of OpenMP/MKL/OpenBLAS; must run before torch is imported."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -48,15 +72,17 @@ def apply_thread_env(threads: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # Ctrl-C in a terminal reaches the whole process group; the parent decides what happens (it
-    # checkpoints, then stops this worker), so the worker itself must not die of SIGINT.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    token = take_token()
+    ignore_stop_signals()
     apply_thread_env(args.threads)
     logging.basicConfig(
         stream=sys.stderr,
         level=os.environ.get("MGSD_LOG_LEVEL", "INFO"),
         format=f"%(asctime)s mgsd-worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
+    from .heartbeat import start_heartbeat_from_env
+
+    start_heartbeat_from_env()
     import torch
 
     torch.set_num_threads(args.threads)
@@ -66,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     options = ServerOptions(
         endpoint=args.endpoint,
-        token=args.token,
+        token=token,
         threads=args.threads,
         max_message_bytes=int(args.max_message_mib * (1 << 20)),
         parent_pid=args.parent_pid,

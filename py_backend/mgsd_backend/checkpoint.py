@@ -14,21 +14,41 @@ checkpoint under the target name.
 
 Loading never unpickles arbitrary objects: weights come from safetensors and the optimizer file
 is read with `torch.load(weights_only=True)` (tensors, numbers, strings, lists, dicts, tuples).
+
+Failures name the file and say what to do: a write that fails (full disk, no permission) is a
+`DiskFull`/`PermissionDenied`/`IoFailed`; a file that cannot be read back (truncated, damaged,
+foreign, a crafted pickle) is a `CheckpointCorrupt` naming the file and the checkpoint directory
+to delete (a stage whose checkpoint folder is gone restarts from the previous stage on `--resume`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import pickle
 import secrets
 import shutil
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
-from .errors import ModelLoadError
+from .errors import (
+    CheckpointCorrupt,
+    DiskFull,
+    IoFailed,
+    ModelLoadError,
+    PermissionDenied,
+    RequestError,
+    explain_os_error,
+)
 from .models.base import PolicyModel
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "mgsd-checkpoint.json"
@@ -38,11 +58,15 @@ OPTIMIZER_FILE = "optimizer.pt"
 
 def save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
                     step: int) -> list[str]:
-    """Writes the checkpoint atomically; returns the files written, relative to `directory`."""
+    """Writes the checkpoint atomically; returns the files written, relative to `directory`.
+    A failed write (full disk, no permission…) becomes the typed error naming the path."""
     target = Path(directory).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    temp.mkdir()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        temp.mkdir()
+    except OSError as error:
+        raise explain_os_error(error, f"writing checkpoint {directory}") from error
     try:
         (temp / MODEL_DIR).mkdir()
         model.save(str(temp / MODEL_DIR))
@@ -56,9 +80,13 @@ def save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.
         (temp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
         _fsync_tree(temp)
         _replace(temp, target)
-    except BaseException:
+    except BaseException as error:
+        # NOTE: explained before the temp dir is removed: a full disk is still full then.
+        known = explain_write_failure(error, target) if isinstance(error, Exception) else None
         shutil.rmtree(temp, ignore_errors=True)
-        raise
+        if known is None:
+            raise
+        raise known from error
     return manifest["files"]
 
 
@@ -68,9 +96,13 @@ def read_manifest(directory: str | Path) -> dict:
     if not path.is_file():
         raise ModelLoadError(f"checkpoint {directory}: no {MANIFEST_FILE} (not an mgsd checkpoint, or incomplete)",
                              hint="Point `checkpoint` at a directory written by the `save` op.")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT_VERSION:
-        raise ModelLoadError(f"checkpoint {directory}: format {manifest.get('format')!r}, expected {FORMAT_VERSION}",
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise corrupt(directory, path, error) from error
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ModelLoadError(f"checkpoint {directory}: format {found!r}, expected {FORMAT_VERSION}",
                              hint="The checkpoint was written by another mgsd version.")
     return manifest
 
@@ -89,10 +121,15 @@ def restore_optimizer(directory: str | Path, optimizer: torch.optim.Optimizer, d
         return None
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError) as err:
-        raise ModelLoadError(f"checkpoint {directory}: {OPTIMIZER_FILE} could not be read safely: {err}",
-                             hint="It may be corrupt or foreign (only tensors and plain data are accepted); "
-                                  "load the weights alone from a checkpoint saved with include_optimizer false.") from err
+    except FileNotFoundError as err:
+        raise corrupt(directory, path, err) from err
+    except OSError as err:
+        raise explain_os_error(err, f"reading checkpoint {directory}", str(path)) from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as err:
+        # NOTE: weights_only refuses anything but plain data; a crafted pickle lands here, unrun.
+        raise corrupt(directory, path, err) from err
+    if not isinstance(payload, dict) or "optimizer" not in payload or "step" not in payload:
+        raise corrupt(directory, path, ValueError("not an mgsd optimizer file (no optimizer/step entries)"))
     shapes = [list(p.shape) for group in optimizer.param_groups for p in group["params"]]
     if payload.get("shapes") != shapes:
         raise ModelLoadError(
@@ -102,6 +139,88 @@ def restore_optimizer(directory: str | Path, optimizer: torch.optim.Optimizer, d
         )
     optimizer.load_state_dict(payload["optimizer"])
     return int(payload["step"])
+
+
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+_LOW_SPACE_BYTES = 1 << 20
+
+
+def explain_write_failure(error: BaseException, directory: Path) -> RequestError | None:
+    """A failed checkpoint write → the typed error naming the path, or None when unknown.
+
+    Writers report a full disk three ways: an OSError (Python), `… (os error 28)` in a
+    SafetensorError (Rust), or a bare "file write failed" RuntimeError (torch.save's zip writer,
+    which drops the errno); the last is recognised by the filesystem having no space left."""
+    action = f"writing checkpoint {directory}"
+    if isinstance(error, OSError) and error.errno is not None:
+        return explain_os_error(error, action)
+    found = _RUST_OS_ERROR.search(str(error))
+    if found:
+        code = int(found.group(1))
+        return explain_os_error(OSError(code, os.strerror(code), str(directory)), action)
+    try:
+        free = shutil.disk_usage(_existing_parent(directory)).free
+    except OSError:
+        return None
+    if free < _LOW_SPACE_BYTES:
+        return explain_os_error(OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}; {free} bytes free", str(directory)), action)
+    return None
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def reading_model(directory: str | Path, load: Callable[[], T]) -> T:
+    """Runs `load` (building a model from checkpoint `directory`); a damaged weights or config file
+    (found anywhere in the exception's cause chain) becomes a `CheckpointCorrupt` naming the
+    checkpoint, an OSError the typed error naming the file; other errors pass unchanged."""
+    try:
+        return load()
+    except (CheckpointCorrupt, DiskFull, PermissionDenied, IoFailed):
+        raise  # already names its file
+    except Exception as error:
+        for cause in _causes(error):
+            if isinstance(cause, (json.JSONDecodeError, UnicodeDecodeError)):
+                raise corrupt(directory, Path(directory) / MODEL_DIR / "config.json", cause) from error
+            if type(cause).__name__ == "SafetensorError":
+                raise corrupt(directory, Path(directory) / MODEL_DIR, cause, what="a weights file (*.safetensors) under") from error
+            if isinstance(cause, OSError) and cause.errno is not None and not isinstance(cause, FileNotFoundError):
+                raise explain_os_error(cause, f"reading checkpoint {directory}") from error
+        raise
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def corrupt(directory: str | Path, path: str | Path, error: BaseException, what: str = "") -> CheckpointCorrupt:
+    """The error for a checkpoint file that cannot be read: names it and the checkpoint to drop."""
+    first_line = _reason(error)
+    folder = Path(directory).resolve().parent
+    return CheckpointCorrupt(
+        f"checkpoint {directory}: {what + ' ' if what else ''}{path} cannot be read: it is damaged, truncated "
+        f"or not written by mgsd ({first_line})",
+        hint=f"If an mgsd run wrote it: delete {folder} and run `npx mgsd run --resume <run>`, which restarts that "
+             "stage from the previous one; otherwise point `checkpoint` at a directory written by the `save` op.",
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """One line on why a file could not be read. torch's weights-only refusal is reduced to its
+    cause: its text suggests `weights_only=False`, which would run whatever the file holds."""
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0] if "WeightsUnpickler error:" in text else ""
+        return f"the safe loader refused it: {detail}" if detail else "the safe loader refused it"
+    return (text.splitlines() or [type(error).__name__])[0][:300]
 
 
 def _replace(temp: Path, target: Path) -> None:

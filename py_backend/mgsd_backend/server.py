@@ -31,7 +31,7 @@ import zmq
 import zmq.utils.monitor
 
 from . import wire
-from .errors import RequestError
+from .errors import RequestError, explain
 from .protocol import HELLO, MAX_MESSAGE_MIB, MODEL_OPS, PROTOCOL_VERSION, Op
 from .validate import validate_request
 
@@ -39,6 +39,9 @@ log = logging.getLogger("mgsd_backend.server")
 
 VERSION_OVERRIDE_ENV = "MGSD_TEST_ANNOUNCE_VERSION"
 """Test hook: the hello announces this protocol version instead (bridge tests of the mismatch)."""
+
+STOP_REPLY_LINGER_MS = 10_000
+"""How long a stopping worker waits for its last reply (to `stop`) to be sent."""
 
 Tensors = dict[str, torch.Tensor]
 Handler = Callable[[dict[str, Any], Tensors], tuple[dict[str, Any], Tensors]]
@@ -90,7 +93,9 @@ class Server:
         finally:
             sock.disable_monitor()
             monitor.close(0)
-            sock.close(linger=1000 if self._stopping else 0)
+            # NOTE: the stop reply must leave before the process exits; close blocks only until it
+            # is flushed, and an overloaded machine can take seconds to schedule the IO thread.
+            sock.close(linger=STOP_REPLY_LINGER_MS if self._stopping else 0)
 
     def _loop(self, sock: zmq.Socket, monitor: zmq.Socket) -> int:
         poller = zmq.Poller()
@@ -213,16 +218,24 @@ def _is_int(value: Any) -> bool:
 
 
 def error_body(error: BaseException, op: str | None) -> dict[str, Any]:
-    """An exception → the `error` object of a reply (code, message, op, hint, traceback)."""
+    """An exception → the `error` object of a reply (code, message, op, hint, traceback).
+
+    Known failure kinds (`errors.explain`: typed errors, OSError by errno, out of memory) keep their
+    code, message and hint; anything else is `op_failed` with the exception's first line. The
+    traceback goes to the log and into the reply (the client shows it only with --verbose)."""
     trace = "".join(traceback.format_exception(error))
-    if isinstance(error, RequestError):
-        return {"code": error.code, "message": error.message, "op": op, "hint": error.hint, "traceback": trace}
+    known = explain(error, op)
+    if known is not None:
+        log.error("op %s failed (%s): %s\n%s", op, known.code, known.message, trace)
+        return {"code": known.code, "message": known.message, "op": op, "hint": known.hint, "traceback": trace}
     log.error("op %s failed:\n%s", op, trace)
+    first_line = (str(error).splitlines() or [""])[0][:500]
     return {
         "code": "op_failed",
-        "message": f"{type(error).__name__}: {error}",
+        "message": f"unexpected {type(error).__name__} in op {op}: {first_line}",
         "op": op,
-        "hint": "A failure inside the worker, not in the request: read the traceback and the worker log.",
+        "hint": "An unexpected failure inside the worker (likely a bug): the traceback is in the worker log and is "
+                "shown with --verbose; please report it with that traceback.",
         "traceback": trace,
     }
 

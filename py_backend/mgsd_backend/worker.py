@@ -113,8 +113,11 @@ class Worker:
         if trainable and opt is None:
             raise RequestError(f"load: role {args['role']!r} is trainable but `optimizer` is null",
                                hint="Send optimizer {betas, weight_decay, eps}, or trainable false.")
-        model = build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
-                            trainable=trainable, checkpoint=ckpt.model_dir(checkpoint) if checkpoint else None)
+        def build() -> Any:
+            return build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
+                               trainable=trainable, checkpoint=ckpt.model_dir(checkpoint) if checkpoint else None)
+
+        model = ckpt.reading_model(checkpoint, build) if checkpoint else build()
         if not trainable:
             return RoleState(model, None), False
         hyper = (tuple(opt["betas"]), float(opt["weight_decay"]), float(opt["eps"]))

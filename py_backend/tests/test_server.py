@@ -37,8 +37,8 @@ class WorkerProcess:
         self.endpoint = f"ipc://{tmp}/w.sock"
         self.router.bind(self.endpoint)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mgsd_backend", "--endpoint", self.endpoint, "--token", self.token, *extra],
-            env={**os.environ, "PYTHONPATH": str(PY_BACKEND), **(env or {})},
+            [sys.executable, "-m", "mgsd_backend", "--endpoint", self.endpoint, *extra],
+            env={**os.environ, "PYTHONPATH": str(PY_BACKEND), "MGSD_WORKER_TOKEN": self.token, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -174,7 +174,7 @@ def test_exits_when_its_parent_dies(tmp_path: Path) -> None:
     parent_code = (
         "import os, subprocess, sys, time\n"
         f"p = subprocess.Popen([sys.executable, '-m', 'mgsd_backend', '--endpoint', {endpoint!r}, "
-        "'--token', 't', '--parent-pid', str(os.getpid())])\n"
+        "'--parent-pid', str(os.getpid())], env={**os.environ, 'MGSD_WORKER_TOKEN': 't'})\n"
         "print(p.pid, flush=True)\ntime.sleep(120)\n"
     )
     parent = subprocess.Popen(

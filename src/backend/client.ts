@@ -20,8 +20,10 @@ export interface BackendOptions {
   python?: string | null;
   startTimeoutMs: number;
   requestTimeoutMs: number;
-  /** How long `close` waits after the stop op before SIGTERM (and again before SIGKILL). */
+  /** How long `close` waits for the stop op, then for the exit, before SIGKILL. */
   shutdownGraceMs?: number;
+  /** Heartbeat silence after which a worker is declared stalled and killed (default 10 s). */
+  heartbeatTimeoutMs?: number;
 }
 
 /** Several workers started together; each serves the calls made on its own handle. */
@@ -35,7 +37,7 @@ export class BackendClient {
     const launches = names.map((name) => {
       const worker = options.workers[name]!;
       const launch: LaunchOptions = { name, logDir: options.logDir, python: options.python, startTimeoutMs: options.startTimeoutMs, ...worker };
-      return launchWorker(launch).then((launched) => new WorkerHandle(launched, options.requestTimeoutMs, options.shutdownGraceMs));
+      return launchWorker(launch).then((launched) => new WorkerHandle(launched, options.requestTimeoutMs, options.shutdownGraceMs, options.heartbeatTimeoutMs));
     });
     const settled = await Promise.allSettled(launches);
     const failure = settled.find((s) => s.status === 'rejected');

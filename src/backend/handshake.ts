@@ -1,8 +1,12 @@
 /**
- * The handshake of a freshly spawned worker: wait for a hello carrying this launch's token.
+ * The handshake of a freshly spawned worker: wait for a hello carrying this launch's token and the
+ * pid of the process we spawned.
  *
- * A message without the token (a stranger on the socket, or garbage) is ignored and logged; a hello
- * with the token but another protocol version is a `ProtocolError` naming both versions and the
+ * A message without the token (a stranger on the socket, or garbage) is ignored and logged, and so is
+ * a hello with the token but another pid (the token leaked, or `backend.python` is a wrapper that
+ * runs Python as a child instead of `exec`-ing it). Only the first valid hello counts: the
+ * handshake resolves on it, and `LaunchedWorker.deliver` ignores any later hello. A hello with the
+ * token and pid but another protocol version is a `ProtocolError` naming both versions and the
  * side to update; a worker that exits first, or says nothing in time, is a `BackendError` quoting
  * the last lines of its log. The socket pump started here keeps running after the handshake and
  * routes later messages wherever `pump.deliver` points.
@@ -13,7 +17,8 @@ import type { Router } from 'zeromq';
 
 import { BackendError, ProtocolError } from '../errors.js';
 import { type Hello, HelloEnvelopeSchema, HelloSchema } from './headers.js';
-import type { ExitInfo, Frames, LaunchOptions } from './launch.js';
+import type { Frames, LaunchOptions } from './launch.js';
+import type { ExitInfo } from './spawn.js';
 import { HELLO, PROTOCOL_VERSION } from './protocol.js';
 import { stderrBlock, type WorkerLog } from './worker-log.js';
 
@@ -22,10 +27,17 @@ export interface Pump {
   deliver: (identity: Buffer, frames: Frames) => void;
 }
 
+/** What a hello must carry to be accepted. */
+export interface ExpectedHello {
+  token: string;
+  /** The pid of the process this launch spawned. */
+  pid: number;
+}
+
 /** Waits for our worker's hello (see the module header); resolves with its identity and hello. */
 export async function handshake(
   socket: Router,
-  token: string,
+  expected: ExpectedHello,
   exited: Promise<ExitInfo>,
   options: LaunchOptions,
   log: WorkerLog,
@@ -37,10 +49,10 @@ export async function handshake(
   const greeted = new Promise<{ identity: Buffer; hello: Hello }>((resolve, reject) => {
     pump.deliver = (identity, frames) => {
       try {
-        const hello = checkHello(frames, token, options.name);
-        if (hello) return resolve({ identity, hello });
+        const verdict = checkHello(frames, expected, options.name);
+        if (typeof verdict !== 'string') return resolve({ identity, hello: verdict });
         strangers += 1;
-        log.note(`ignored a message from peer ${identity.toString('hex')}: not a hello with this launch's token`);
+        log.note(`ignored a message from peer ${identity.toString('hex')}: ${verdict}`);
       } catch (error) {
         reject(error);
       }
@@ -48,7 +60,7 @@ export async function handshake(
   });
   const died = exited.then((info) => Promise.reject(diedBeforeHello(info, options.name, log, context)));
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(noHello(strangers, options, log, context)), options.startTimeoutMs);
+    timer = setTimeout(() => reject(noHello(strangers, expected.pid, options, log, context)), options.startTimeoutMs);
   });
   try {
     return { ...(await Promise.race([greeted, died, timedOut])), pump };
@@ -82,25 +94,43 @@ function diedBeforeHello(info: ExitInfo, name: string, log: WorkerLog, context: 
   });
 }
 
-function noHello(strangers: number, options: LaunchOptions, log: WorkerLog, context: Record<string, unknown>): BackendError {
-  const ignored = strangers ? ` (ignored ${strangers} message(s) from peers without this launch's token)` : '';
+function noHello(strangers: number, pid: number, options: LaunchOptions, log: WorkerLog, context: Record<string, unknown>): BackendError {
+  const ignored = strangers ? ` (ignored ${strangers} message(s) that were not a hello with this launch's token and pid ${pid}; see the log)` : '';
   return new BackendError(
     'start_timeout',
-    `backend worker ${options.name} sent no valid hello within ${options.startTimeoutMs} ms${ignored}.${stderrBlock(log)}`,
-    { context, hint: `Raise backend.startTimeoutMs if the machine is slow to import torch; the log is ${log.path}.` },
+    `backend worker ${options.name} (pid ${pid}) sent no valid hello within ${options.startTimeoutMs} ms${ignored}.${stderrBlock(log)}`,
+    {
+      context,
+      hint: `Raise backend.startTimeoutMs if the machine is slow to import torch; if backend.python is a wrapper script, make it \`exec\` Python. The log is ${log.path}.`,
+    },
   );
 }
 
-/** A valid hello from our worker, undefined for a stranger; throws on a version mismatch. */
-function checkHello(frames: Frames, token: string, name: string): Hello | undefined {
+/** True when frame 0 is a JSON hello (from anyone): used to refuse hellos after the handshake. */
+export function isHelloFrame(frames: Frames): boolean {
+  try {
+    return HelloEnvelopeSchema.safeParse(JSON.parse(frames[0]?.toString() ?? '')).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The hello of our worker, or why a message is not it (a string, for the log); throws on a
+ * version mismatch or a malformed hello that carries the right token and pid.
+ */
+export function checkHello(frames: Frames, expected: ExpectedHello, name: string): Hello | string {
   let header: unknown;
   try {
     header = JSON.parse(frames[0]?.toString() ?? '');
   } catch {
-    return undefined;
+    return 'not a JSON hello';
   }
   const envelope = HelloEnvelopeSchema.safeParse(header);
-  if (!envelope.success || !sameToken(envelope.data.token, token)) return undefined;
+  if (!envelope.success) return 'not a hello';
+  if (!sameToken(envelope.data.token, expected.token)) return "a hello without this launch's token";
+  const pid = (header as { pid?: unknown }).pid;
+  if (pid !== expected.pid) return `a hello with the token but from pid ${JSON.stringify(pid)}, not the spawned pid ${expected.pid}`;
   const version = envelope.data.v;
   if (version !== PROTOCOL_VERSION) {
     const newer = typeof version === 'number' && version > PROTOCOL_VERSION ? 'Python worker' : 'TypeScript client';

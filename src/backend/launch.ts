@@ -1,31 +1,35 @@
 /**
  * Starting and stopping one Python worker process, and owning its socket.
  *
- * `launchWorker` binds a ZeroMQ ROUTER on `ipc://` inside a private temp dir (mode 0700; falls back
- * to `tcp://127.0.0.1:*` only when ipc cannot bind, and logs it), spawns
- * `python -m mgsd_backend` with execa, and waits for the worker's hello: a peer without this
- * launch's random token is ignored and logged; a protocol version mismatch is a `ProtocolError`
- * naming both versions. Once the handshake is done the socket file and temp dir are removed (the
- * live connection survives, and no one else can connect any more).
+ * `launchWorker` binds a ZeroMQ ROUTER on `ipc://` inside a fresh private directory (mode 0700,
+ * see `private-socket.ts`; loopback tcp only when no short enough directory exists, and logged),
+ * spawns `python -m mgsd_backend` (`spawn.ts`: token in the environment, never in argv; a heartbeat
+ * pipe), and waits for the worker's hello: only a hello carrying this launch's token AND the pid of
+ * the process we spawned is accepted, once; anything else is ignored and logged. A protocol version
+ * mismatch is a `ProtocolError` naming both versions. Once the handshake is done the socket file
+ * and its directory are removed (the live connection survives, and no one else can connect).
  *
- * Lifecycle (execa's model): `shutdown` asks the worker to stop, waits, then SIGTERM, then SIGKILL
- * after `killDelayMs`. execa's `cleanup` kills the worker if Node exits first, and the worker
- * watches its parent's pid, so no worker outlives its client (even after `kill -9` of Node).
+ * Lifecycle (execa's model): `shutdown` asks the worker to stop, waits, then SIGKILLs it. execa's
+ * `cleanup` SIGKILLs the worker if Node exits first, and the worker watches its parent's pid and
+ * its heartbeat pipe, so no worker outlives its client (even after `kill -9` of Node).
  * Worker stderr goes to `<logDir>/<name>.log`; its last lines are kept for crash reports.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { execa, type ResultPromise } from 'execa';
 import { Router } from 'zeromq';
 
 import { BackendError } from '../errors.js';
-import { type Interpreter, PROJECT_ROOT, resolveInterpreter, workerEnv } from './interpreter.js';
-import { handshake } from './handshake.js';
+import { resolveInterpreter } from './interpreter.js';
+import { handshake, isHelloFrame } from './handshake.js';
 import type { Hello } from './headers.js';
+import { type Stall, WEDGED_FACTOR } from './heartbeat.js';
+import { bindPrivate } from './private-socket.js';
+import { type BackendProcess, type ExitInfo, spawnBackendProcess, TOKEN_ENV } from './spawn.js';
 import { WorkerLog } from './worker-log.js';
+
+export type { ExitInfo } from './spawn.js';
 
 /** How to start one worker. */
 export interface LaunchOptions {
@@ -41,18 +45,12 @@ export interface LaunchOptions {
   python?: string | null;
   /** Requests larger than this are refused by the worker (its own default: `MAX_MESSAGE_MIB` of protocol.ts). */
   maxMessageMib?: number;
-  /** SIGTERM → SIGKILL delay on shutdown (execa's `forceKillAfterDelay`). */
-  killDelayMs?: number;
   /** Extra environment variables for the worker. */
   env?: Record<string, string>;
   /** Called with the bound endpoint before the worker starts (diagnostics and tests). */
   onEndpoint?: (endpoint: string) => void;
-}
-
-/** How a worker process ended. */
-export interface ExitInfo {
-  exitCode: number | undefined;
-  signal: string | undefined;
+  /** Bind loopback tcp even when ipc would work (tests of the fallback's defences). */
+  forceTcp?: boolean;
 }
 
 /** A message's frames as received (identity frame removed). */
@@ -60,8 +58,6 @@ export type Frames = Buffer[];
 
 /** A started worker that said a valid hello. The client drives it through `send`/`onMessage`. */
 export class LaunchedWorker {
-  readonly exited: Promise<ExitInfo>;
-  exitInfo: ExitInfo | undefined;
   private handler: ((frames: Frames) => void) | undefined;
   private sending: Promise<unknown> = Promise.resolve();
 
@@ -70,16 +66,20 @@ export class LaunchedWorker {
     readonly hello: Hello,
     readonly endpoint: string,
     readonly log: WorkerLog,
-    private readonly subprocess: ResultPromise,
+    private readonly process: BackendProcess,
     private readonly socket: Router,
     private readonly identity: Buffer,
-    exited: Promise<ExitInfo>,
-  ) {
-    this.exited = exited.then((info) => (this.exitInfo = info));
-  }
+  ) {}
 
   get pid(): number {
     return this.hello.pid;
+  }
+  /** Resolves (never rejects) once the process has exited and been reaped. */
+  get exited(): Promise<ExitInfo> {
+    return this.process.exited;
+  }
+  get exitInfo(): ExitInfo | undefined {
+    return this.process.exitInfo;
   }
 
   /** Sends a message's frames to this worker (sends are queued: one in flight at a time). */
@@ -94,8 +94,25 @@ export class LaunchedWorker {
     this.handler = handler;
   }
 
-  /** @internal Called by the socket pump for messages from this worker's identity. */
+  /** Calls `onStall` once if the worker's heartbeat goes silent (see `HeartbeatMonitor.arm`). */
+  watchHeartbeat(timeoutMs: number, onStall: (stall: Stall) => void): void {
+    const onGrace = (stall: Stall): void =>
+      this.log.note(`no heartbeat for ${(stall.silentMs / 1000).toFixed(1)} s, but ${stall.state ?? 'the state is unknown'}: waiting up to ${((timeoutMs * WEDGED_FACTOR) / 1000).toFixed(0)} s before declaring it wedged`);
+    this.process.heartbeat.arm(timeoutMs, onStall, onGrace);
+  }
+
+  /** SIGKILLs the worker now (a stalled or stopped one included); `exited` resolves once reaped. */
+  kill(): void {
+    this.process.kill();
+  }
+
+  /** @internal Called by the socket pump for every message after the handshake. */
   deliver(identity: Buffer, frames: Frames): void {
+    if (isHelloFrame(frames)) {
+      // The handshake is over: a hello, from anyone, is never accepted again.
+      this.log.note(`ignored a hello from peer ${identity.toString('hex')} after the handshake (only the first hello of pid ${this.pid} counts)`);
+      return;
+    }
     if (!identity.equals(this.identity)) {
       this.log.note(`ignored a message from an unknown peer ${identity.toString('hex')} (${frames.length} frames)`);
       return;
@@ -105,19 +122,18 @@ export class LaunchedWorker {
 
   /** "exited with code 1", "was killed by SIGKILL", or "is running". */
   describeExit(): string {
-    const info = this.exitInfo;
-    if (info === undefined) return 'is running';
-    return info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
+    return this.process.describeExit();
   }
 
-  /** Stops the worker: `requestStop()` (the stop op), then SIGTERM, then SIGKILL; frees everything. */
+  /** Stops the worker: `requestStop()` (the stop op), then SIGKILL after `graceMs`; frees everything. */
   async shutdown(requestStop: () => Promise<unknown>, graceMs: number): Promise<ExitInfo> {
+    this.process.heartbeat.stop();
     if (this.exitInfo === undefined) {
       await Promise.race([requestStop().catch((error: Error) => this.log.note(`stop op failed: ${error.message}`)), delay(graceMs)]);
       const done = await Promise.race([this.exited, delay(graceMs).then(() => undefined)]);
       if (done === undefined) {
-        this.log.note(`worker did not exit ${graceMs} ms after stop; sending SIGTERM`);
-        this.subprocess.kill('SIGTERM');
+        this.log.note(`worker did not exit ${graceMs} ms after stop; sending SIGKILL`);
+        this.process.kill();
       }
     }
     const info = await this.exited;
@@ -133,68 +149,35 @@ export async function launchWorker(options: LaunchOptions): Promise<LaunchedWork
   const interpreter = resolveInterpreter(options.python);
   const log = new WorkerLog(join(options.logDir, `${options.name}.log`));
   const socket = new Router({ linger: 0, mandatory: true, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-  const { endpoint, dir } = await bindPrivate(socket, log).catch(async (error: unknown) => {
+  const { endpoint, dir } = await bindPrivate(socket, log, options.forceTcp ?? false).catch(async (error: unknown) => {
     socket.close();
     await log.close();
     throw new BackendError('bind_failed', `backend worker ${options.name}: cannot bind a local socket (ipc:// or tcp://127.0.0.1)`, {
       cause: error,
-      hint: `Check that ${tmpdir()} is writable and that loopback networking works.`,
+      hint: 'Check that $TMPDIR (or /tmp) is writable and that loopback networking works.',
     });
   });
   options.onEndpoint?.(endpoint);
   const token = randomBytes(32).toString('hex');
-  const { subprocess, exited } = spawnWorker(interpreter, endpoint, token, options, log);
+  const args = ['-m', 'mgsd_backend', '--endpoint', endpoint, '--threads', String(options.threads), '--parent-pid', String(process.pid)];
+  if (options.maxMessageMib !== undefined) args.push('--max-message-mib', String(options.maxMessageMib));
+  const child = spawnBackendProcess({ name: `worker ${options.name}`, interpreter, args, extraEnv: { ...options.env, [TOKEN_ENV]: token }, log });
   const context = { worker: options.name, python: interpreter.path, endpoint, logFile: log.path };
   try {
-    const { identity, hello, pump } = await handshake(socket, token, exited, options, log, context);
-    const worker = new LaunchedWorker(options.name, hello, endpoint, log, subprocess, socket, identity, exited);
+    const expected = { token, pid: child.pid ?? -1 };
+    const { identity, hello, pump } = await handshake(socket, expected, child.exited, options, log, context);
+    const worker = new LaunchedWorker(options.name, hello, endpoint, log, child, socket, identity);
     pump.deliver = (id, frames) => worker.deliver(id, frames);
     log.note(`handshake done: pid ${hello.pid}, python ${hello.python}, torch ${hello.torch}, ${hello.threads} thread(s)`);
     return worker;
   } catch (error) {
-    subprocess.kill('SIGKILL');
-    await exited;
+    child.kill();
+    await child.exited;
     socket.close();
     await log.close();
     throw error;
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Spawns `python -m mgsd_backend` (stderr and stdout into the log; killed if Node exits first). */
-function spawnWorker(interpreter: Interpreter, endpoint: string, token: string, options: LaunchOptions, log: WorkerLog) {
-  const args = ['-m', 'mgsd_backend', '--endpoint', endpoint, '--token', token, '--threads', String(options.threads)];
-  args.push('--parent-pid', String(process.pid));
-  if (options.maxMessageMib !== undefined) args.push('--max-message-mib', String(options.maxMessageMib));
-  log.note(`starting worker ${options.name}: ${interpreter.path} (${interpreter.source}) ${args.slice(0, 4).join(' ')} …`);
-  const subprocess = execa(interpreter.path, args, {
-    cwd: PROJECT_ROOT,
-    env: workerEnv(options.env),
-    stdin: 'ignore',
-    buffer: false,
-    reject: false,
-    cleanup: true,
-    forceKillAfterDelay: options.killDelayMs ?? 5000,
-  });
-  subprocess.stderr?.on('data', (chunk: Buffer) => log.writeOutput(chunk, 'stderr'));
-  subprocess.stdout?.on('data', (chunk: Buffer) => log.writeOutput(chunk, 'stdout'));
-  const exited: Promise<ExitInfo> = subprocess.then((result) => ({ exitCode: result.exitCode, signal: result.signal }));
-  return { subprocess, exited };
-}
-
-/** Binds the ROUTER on ipc:// in a fresh 0700 temp dir, or on loopback tcp if ipc fails. */
-async function bindPrivate(socket: Router, log: WorkerLog): Promise<{ endpoint: string; dir?: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mgsd-'));
-  const endpoint = `ipc://${join(dir, 'worker.sock')}`;
-  try {
-    await socket.bind(endpoint);
-    return { endpoint, dir };
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    log.note(`cannot bind ${endpoint} (${(error as Error).message}); falling back to tcp://127.0.0.1`);
-    await socket.bind('tcp://127.0.0.1:*');
-    return { endpoint: socket.lastEndpoint ?? 'tcp://127.0.0.1:?' };
   }
 }
 

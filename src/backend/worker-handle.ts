@@ -11,12 +11,13 @@
  * request it answers at once with a `ProtocolError` (all pending ones when its id is unreadable).
  * Nothing resolves to undefined.
  */
-import { BackendError, ProtocolError } from '../errors.js';
+import { BackendError, ProtocolError, VerboseDetail } from '../errors.js';
 import { decodeTensors, encodeTensors, type Tensors } from './codec.js';
 import type { LaunchedWorker } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type Stall } from './heartbeat.js';
 import { asProtocolError, checkReplyTensors, escapeControl, isOpName, parseArgs, preview } from './wire-checks.js';
-import { stderrBlock } from './worker-log.js';
+import { exitedError, type LostWorker, stalledError } from './worker-lost.js';
 import {
   type ArgsOf,
   OP,
@@ -47,9 +48,9 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** A Python traceback carried as the cause of a `BackendError` (printed under "caused by:"). */
-export class PythonTraceback extends Error {
-  override readonly name = 'PythonTraceback';
+/** A Python traceback carried as the cause of a `BackendError` (printed only with `--verbose`). */
+export class PythonTraceback extends VerboseDetail {
+  override readonly name = 'Python traceback';
 }
 
 /** One worker process: typed async methods per op. */
@@ -64,8 +65,11 @@ export class WorkerHandle {
     /** Default timeout of a request, ms. */
     readonly requestTimeoutMs: number,
     private readonly shutdownGraceMs = 5000,
+    /** Silence of the heartbeat after which the worker is declared stalled and killed, ms. */
+    readonly heartbeatTimeoutMs = DEFAULT_HEARTBEAT_TIMEOUT_MS,
   ) {
     worker.onMessage((frames) => this.onReply(frames));
+    worker.watchHeartbeat(heartbeatTimeoutMs, (stall) => this.onStall(stall));
     void worker.exited.then(() => this.onExit());
   }
 
@@ -151,7 +155,7 @@ export class WorkerHandle {
     return settled;
   }
 
-  /** Stops the worker (stop op → SIGTERM → SIGKILL) and frees its socket. Safe to call twice. */
+  /** Stops the worker (stop op, then SIGKILL after the grace period) and frees its socket. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= this.worker
       .shutdown(() => this.stop({ timeoutMs: this.shutdownGraceMs }), this.shutdownGraceMs)
@@ -231,21 +235,23 @@ export class WorkerHandle {
     this.fail(id, error);
   }
 
-  private onExit(): void {
-    const stopped = this.closing !== undefined;
-    const ops = [...new Set([...this.pending.values()].map((p) => p.op))].join(', ');
-    const during = ops ? ` while ${this.pending.size} request(s) were pending (${ops})` : '';
-    this.deathError = new BackendError(
-      stopped ? 'worker_stopped' : 'worker_died',
-      `backend worker ${this.name} (pid ${this.pid}) ${this.worker.describeExit()}${during}.${stderrBlock(this.worker.log)}`,
-      {
-        context: { worker: this.name, pid: this.pid, ...this.worker.exitInfo, logFile: this.logFile },
-        hint: stopped
-          ? 'The worker was closed; start a new BackendClient to continue.'
-          : `Read ${this.logFile}; a kill by SIGKILL often means the machine ran out of memory (lower the batch size).`,
-      },
-    );
+  private onStall(stall: Stall): void {
+    if (this.deathError || this.worker.exitInfo) return;
+    this.worker.log.note(`no heartbeat for ${(stall.silentMs / 1000).toFixed(1)} s (${stall.state ?? 'state unknown'}); killing the worker with SIGKILL`);
+    this.deathError = stalledError(this.lost(), stall, this.heartbeatTimeoutMs);
     for (const id of [...this.pending.keys()]) this.fail(id, this.deathError);
+    this.worker.kill();
+  }
+
+  private onExit(): void {
+    if (this.deathError) return; // stalled: that error already says what happened
+    const exit = this.worker.exitInfo ?? { exitCode: undefined, signal: undefined };
+    this.deathError = exitedError(this.lost(), exit, this.worker.describeExit(), this.closing !== undefined);
+    for (const id of [...this.pending.keys()]) this.fail(id, this.deathError);
+  }
+
+  private lost(): LostWorker {
+    return { name: this.name, pid: this.pid, log: this.worker.log, pendingOps: [...this.pending.values()].map((p) => p.op) };
   }
 
   private settle(id: number): Pending {
@@ -263,7 +269,7 @@ export class WorkerHandle {
     return new BackendError(error.code, `backend op ${op} failed in worker ${this.name} (pid ${this.pid}): ${error.message}`, {
       cause: new PythonTraceback(error.traceback.trimEnd()),
       context: { op, worker: this.name, pid: this.pid, code: error.code, traceback: error.traceback, logFile: this.logFile },
-      hint: error.hint ?? `See the Python traceback below and ${this.logFile}.`,
+      hint: error.hint ?? `See ${this.logFile} (the Python traceback is there, and printed with --verbose).`,
     });
   }
 

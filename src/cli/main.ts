@@ -1,6 +1,7 @@
 /**
  * The `mgsd` command: builds the program, registers one module per command, and is the one place
- * where errors become messages and exit codes (2 for usage/config errors, 1 otherwise).
+ * where errors become messages and exit codes (2 for usage/config errors, 130/143/129 for a run
+ * stopped by SIGINT/SIGTERM/SIGHUP, 1 otherwise).
  */
 import { Command, CommanderError } from 'commander';
 
@@ -35,7 +36,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Output to a closed terminal or pipe (after SIGHUP, or `mgsd … | head`) fails with EIO/EPIPE; that
+ * must not crash a run that is checkpointing, so those write errors are dropped.
+ */
+function tolerateClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
+    });
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  tolerateClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

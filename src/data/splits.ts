@@ -25,7 +25,7 @@ export interface GroupRequest {
   split: Split;
   level: number;
   count: number;
-  /** The dataset seed (`config.seed`). */
+  /** The dataset seed (`config.data.seed`). */
   seed: number;
   stratify: boolean;
   /** Generator knobs other than the bucket. */

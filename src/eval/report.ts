@@ -27,15 +27,32 @@ export interface ReportInput {
   findings: string[];
   curves: ReportFigure[];
   samples: ReportFigure[];
+  /** Further sections (diagnostics, hyperparameters), after the result tables. */
+  sections?: ReportSection[];
 }
 
-type Table = { header: string[]; rows: string[][] };
+/** A table: header cells and rows of cells. */
+export type Table = { header: string[]; rows: string[][] };
+
+/** A titled section: an optional sentence, table and figures. */
+export interface ReportSection {
+  heading: string;
+  note?: string;
+  table?: Table;
+  figures?: ReportFigure[];
+}
 
 /** The report as Markdown; figures are referenced as `report/<file>`. */
 export function reportMarkdown(input: ReportInput): string {
   const parts = [`# ${input.title}`, '', ...input.facts.map(([key, value]) => `- **${key}**: ${value}`), ''];
   parts.push('## Findings', '', ...input.findings.map((finding) => `- ${finding}`), '');
   for (const [heading, table] of tables(input.results)) parts.push(`## ${heading}`, '', markdownTable(table), '');
+  for (const section of input.sections ?? []) {
+    parts.push(`## ${section.heading}`, '');
+    if (section.note) parts.push(section.note, '');
+    if (section.table) parts.push(markdownTable(section.table), '');
+    for (const figure of section.figures ?? []) parts.push(`![${figure.caption}](report/${figure.file})`, '');
+  }
   parts.push('## Learning curves', '', ...input.curves.map((figure) => `![${figure.caption}](report/${figure.file})`), '');
   parts.push('## Sample predictions', '', ...input.samples.map((figure) => `![${figure.caption}](report/${figure.file})  \n${figure.caption}\n`));
   return `${parts.join('\n')}\n`;
@@ -47,6 +64,12 @@ export function reportHtml(input: ReportInput): string {
   for (const [key, value] of input.facts) body.push(`<li><b>${escapeXml(key)}</b>: ${escapeXml(value)}</li>`);
   body.push('</ul>', '<h2>Findings</h2>', '<ul>', ...input.findings.map((f) => `<li>${escapeXml(f)}</li>`), '</ul>');
   for (const [heading, table] of tables(input.results)) body.push(`<h2>${escapeXml(heading)}</h2>`, htmlTable(table));
+  for (const section of input.sections ?? []) {
+    body.push(`<h2>${escapeXml(section.heading)}</h2>`);
+    if (section.note) body.push(`<p>${escapeXml(section.note)}</p>`);
+    if (section.table) body.push(htmlTable(section.table));
+    if (section.figures) body.push('<div class="figures">', ...section.figures.map(figureHtml), '</div>');
+  }
   body.push('<h2>Learning curves</h2>', '<div class="figures">', ...input.curves.map(figureHtml), '</div>');
   body.push('<h2>Sample predictions</h2>', '<div class="figures">', ...input.samples.map(figureHtml), '</div>');
   return [
@@ -65,7 +88,8 @@ const STYLE = [
   'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}',
   'table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}',
   'th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}',
-  '.figures{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}figcaption{font-size:12px;max-width:560px}',
+  'li{overflow-wrap:anywhere}.figures{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0;max-width:100%}figure svg,figure img{max-width:100%;height:auto}',
+  'figcaption{font-size:12px;max-width:560px;overflow-wrap:anywhere}.wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}',
 ].join('');
 
 function figureHtml(figure: ReportFigure): string {
@@ -158,5 +182,5 @@ function markdownTable(table: Table): string {
 function htmlTable(table: Table): string {
   const head = `<tr>${table.header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
   const rows = table.rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`);
-  return `<table>${head}${rows.join('')}</table>`;
+  return `<div class="wrap"><table>${head}${rows.join('')}</table></div>`;
 }

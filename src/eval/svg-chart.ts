@@ -79,7 +79,8 @@ function extent(values: number[], fallback: [number, number]): [number, number] 
 function ticks(lo: number, hi: number): number[] {
   const step = niceStep((hi - lo) / 5);
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  // Ticks are whole multiples of the step, so accumulated float error never prints as 3.5e-18.
+  for (let k = Math.ceil(lo / step); k * step <= hi + step * 1e-9; k += 1) out.push(Number((k * step).toPrecision(12)));
   return out;
 }
 

@@ -12,6 +12,7 @@ import { z } from 'zod';
 
 import { ESTIMATORS } from '../backend/protocol.js';
 import { COMPACT_CELL_PX } from '../envs/core/canvas.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
 const positiveInt = z.number().int().positive();
@@ -65,6 +66,9 @@ const TasksSchema = z
 
 const DataSchema = z
   .object({
+    seed: seedSchema
+      .default(0)
+      .describe('Seed of the generated instances and splits (the test puzzles); separate from `seed` (training), so runs that differ in training seed are scored on the same puzzles.'),
     renderStyle: z
       .enum(['paper', 'compact'])
       .default('paper')
@@ -160,6 +164,15 @@ const BackendSchema = z
       .describe("teacher and baselines in their own processes (overlapping with the student) or all in the student's worker (one GPU)"),
     startTimeoutMs: timeoutMs.default(120_000).describe('how long a worker may take to start and say hello (the first start imports torch)'),
     requestTimeoutMs: timeoutMs.default(600_000).describe('how long one request may take before it fails'),
+    heartbeatTimeoutMs: positiveInt
+      .min(2 * HEARTBEAT_INTERVAL_MS)
+      .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+      .describe(
+        `Milliseconds without a heartbeat (each worker beats every ${HEARTBEAT_INTERVAL_MS} ms, also while an op computes) ` +
+          'after which a stopped worker (SIGSTOP) counts as stalled: the run stops with an error naming it, and it is killed. ' +
+          `A silent worker that is not stopped gets ${WEDGED_FACTOR} times as long before it counts as wedged ` +
+          '(a native call holding the Python GIL, or an overloaded machine, can delay its beats).',
+      ),
   })
   .strict()
   .describe('the Python worker processes');
@@ -301,7 +314,14 @@ const EvalSchema = z
     batchSize: batchSize.default(128).describe('prompts per generate request'),
     perception: z.boolean().default(true).describe('perception accuracy per field on the held-out test split'),
     modalityGap: z.boolean().default(true).describe('evaluate on the symbolic text too; report text − image'),
-    validation: SamplingSchema.prefault({ temperature: 0.6, topP: 0.95 }).describe('OPSD validation decoding (official: T 0.6, top-p 0.95)'),
+    // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
+    // keeps the official temperature and top-p instead of falling back to the sampling defaults.
+    validation: SamplingSchema.extend({
+      temperature: z.number().min(0).max(10).default(0.6).describe('sampling temperature (0 = greedy)'),
+      topP: z.number().gt(0).max(1).default(0.95).describe('nucleus sampling mass'),
+    })
+      .prefault({})
+      .describe('OPSD validation decoding (official: T 0.6, top-p 0.95)'),
   })
   .strict()
   .describe('the benchmark every model is evaluated on');
@@ -334,6 +354,24 @@ const ConfigObject = z
       .prefault({})
       .describe('the comparison models'),
     eval: EvalSchema.prefault({}),
+    reportTo: z
+      .array(z.enum(['tensorboard', 'wandb', 'mlflow']))
+      .default([])
+      .describe('Trackers that mirror the metrics logs through their own libraries, offline by default (`--report-to tensorboard,wandb,mlflow`; `pip install -r requirements-trackers.txt`). TensorBoard event files go to <run>/tensorboard/.'),
+    reuse: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Reuse a finished stage or evaluation from the stage cache when everything it depends on is unchanged (`--no-reuse` sets false: recompute every stage).'),
+        cacheDir: z
+          .string()
+          .default('runs/.stages')
+          .describe('Where finished stages and evaluations are cached, one folder per key (config keys read, inputs, code version).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Stage reuse across runs (docs/experiments.md).'),
   })
   .strict();
 

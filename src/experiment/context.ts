@@ -15,6 +15,7 @@ import type { EvaluationServices } from './evaluations.js';
 import type { Placement } from './models.js';
 import type { RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
+import type { RunReuse } from './stage-reuse.js';
 
 /** The shared state of one run. */
 export interface PipelineContext {
@@ -27,6 +28,8 @@ export interface PipelineContext {
   images: ImageSource;
   state: RunState;
   evaluation: EvaluationServices;
+  /** Stage keys and the stage cache (reuse of finished stages across runs). */
+  reuse: RunReuse;
 }
 
 /** The worker serving `which` role family. */

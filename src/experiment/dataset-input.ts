@@ -21,5 +21,5 @@ export function toBuildInput(config: ExperimentConfig): DatasetBuildInput {
     };
   }
   const { renderStyle, imageSizePx, benchmarks } = config.data;
-  return { seed: config.seed, tasks, renderStyle, imageSizePx, benchmarks: benchmarks.map((ref) => ({ ...ref })) };
+  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks: benchmarks.map((ref) => ({ ...ref })) };
 }

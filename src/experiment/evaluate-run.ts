@@ -87,6 +87,7 @@ async function evaluate(
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,
     requestTimeoutMs: config.backend.requestTimeoutMs,
+    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
   });
   try {
     const worker = client.worker('eval');

@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import { readTextFile } from '../data/jsonl.js';
 import { ConfigError } from '../errors.js';
 import { type ExperimentConfig, ExperimentConfigSchema } from './config.js';
+import { type ChangedKey, changedKeys, mergeValue } from './config-diff.js';
 
 /** The folder of bundled presets (`configs/` at the package root). */
 export const PRESETS_DIR = fileURLToPath(new URL('../../configs/', import.meta.url));
@@ -28,6 +29,8 @@ export interface LoadedConfig {
   source: string;
   /** The overrides applied, as given. */
   overrides: string[];
+  /** The resolved keys the overrides changed from the preset (empty without overrides). */
+  changes: ChangedKey[];
 }
 
 /** Resolves `name` to a preset file: an existing path, or a name under `configs/`. */
@@ -64,8 +67,12 @@ function readdirYaml(dir: string): string[] {
 export function loadConfig(name: string, overrides: readonly string[] = []): LoadedConfig {
   const source = resolvePresetPath(name);
   const raw = readYaml(source);
+  const preset = overrides.length === 0 ? null : ExperimentConfigSchema.safeParse(structuredClone(raw));
   for (const override of overrides) applyOverride(raw, override);
-  return { config: validateConfig(raw, source), source, overrides: [...overrides] };
+  const config = validateConfig(raw, source);
+  // A preset that is only valid with its overrides (a partial file) is compared as written.
+  const changes = preset === null ? [] : changedKeys(preset.success ? preset.data : readYaml(source), config);
+  return { config, source, overrides: [...overrides], changes };
 }
 
 /** Validates a plain object (e.g. `config.resolved.json` of a run) against the schema. */
@@ -98,7 +105,10 @@ function readYaml(path: string): Record<string, unknown> {
 /** Keys that would reach `Object.prototype` (or a constructor) instead of a config section. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Applies one `a.b.c=value` override in place; the value is read as a YAML scalar or list. */
+/**
+ * Applies one `a.b.c=value` override in place; the value is read as YAML. A mapping value updates
+ * the keys it names and keeps the others; a scalar or list replaces the key.
+ */
 export function applyOverride(target: Record<string, unknown>, override: string): void {
   const eq = override.indexOf('=');
   if (eq <= 0) {
@@ -120,7 +130,7 @@ export function applyOverride(target: Record<string, unknown>, override: string)
   let node: Record<string, unknown> = target;
   for (const [index, key] of path.entries()) {
     if (index === path.length - 1) {
-      node[key] = value;
+      node[key] = mergeValue(node[key], value); // a mapping updates the section, it does not replace it
       return;
     }
     const next = Object.hasOwn(node, key) ? node[key] : undefined;

@@ -6,13 +6,16 @@
  *
  * Work on different workers overlaps (`∥`): the frozen teacher evaluates the base model while the
  * student trains, and the baselines train in their own worker while OPSD runs. Every step is
- * skipped when the run state says it is finished, so `--resume` continues where a run stopped.
+ * skipped when the run state says it is finished, so `--resume` continues where a run stopped, and
+ * every stage and evaluation whose key is in the stage cache is reused from it (`stage-reuse.ts`).
  */
 import { availableParallelism } from 'node:os';
 
 import { BackendClient } from '../backend/client.js';
+import { BackendError } from '../errors.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
+import { startTrackerSink } from '../trackers/sink.js';
 import type { ExperimentConfig } from './config.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
@@ -21,10 +24,11 @@ import { runGrpoPipelineStage } from './grpo-stage.js';
 import { loadRequest, placementOf } from './models.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
 import { checkDevices, checkPython } from './preflight.js';
+import { RunReuse } from './stage-reuse.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
-import { MODEL } from '../names.js';
+import { MODEL, STAGE } from '../names.js';
 
 /** What `runPipeline` needs. */
 export interface PipelineRequest {
@@ -39,6 +43,21 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
   const started = performance.now();
   const { config, services } = request;
   await checkPython(config);
+  const sink = config.reportTo.length > 0 ? await startTrackerSink(services.run.root, config.reportTo, config.backend.python) : null;
+  let results: ResultsFile;
+  try {
+    results = await runWithWorkers(request, started);
+  } catch (error) {
+    // The run's own error is the one to report; a sink failure on the way out is in logs/trackers.log.
+    await sink?.close().catch(() => undefined);
+    throw error;
+  }
+  await sink?.close();
+  return results;
+}
+
+async function runWithWorkers(request: PipelineRequest, started: number): Promise<ResultsFile> {
+  const { config, services } = request;
   const placement = placementOf(config);
   services.progress.note(`[backend] starting workers: ${Object.keys(placement.workers).join(', ')}`);
   const client = await BackendClient.start({
@@ -47,16 +66,18 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,
     requestTimeoutMs: config.backend.requestTimeoutMs,
+    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
   });
   try {
     checkDevices(client, config);
-    const { dataset } = ensureDataset(config, request.configDir, services.progress);
+    const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
     const splits = {
       train: dataset.records.filter((r) => r.split === 'train'),
       val: dataset.records.filter((r) => r.split === 'val'),
       test: dataset.records.filter((r) => r.split === 'test'),
     };
     const images = new ImageSource(viewOptionsOf(config));
+    const state = new RunState(services.run);
     const context: PipelineContext = {
       config,
       services,
@@ -65,10 +86,12 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
       client,
       placement,
       images,
-      state: new RunState(services.run),
+      state,
       evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
+      reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
     };
     const evaluations = await runStages(context);
+    context.reuse.recordInManifest();
     const results = assembleResults(evaluations, runInfo(config, dataset.dir), (performance.now() - started) / 1000);
     services.run.writeJson(services.run.results, results);
     return results;
@@ -79,8 +102,9 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
 
 /**
  * The stages and evaluations; returns every model's evaluation in table order. When any branch
- * fails (or the user stops the run), the others are asked to stop at their next step and awaited,
- * so every worker is idle — and every checkpoint complete — before the workers are closed.
+ * fails (a worker died or stalled, or the user stops the run), the others are asked to stop at
+ * their next step and awaited, so every worker is idle — and every checkpoint complete — before the
+ * workers are closed; the first failure is what the user sees, with how to resume.
  */
 async function runStages(context: PipelineContext): Promise<Array<[string, ModelEvaluation]>> {
   const branches: Array<Promise<unknown>> = [];
@@ -94,9 +118,28 @@ async function runStages(context: PipelineContext): Promise<Array<[string, Model
   } catch (error) {
     context.services.stop.requested = true;
     await Promise.allSettled(branches);
-    throw error;
+    throw withResumeHint(error, context.services.run.root);
   }
 }
+
+/**
+ * A backend error with how to continue this run: a dead or stalled worker's error gets the resume
+ * command (the other branches have checkpointed); a worker hint naming `<run>` (full disk, damaged
+ * checkpoint) gets this run's directory.
+ */
+function withResumeHint(error: unknown, root: string): unknown {
+  if (!(error instanceof BackendError)) return error;
+  const hint = error.hint?.replaceAll('<run>', root);
+  if (!WORKER_LOST.has(error.code) && hint === error.hint) return error;
+  return new BackendError(error.code, error.message, {
+    cause: error.cause,
+    context: error.context,
+    hint: WORKER_LOST.has(error.code) ? `${hint ?? ''} Then continue from the last checkpoints with: npx mgsd run --resume ${root}`.trim() : hint,
+  });
+}
+
+/** Codes of a worker that is gone (`worker-handle.ts`): the run can resume once the cause is fixed. */
+const WORKER_LOST = new Set(['worker_died', 'worker_stalled']);
 
 async function runBranches(context: PipelineContext, branch: <T>(promise: Promise<T>) => Promise<T>): Promise<Array<[string, ModelEvaluation]>> {
   const { config } = context;
@@ -104,17 +147,18 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   // modality gap.
   const baseline: EvaluationPlan = { inputs: ['image', 'text'], perception: config.eval.perception };
   const full: EvaluationPlan = { inputs: config.eval.modalityGap ? ['image', 'text'] : ['image'], perception: config.eval.perception };
-  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await alone(context, () => runBaseStage(context)) : null;
+  const { reuse } = context;
+  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage(STAGE.base, () => alone(context, () => runBaseStage(context))) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
   const baseEvaluation = branch(
-    teacherReady.then(() => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline)),
+    teacherReady.then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline))),
   );
-  const sft = config.stages.sft.enabled ? await runColdStartStage(context, base) : base;
+  const sft = config.stages.sft.enabled ? await reuse.stage(STAGE.sft, () => runColdStartStage(context, base)) : base;
   const evaluations: Array<[string, ModelEvaluation]> = [];
   const sftEvaluation = config.stages.sft.enabled ? await evaluateCheckpoint(context, MODEL.sft, sft, full) : null;
   const baselines = branch(runBaselines(context, sft));
   await teacherReady;
-  const mgsd = config.stages.opsd.enabled ? await runOpsdPipelineStage(context, sft) : null;
+  const mgsd = config.stages.opsd.enabled ? await reuse.stage(STAGE.opsd, () => runOpsdPipelineStage(context, sft)) : null;
   const mgsdEvaluation = mgsd === null ? null : await evaluateCheckpoint(context, MODEL.mgsd, mgsd, full);
   evaluations.push([MODEL.base, await baseEvaluation]);
   if (sftEvaluation) evaluations.push([MODEL.sft, sftEvaluation]);
@@ -139,13 +183,13 @@ async function runBaselines(context: PipelineContext, from: FinishedStage | null
   const plan: EvaluationPlan = { inputs: ['image'], perception: context.config.eval.perception };
   const out: Array<[string, ModelEvaluation]> = [];
   if (baselines.visualSft.enabled) {
-    const stage = await runVisualSftStage(context, from);
+    const stage = await context.reuse.stage(STAGE.visualSft, () => runVisualSftStage(context, from));
     // A direct-answer model writes no read-out: there is no perception to grade.
     const visualPlan = { ...plan, perception: plan.perception && baselines.visualSft.target === 'full' };
     out.push([MODEL.visualSft, await evaluateCheckpoint(context, MODEL.visualSft, stage, visualPlan, 'baseline')]);
   }
   if (baselines.grpo.enabled) {
-    const stage = await runGrpoPipelineStage(context, from);
+    const stage = await context.reuse.stage(STAGE.grpo, () => runGrpoPipelineStage(context, from));
     out.push([MODEL.grpo, await evaluateCheckpoint(context, MODEL.grpo, stage, plan, 'baseline')]);
   }
   return out;
@@ -164,10 +208,12 @@ async function evaluateCheckpoint(
 ): Promise<ModelEvaluation> {
   const worker = workerFor(context, where);
   const role = where === 'student' ? 'student' : model;
-  if (!isEvaluated(context.evaluation, model, plan)) {
-    await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
-  }
-  return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
+  return context.reuse.evaluation(model, plan, async () => {
+    if (!isEvaluated(context.evaluation, model, plan)) {
+      await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
+    }
+    return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
+  });
 }
 
 function runInfo(config: ExperimentConfig, datasetDir: string): ResultsFile['run'] {

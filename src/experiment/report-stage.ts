@@ -21,7 +21,10 @@ import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
 import { validateConfig } from './load.js';
 import type { RunDir } from './run-dir.js';
+import { type ChangedKey, formatChanges } from './config-diff.js';
+import { diagnosticSections } from './report-diagnostics.js';
 import { RunManifestSchema } from './run-files.js';
+import { RunState } from './run-state.js';
 import { BASELINE_MODELS, MODEL, resultKey, STAGE } from '../names.js';
 
 const SAMPLE_SIZE_PX = 192;
@@ -37,8 +40,9 @@ export function writeReport(run: RunDir): { markdown: string; html: string } {
     findings: findings(results),
     curves: curves(run),
     samples: samples(run, results),
+    sections: diagnosticSections(run, results, config, changesOf(readManifest(run))),
   };
-  for (const figure of [...input.curves, ...input.samples]) {
+  for (const figure of [...input.curves, ...input.samples, ...input.sections.flatMap((section) => section.figures ?? [])]) {
     writeFileAtomic(join(run.reportAssets, figure.file), figure.content.kind === 'svg' ? figure.content.svg : figure.content.png);
   }
   const markdown = join(run.root, 'report.md');
@@ -64,15 +68,35 @@ export function readResults(run: RunDir): ResultsFile {
   return run.readFile(run.results, ResultsFileSchema, 'results', `Delete ${run.results} and run \`mgsd run --resume ${run.root}\` to assemble it again from the saved evaluations.`);
 }
 
+function readManifest(run: RunDir): Record<string, unknown> {
+  return run.readFile(run.manifest, RunManifestSchema, 'run manifest', `Restore ${run.manifest}; it is written when the run starts.`);
+}
+
 function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
-  const manifest: Record<string, unknown> = run.readFile(run.manifest, RunManifestSchema, 'run manifest', `Restore ${run.manifest}; it is written when the run starts.`);
+  const manifest = readManifest(run);
+  const changes = changesOf(manifest);
   return [
     ['model', results.run.model],
     ['prompt profile', results.run.profile],
     ['dataset', results.run.dataset],
     ['code', `mgsd ${String(manifest.mgsd ?? '?')}${manifest.git_commit ? ` (${String(manifest.git_commit).slice(0, 10)})` : ''}`],
     ['wall time', `${(results.wall_seconds / 60).toFixed(1)} min`],
+    ['training seed / data seed', `${String(manifest.seed ?? '?')} / ${String(manifest.data_seed ?? '?')}`],
+    ['changed from the preset', changes.length === 0 ? 'nothing' : formatChanges(changes).join(', ')],
+    ...reusedOf(run),
   ];
+}
+
+/** The `--set` changes recorded in the manifest (none in manifests of runs before they were recorded). */
+function changesOf(manifest: Record<string, unknown>): ChangedKey[] {
+  return Array.isArray(manifest.changed_from_preset) ? (manifest.changed_from_preset as ChangedKey[]) : [];
+}
+
+/** One fact per stage that was reused from the stage cache: where it came from. */
+function reusedOf(run: RunDir): Array<[string, string]> {
+  return Object.entries(new RunState(run).all()).flatMap(([stage, finished]): Array<[string, string]> =>
+    finished.reusedFrom ? [[`stage ${stage}`, `reused from ${finished.reusedFrom.run} (cache ${finished.reusedFrom.cache})`]] : [],
+  );
 }
 
 /** The paper's claims, checked on this run. */
@@ -116,18 +140,18 @@ function curves(run: RunDir): ReportFigure[] {
   const add = (file: string, title: string, yLabel: string, lines: Series[], yRange?: [number, number]) => {
     const present = lines.filter((line) => line.points.length > 0);
     if (present.length === 0) return;
-    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'step', yLabel, ...(yRange ? { yRange } : {}) }) } });
+    figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'training step of the stage', yLabel, ...(yRange ? { yRange } : {}) }) } });
   };
-  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss', [STAGE.base, STAGE.sft, STAGE.visualSft].map((s) => series(s, 'loss')));
-  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats', [series(STAGE.opsd, 'kl'), series(STAGE.opsd, 'log_ratio_mean')]);
+  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss (nats per target token)', [STAGE.base, STAGE.sft, STAGE.visualSft].map((s) => series(s, 'loss')));
+  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats per response token', [series(STAGE.opsd, 'kl'), series(STAGE.opsd, 'log_ratio_mean')]);
   add(
     'opsd-reward.svg',
     'OPSD: rollout success (logged) and validation macro success',
-    'rate',
+    'success (fraction of puzzles)',
     [series(STAGE.opsd, 'reward_success'), series(STAGE.opsd, 'val_macro_success', (r) => r.kind === 'validation'), series(STAGE.grpo, 'reward_success')],
     [0, 1],
   );
-  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats', ['readout', 'plan', 'answer'].map((s) => series(STAGE.opsd, `log_ratio_${s}`)));
+  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats per token', ['readout', 'plan', 'answer'].map((s) => series(STAGE.opsd, `log_ratio_${s}`)));
   return figures;
 }
 
@@ -144,12 +168,13 @@ function samples(run: RunDir, results: ResultsFile): ReportFigure[] {
   const ids = new Set(picked.map((record) => record.id));
   const models = Object.keys(results.macro).filter((key) => key.endsWith('/image')).map((key) => key.split('/')[0]!);
   const byModel = new Map(models.map((model) => [model, predictionsOf(run, model, ids)]));
-  return picked.flatMap((record) =>
-    models.flatMap((model) => {
+  return picked.flatMap((record) => [
+    groundTruthFigure(record),
+    ...models.flatMap((model) => {
       const prediction = byModel.get(model)!.get(record.id);
       return prediction ? [sampleFigure(record, model, prediction)] : [];
     }),
-  );
+  ]);
 }
 
 type Prediction = { actions: Action[]; response: string; success: boolean };
@@ -166,6 +191,16 @@ function predictionsOf(run: RunDir, model: string, ids: ReadonlySet<string>): Ma
     if (ids.has(value.id)) out.set(value.id, { ...value, actions: value.actions as Action[] });
   }
   return out;
+}
+
+/** The puzzle with its reference optimal plan drawn, the left end of each gallery row. */
+function groundTruthFigure(record: DataRecord): ReportFigure {
+  const { spec } = getEnv(record.task);
+  const instance = record.instance as Instance as never;
+  const path = spec.simulate(instance, record.solution.plan).trajectory;
+  const png = encodePng(spec.render(instance, { style: 'paper', sizePx: SAMPLE_SIZE_PX, path }));
+  const caption = `ground truth for ${record.id}: an optimal plan of ${record.solution.optimalLength} moves (${record.solution.plan.join(' ')})`;
+  return { caption, file: `sample-${record.task}-ground-truth.png`, content: { kind: 'png', png } };
 }
 
 function sampleFigure(record: DataRecord, model: string, prediction: Prediction): ReportFigure {

@@ -16,7 +16,19 @@ import { formatIssues } from './load.js';
 
 /** `run-state.json`: the finished stages. */
 export const RunStateSchema = z
-  .object({ stages: z.record(z.string(), z.object({ stepsDone: z.number().int().nonnegative(), checkpoint: z.string().min(1) }).strict()) })
+  .object({
+    stages: z.record(
+      z.string(),
+      z
+        .object({
+          stepsDone: z.number().int().nonnegative(),
+          checkpoint: z.string().min(1),
+          /** Set when the stage was reused from the stage cache (stage-reuse.ts). */
+          reusedFrom: z.object({ run: z.string(), cache: z.string() }).strict().optional(),
+        })
+        .strict(),
+    ),
+  })
   .strict();
 
 /** `checkpoints/<stage>/latest.json` and `best.json`. */

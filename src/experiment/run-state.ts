@@ -10,6 +10,8 @@ export interface FinishedStage {
   stepsDone: number;
   /** The checkpoint the next stages start from, relative to the run root. */
   checkpoint: string;
+  /** Set when the stage was reused from the stage cache: the run that computed it and the cache folder. */
+  reusedFrom?: { run: string; cache: string };
 }
 
 /** The persisted progress of a run. */
@@ -23,6 +25,11 @@ export class RunState {
   /** The finished stage, or null. */
   get(stage: string): FinishedStage | null {
     return this.finished[stage] ?? null;
+  }
+
+  /** Every finished stage, by name. */
+  all(): Readonly<Record<string, FinishedStage>> {
+    return this.finished;
   }
 
   /** Records `stage` as finished. */

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
 import type { ExperimentConfig } from './config.js';
+import { formatChanges } from './config-diff.js';
 import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
 import { StageCheckpoints } from './checkpoints.js';
 import { assertSafeOutput } from './output-guard.js';
@@ -32,6 +33,8 @@ export interface RunCommand {
   overrides: string[];
   out: string | null;
   resume: string | null;
+  /** False (`--no-reuse`): recompute every stage (reuse.enabled=false). */
+  shouldReuse: boolean;
   progress: Progress;
   stop: { requested: boolean };
 }
@@ -58,9 +61,10 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
     }
     const run = new RunDir(command.resume);
     run.assertResumable(); // before the lock, which would create the folder
-    return withRunLock(run.root, note, () => execute(command, openForResume(run)));
+    return withRunLock(run.root, note, () => execute(command, withReuse(openForResume(run), command.shouldReuse)));
   }
-  const loaded = loadConfig(command.config, command.overrides);
+  const overrides = command.shouldReuse ? command.overrides : [...command.overrides, 'reuse.enabled=false'];
+  const loaded = loadConfig(command.config, overrides);
   assertSequenceBudget(loaded.config, loaded.source);
   const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
   assertSafeOutput('--out', root, [{ label: '--config', path: loaded.source }]);
@@ -84,12 +88,19 @@ interface OpenedRun {
 
 /** Creates (or starts over) the run directory `run` for `loaded`: config, manifest with the config's sha256. */
 export function createRunDir(run: RunDir, loaded: LoadedConfig, note: (message: string) => void): OpenedRun {
-  const { config, source } = loaded;
+  const { config, source, overrides, changes } = loaded;
+  const changed = formatChanges(changes);
+  note(`[run] changed from preset ${source}: ${changed.length === 0 ? 'nothing' : changed.join(', ')}`);
   if (run.create()) note(`[run] ${run.root} holds a run that failed before finishing a stage or saving a checkpoint: starting it over with this config`);
   const text = `${JSON.stringify({ ...config, _source: source }, null, 2)}\n`;
   writeFileAtomic(run.config, text);
-  run.writeJson(run.manifest, { ...manifestOf(config, source), config_sha256: createHash('sha256').update(text).digest('hex') });
+  run.writeJson(run.manifest, { ...manifestOf(config, source), overrides, changed_from_preset: changes, config_sha256: createHash('sha256').update(text).digest('hex') });
   return { run, config, configDir: dirname(source) };
+}
+
+/** Reuse never changes results, so --no-reuse applies to a resumed run without touching its config. */
+function withReuse(opened: OpenedRun, shouldReuse: boolean): OpenedRun {
+  return shouldReuse ? opened : { ...opened, config: { ...opened.config, reuse: { ...opened.config.reuse, enabled: false } } };
 }
 
 function openForResume(run: RunDir): OpenedRun {
@@ -134,6 +145,7 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
     generator_version: GENERATOR_VERSION,
     config_source: source,
     seed: config.seed,
+    data_seed: config.data.seed,
     model: config.model.kind === 'tiny' ? { kind: 'tiny', ...config.model.tiny } : { kind: 'hf', path: config.model.path },
     node: process.version,
     platform: `${platform()} ${release()}`,

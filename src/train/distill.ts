@@ -11,6 +11,10 @@
  * one update stale; their sampling log-probs go to `distill_step` as `old_logprobs`, so the PPO
  * ratio corrects for it. Rollouts already sampled for the next step are stored in each checkpoint,
  * which keeps a resumed run identical to an uninterrupted one.
+ *
+ * Failure: a step that fails (a worker died or stalled) throws its error at once. The prefetched
+ * sampling of the next step is then abandoned; it is created through `prefetch`, so its own
+ * rejection (the same dead worker) is handled and never becomes an unhandled rejection.
  */
 import type { WorkerHandle } from '../backend/client.js';
 import type { DataRecord } from '../data/schema.js';
@@ -73,10 +77,12 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     grading: plan.grading,
   };
   const sampleAt = (step: number): Promise<RolloutBatch> =>
-    sampleRollouts(
-      batches.indicesAt(step).map((i) => plan.records[i]!),
-      { ...plan.rollout, seed: deriveSeed('rollout', plan.seed, plan.stage, step) },
-      context,
+    prefetch(
+      sampleRollouts(
+        batches.indicesAt(step).map((i) => plan.records[i]!),
+        { ...plan.rollout, seed: deriveSeed('rollout', plan.seed, plan.stage, step) },
+        context,
+      ),
     );
   let next: Promise<RolloutBatch> | null =
     plan.pendingRollouts !== null
@@ -100,7 +106,7 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     const rollouts = await next!;
     next = null;
     const teacherViews = rollouts.records.map((record) => viewOf(record, plan.teacherView, plan.viewOptions.profile));
-    const teacherReady = teacherPayload(plan.teacher, rollouts, teacherViews, plan.estimator, plan.topk, plan.rollout.temperature || 1);
+    const teacherReady = prefetch(teacherPayload(plan.teacher, rollouts, teacherViews, plan.estimator, plan.topk, plan.rollout.temperature || 1));
     if (plan.overlap && step + 1 < total) next = sampleAt(step + 1);
     const lr = learningRateAt(plan.schedule, step);
     let reply;
@@ -142,4 +148,13 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     if (isBest) plan.markBest();
   }
   return { stepsDone: total, interrupted: false };
+}
+
+/**
+ * Marks a promise that may be abandoned (when an earlier await throws) as handled, and returns it
+ * unchanged: whoever awaits it still gets its rejection; nobody awaiting it is not a crash.
+ */
+export function prefetch<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }

@@ -35,6 +35,8 @@ export function miniOverrides(cacheDir: string): string[] {
     'eval.maxNewTokens=24',
     'eval.validation.maxNewTokens=24',
     `data.cacheDir=${cacheDir}`,
+    // The stage cache beside the dataset cache, so tests never publish into the checkout's runs/.
+    `reuse.cacheDir=${join(cacheDir, '..', 'stages')}`,
   ];
 }
 

@@ -201,7 +201,7 @@ describe('bridge: lifecycle and failures', () => {
     });
     try {
       expect(launched.pid).not.toBe(1);
-      expect(readFileSync(launched.log.path, 'utf8')).toMatch(/ignored a message from peer [0-9a-f]+: not a hello with this launch's token/);
+      expect(readFileSync(launched.log.path, 'utf8')).toMatch(/ignored a message from peer [0-9a-f]+: a hello without this launch's token/);
       expect(strangerReplies).toBe(0);
     } finally {
       stranger.close();

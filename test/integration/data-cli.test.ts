@@ -91,7 +91,7 @@ afterAll(() => {
 describe('mgsd data build', () => {
   it('gives byte-identical trees for the same seed and different instances for another seed', async () => {
     for (const [out, seed] of [['a', 7], ['b', 7], ['c', 8]] as const) {
-      const result = await mgsd('data', 'build', '--out', out, '--set', `seed=${seed}`, ...SMALL);
+      const result = await mgsd('data', 'build', '--out', out, '--set', `data.seed=${seed}`, ...SMALL);
       expect(result.stderr).toContain('[data frozenlake] done');
       expect(result.exitCode, result.stderr).toBe(0);
     }
@@ -249,6 +249,29 @@ describe('mgsd score', () => {
     for (const line of lines) {
       expect({ id: line.id, failure: line.failure, success: line.success }).toEqual({ id: line.id, failure: expected.get(line.id), success: false });
     }
+  });
+
+  it('scores several datasets together (the all-task macro), counting missing responses as failures unless skipped', async () => {
+    const frozenlake = join(work, 'import-vprl-frozenlake');
+    const minibehaviour = join(work, 'import-vprl-minibehaviour');
+    const answered = [...readRecords(frozenlake, 'test').slice(0, 10), ...readRecords(minibehaviour, 'test').slice(0, 5)];
+    const lines = answered.map((record) => ({
+      id: record.id,
+      response: getEnv(record.task).prompts.targetResponse(record.instance as Instance, 'compact', record.solution.plan),
+    }));
+    writeFileSync(join(work, 'two.jsonl'), lines.map((line) => JSON.stringify(line)).join('\n'));
+    const args = ['score', '--dataset', frozenlake, '--dataset', minibehaviour, '--responses', 'two.jsonl', '--profile', 'compact'];
+    const failing = await mgsd(...args, '--summary', 'two-fail.json');
+    expect(failing.exitCode, failing.stderr).toBe(0);
+    expect(failing.stdout).toContain('scored 15 responses (1388 test records without a response, counted as failures)');
+    const fail = JSON.parse(readFileSync(join(work, 'two-fail.json'), 'utf8'));
+    expect(fail).toMatchObject({ answered: 15, missing: 1388, missing_policy: 'fail' });
+    expect(fail.tasks.map((task: { task: string; n: number }) => [task.task, task.n])).toEqual([['frozenlake', 1000], ['minibehaviour', 403]]);
+    expect(fail.macro.success).toBeLessThan(0.05);
+    const skipping = await mgsd(...args, '--missing', 'skip', '--summary', 'two-skip.json');
+    expect(skipping.exitCode, skipping.stderr).toBe(0);
+    expect(skipping.stdout).toContain('left out (--missing skip)');
+    expect(JSON.parse(readFileSync(join(work, 'two-skip.json'), 'utf8')).macro.success).toBe(1);
   });
 
   it('names the line of an unknown id, of a duplicate id and of a bad line', async () => {

@@ -30,6 +30,7 @@ const MINI = [
   'eval.maxNewTokens=40',
   'eval.validation.maxNewTokens=40',
   `data.cacheDir=${join(WORK, 'datasets')}`,
+  `reuse.cacheDir=${join(WORK, 'stages')}`,
 ].flatMap((override) => ['--set', override]);
 
 interface Exit {
@@ -117,14 +118,15 @@ describe('mgsd run (miniature config)', () => {
   it('resumes after Ctrl-C and after kill -9 mid-OPSD to the same results, metrics and ledger', async () => {
     const run = join(WORK, 'interrupted');
     const metrics = join(run, 'metrics', 'opsd.jsonl');
-    const first = start(['run', '--out', run, ...MINI]);
+    // --no-reuse: the reference published every stage; this run must compute (and be interrupted in) them.
+    const first = start(['run', '--out', run, '--no-reuse', ...MINI]);
     await waitForLines(metrics, 1, first.done);
     first.child.kill('SIGINT');
     const stopped = await first.done;
     expect(stopped.code, stopped.stderr).toBe(130);
     expect(stopped.stderr).toContain(`npx mgsd run --resume ${run}`);
 
-    const second = start(['run', '--resume', run]);
+    const second = start(['run', '--resume', run, '--no-reuse']);
     const before = stableLines(metrics).length;
     await waitForLines(metrics, before + 2, second.done);
     second.child.kill('SIGKILL');
@@ -132,7 +134,7 @@ describe('mgsd run (miniature config)', () => {
     expect(existsSync(join(run, 'results.json')), 'the kill must land before the run finishes').toBe(false);
     await expectNoLiveWorkers(join(run, 'logs'));
 
-    const third = start(['run', '--resume', run]);
+    const third = start(['run', '--resume', run, '--no-reuse']);
     const finished = await third.done;
     expect(finished.code, finished.stderr).toBe(0);
     expect(stableResults(run)).toEqual(stableResults(reference));
@@ -141,6 +143,28 @@ describe('mgsd run (miniature config)', () => {
     }
     expect(stableLines(join(run, 'ledger', 'opsd.jsonl'))).toEqual(stableLines(join(reference, 'ledger', 'opsd.jsonl')));
   }, 600_000);
+
+  it('reuses every stage an OPSD change leaves alone, and an identical rerun reproduces the results', async () => {
+    const changed = join(WORK, 'changed-opsd');
+    const exit = await start(['run', '--out', changed, ...MINI, '--set', 'stages.opsd.clip.low=0.1']).done;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(exit.stderr).toContain('[run] changed from preset');
+    expect(exit.stderr).toMatch(/stages\.opsd\.clip\.low=0\.1/);
+    const state = JSON.parse(readFileSync(join(changed, 'run-state.json'), 'utf8')).stages as Record<string, { reusedFrom?: { run: string } }>;
+    for (const stage of ['base', 'sft', 'visual-sft', 'grpo']) expect(state[stage]?.reusedFrom?.run, stage).toBe(reference);
+    expect(state.opsd?.reusedFrom).toBeUndefined();
+    expect(exit.stderr).toMatch(/\[eval\] mgsd\/image: macro success/);
+    expect(exit.stderr).not.toMatch(/\[eval\] sft\/image: macro success/);
+    const manifest = JSON.parse(readFileSync(join(changed, 'manifest.json'), 'utf8')) as { stages_reused: Record<string, unknown>; changed_from_preset: Array<{ key: string }> };
+    expect(Object.keys(manifest.stages_reused).sort()).toEqual(['base', 'grpo', 'sft', 'visual-sft']);
+    expect(readFileSync(join(changed, 'report.md'), 'utf8')).toContain(`reused from ${reference}`);
+
+    const again = join(WORK, 'again');
+    const rerun = await start(['run', '--out', again, ...MINI]).done;
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).not.toMatch(/\] done in/); // no stage trained
+    expect(stableResults(again)).toEqual(stableResults(reference));
+  }, 300_000);
 
   it('stops a stage whose loss becomes NaN with a clear error, keeping the last good checkpoint', async () => {
     const run = join(WORK, 'diverged');

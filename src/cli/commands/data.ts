@@ -53,7 +53,7 @@ function buildCommand(): Command {
       });
       const records = Object.keys(manifest.files).filter((file) => file.endsWith('.png')).length;
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      process.stdout.write(`wrote ${records} instances to ${resolve(options.out)} in ${seconds}s (seed ${config.seed})\n`);
+      process.stdout.write(`wrote ${records} instances to ${resolve(options.out)} in ${seconds}s (data.seed ${config.data.seed})\n`);
     });
 }
 

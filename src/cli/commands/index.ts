@@ -1,6 +1,7 @@
 /** Every command of the CLI, in the order `mgsd --help` lists them. */
 import type { Command } from 'commander';
 
+import { compareCommand } from './compare.js';
 import { configCommand } from './config.js';
 import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
@@ -8,5 +9,6 @@ import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
+import { sweepCommand } from './sweep.js';
 
-export const commands: Array<() => Command> = [runCommand, evalCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];
+export const commands: Array<() => Command> = [runCommand, sweepCommand, compareCommand, evalCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];

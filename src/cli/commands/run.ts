@@ -1,6 +1,7 @@
 /**
  * `mgsd run`: the whole MGSD pipeline on one config — data, (tiny) base pretraining, cold-start SFT,
- * OPSD, baselines, evaluation, report. Ctrl-C checkpoints and exits; `--resume <dir>` continues.
+ * OPSD, baselines, evaluation, report. Ctrl-C, SIGTERM and SIGHUP checkpoint and exit (130, 143,
+ * 129; `stop-signals.ts`); `--resume <dir>` continues.
  */
 import { Command } from 'commander';
 import { z } from 'zod';
@@ -9,12 +10,16 @@ import { DEFAULT_PRESET } from '../../experiment/load.js';
 import { startRun } from '../../experiment/run.js';
 import { collect, stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
+import { installStopSignals, withStopSignal } from '../stop-signals.js';
+import { reportToOverride } from '../tracker-option.js';
 
 const RunOptions = z.object({
   config: z.string(),
   set: z.array(z.string()),
   out: z.string().optional(),
   resume: z.string().optional(),
+  reuse: z.boolean(),
+  reportTo: z.string().optional(),
 });
 
 export function runCommand(): Command {
@@ -24,29 +29,28 @@ export function runCommand(): Command {
     .option('--set <key.path=value>', 'override one config key (repeatable)', collect, [])
     .option('--out <dir>', 'run directory (default runs/<name>-seed<seed>)')
     .option('--resume <dir>', 'continue an interrupted run from its last complete checkpoint')
+    .option('--report-to <list>', 'mirror the metrics to trackers: tensorboard,wandb,mlflow (reportTo; offline by default)')
+    .option('--no-reuse', 'recompute every stage instead of reusing finished ones from the stage cache (reuse.enabled=false)')
     .action(async (raw) => {
       const options = parseOptions('run', RunOptions, raw);
-      const stop = { requested: false };
       const progress = stderrProgress();
-      const onSignal = (): void => {
-        if (stop.requested) process.exit(130); // a second Ctrl-C does not wait
-        stop.requested = true;
-        progress.note('[run] stopping after the current step (Ctrl-C again to abort without a checkpoint)');
-      };
-      process.on('SIGINT', onSignal);
+      const { stop, uninstall } = installStopSignals(progress);
       try {
         const { run, results } = await startRun({
           config: options.config,
-          overrides: options.set,
+          overrides: [...options.set, ...reportToOverride(options.reportTo)],
           out: options.out ?? null,
           resume: options.resume ?? null,
+          shouldReuse: options.reuse,
           progress,
           stop,
         });
         const macro = Object.entries(results.macro).map(([key, value]) => `${key} ${(value * 100).toFixed(1)}%`);
         process.stdout.write(`results: ${run.results}\nmacro success: ${macro.join(', ')}\n`);
+      } catch (error) {
+        throw withStopSignal(error, stop);
       } finally {
-        process.off('SIGINT', onSignal);
+        uninstall();
       }
     });
 }

@@ -1,6 +1,7 @@
 /**
- * `mgsd score`: grade responses produced anywhere against a dataset, print the per-task/per-level
- * table and the macro average, optionally write one graded line per response and a JSON summary.
+ * `mgsd score`: grade responses produced anywhere against one or more datasets, print the
+ * per-task/per-level table and the all-task macro, optionally write one graded line per response
+ * and a JSON summary. Records without a response count as failures unless `--missing skip`.
  *
  * Parser and simulation settings come from `--config` (or the schema defaults); each flag
  * overrides exactly one key: --profile → profile, --block → parser.block, --require-tag →
@@ -27,7 +28,9 @@ import { collect } from '../options.js';
 import { parseOptions } from '../parse-options.js';
 
 const ScoreOptions = z.object({
-  dataset: z.string(),
+  dataset: z.array(z.string()).nonempty('give at least one --dataset'),
+  split: z.enum(['train', 'val', 'test']),
+  missing: z.enum(['fail', 'skip']),
   responses: z.string(),
   out: z.string().optional(),
   summary: z.string().optional(),
@@ -60,7 +63,7 @@ function flagOverrides(options: ScoreOptions): string[] {
 function checkOutputs(options: ScoreOptions): void {
   const inputs = [
     { label: '--responses', path: options.responses },
-    { label: '--dataset', path: options.dataset },
+    ...options.dataset.map((path) => ({ label: '--dataset', path })),
     ...(options.config !== undefined && existsSync(options.config) ? [{ label: '--config', path: options.config }] : []),
   ];
   if (options.out !== undefined) {
@@ -78,8 +81,10 @@ function checkOutputs(options: ScoreOptions): void {
 export function scoreCommand(): Command {
   return new Command('score')
     .exitOverride()
-    .description('grade a JSONL file of {"id", "response"} lines against a dataset; print success per task and level')
-    .requiredOption('--dataset <dir>', 'dataset directory (built or imported)')
+    .description('grade a JSONL file of {"id", "response"} lines against one or more datasets; print success per task and level and the all-task macro')
+    .requiredOption('--dataset <dir>', 'dataset directory, built or imported (repeatable: e.g. FrozenLake and MiniBehaviour sets together)', collect, [])
+    .addOption(new Option('--split <split>', 'the split the responses answer').choices(['train', 'val', 'test']).default('test'))
+    .addOption(new Option('--missing <policy>', 'records without a response: count as failures, or leave out of the denominator').choices(['fail', 'skip']).default('fail'))
     .requiredOption('--responses <file.jsonl>', 'one {"id": ..., "response": "..."} per line')
     .option('--out <file.jsonl>', 'write one graded line per response')
     .option('--summary <file.json>', 'write the summary as JSON')
@@ -95,19 +100,18 @@ export function scoreCommand(): Command {
       checkOutputs(options);
       const sections = loadConfigSections(options.config, [...options.set, ...flagOverrides(options)]);
       const { outOfBounds, ...parser } = sections.parser;
-      const dataset = openDataset(options.dataset);
-      const scored = scoreResponses(dataset, resolve(options.responses), {
-        profile: sections.profile,
-        parser,
-        rules: { outOfBounds },
-      });
+      const datasets = options.dataset.map((dir) => openDataset(dir));
+      const scope = { split: options.split, missing: options.missing };
+      const scored = scoreResponses(datasets, resolve(options.responses), { profile: sections.profile, parser, rules: { outOfBounds } }, scope);
       const summary = summarizeMetrics(scored.graded);
-      const settings = { profile: sections.profile, parser: sections.parser, dataset: dataset.dir, responses: resolve(options.responses) };
-      if (options.out !== undefined) writeFileAtomic(resolve(options.out), formatJsonl(scored.graded.map(toScoreLine)), { label: '--out' });
-      if (options.summary !== undefined) {
-        writeJsonAtomic(resolve(options.summary), { settings, unanswered: scored.unanswered, ...summary }, { label: '--summary' });
-      }
-      const header = `scored ${scored.graded.length} responses (${scored.unanswered} dataset records without a response); profile ${sections.profile}, parser ${JSON.stringify(sections.parser)}`;
+      const settings = { profile: sections.profile, parser: sections.parser, datasets: datasets.map((d) => d.dir), split: options.split, responses: resolve(options.responses) };
+      // --out holds the answered responses only; missing records appear in the counts.
+      if (options.out !== undefined) writeFileAtomic(resolve(options.out), formatJsonl(scored.graded.slice(0, scored.answered).map(toScoreLine)), { label: '--out' });
+      const counts = { answered: scored.answered, missing: scored.missing, missing_policy: scored.missingPolicy };
+      if (options.summary !== undefined) writeJsonAtomic(resolve(options.summary), { settings, ...counts, ...summary }, { label: '--summary' });
+      const missingText =
+        scored.missing === 0 ? 'none missing' : `${scored.missing} ${options.split} records without a response, ${scored.missingPolicy === 'fail' ? 'counted as failures' : 'left out (--missing skip)'}`;
+      const header = `scored ${scored.answered} responses (${missingText}); profile ${sections.profile}, parser ${JSON.stringify(sections.parser)}`;
       process.stdout.write(`${header}\n\n${formatSummaryTable(summary)}\n`);
     });
 }

@@ -1,0 +1,60 @@
+/**
+ * `mgsd sweep`: a grid × seeds of ordinary runs under `--out`, sharing stages through the stage
+ * cache, resumable by rerunning the same command, then compared (compare.md/html/json in `--out`).
+ */
+import { Command } from 'commander';
+import { z } from 'zod';
+
+import { DEFAULT_PRESET } from '../../experiment/load.js';
+import { parseGridAxis, runSweep } from '../../experiment/sweep.js';
+import { collect, stderrProgress } from '../options.js';
+import { parseOptions } from '../parse-options.js';
+import { installStopSignals, withStopSignal } from '../stop-signals.js';
+import { reportToOverride } from '../tracker-option.js';
+
+const SweepOptions = z.object({
+  config: z.string(),
+  set: z.array(z.string()),
+  grid: z.array(z.string()),
+  seeds: z.string().regex(/^\d+(,\d+)*$/, 'expected comma-separated seeds such as 0,1,2'),
+  out: z.string(),
+  reference: z.string().optional(),
+  reuse: z.boolean(),
+  reportTo: z.string().optional(),
+});
+
+export function sweepCommand(): Command {
+  return new Command('sweep')
+    .description('run a grid × seeds of runs (resumable as a whole, stages shared through the cache), then compare them')
+    .option('-c, --config <preset|file>', 'preset name under configs/ or a YAML file', DEFAULT_PRESET)
+    .option('--set <key.path=value>', 'override one config key for every run (repeatable)', collect, [])
+    .option('--grid <key.path=v1,v2>', 'one grid axis: a config key and its values (repeatable; runs are the product)', collect, [])
+    .option('--seeds <list>', 'training seeds, comma-separated (the puzzles stay those of data.seed)', '0')
+    .requiredOption('--out <dir>', 'the sweep folder (rerun the same command to continue it)')
+    .option('--reference <model/input[@variant]>', 'the comparison reference (default mgsd/image of the first variant)')
+    .option('--report-to <list>', 'mirror the metrics to trackers: tensorboard,wandb,mlflow (reportTo; offline by default)')
+    .option('--no-reuse', 'recompute every stage instead of reusing finished ones (reuse.enabled=false)')
+    .action(async (raw) => {
+      const options = parseOptions('sweep', SweepOptions, raw);
+      const progress = stderrProgress();
+      const { stop, uninstall } = installStopSignals(progress);
+      try {
+        const files = await runSweep({
+          config: options.config,
+          overrides: [...options.set, ...reportToOverride(options.reportTo)],
+          grid: options.grid.map(parseGridAxis),
+          seeds: options.seeds.split(',').map(Number),
+          out: options.out,
+          reference: options.reference ?? null,
+          shouldReuse: options.reuse,
+          progress,
+          stop,
+        });
+        process.stdout.write(`${files.markdown}\n${files.html}\n${files.json}\n`);
+      } catch (error) {
+        throw withStopSignal(error, stop);
+      } finally {
+        uninstall();
+      }
+    });
+}

@@ -1,0 +1,127 @@
+/**
+ * Writing a comparison: `compare.json` (every number), `compare.md` and `compare.html` (the
+ * paper's ablation layout: for each model/input, one row per variant with the grid keys as
+ * columns, then one cell per task and the macro: mean ± sd over seeds and the paired p-value
+ * against the reference; a detail table with intervals, seeds and test counts follows).
+ * `compare-macro.svg` (beside compare.md; inline in compare.html) plots the macro rows. Every file
+ * is written atomically.
+ */
+import { join, resolve } from 'node:path';
+
+import { escapeXml } from '../eval/svg-chart.js';
+import { writeFileAtomic, writeJsonAtomic } from '../fs-atomic.js';
+import { macroBarChartSvg } from './bar-chart.js';
+import { findRuns } from './read-runs.js';
+import { type Comparison, type ComparisonRow, compareRuns } from './table.js';
+
+/** The files a comparison wrote. */
+export interface ComparisonFiles {
+  json: string;
+  markdown: string;
+  html: string;
+  comparison: Comparison;
+}
+
+/** Compares the runs under `paths` and writes the three files into `out`. */
+export function writeComparison(paths: readonly string[], options: { out: string; reference: string | null }): ComparisonFiles {
+  const found = findRuns(paths);
+  const comparison = compareRuns(found.runs, found.gridKeys, options.reference, found.skipped);
+  const out = resolve(options.out);
+  const files = { json: join(out, 'compare.json'), markdown: join(out, 'compare.md'), html: join(out, 'compare.html') };
+  writeJsonAtomic(files.json, comparison);
+  writeFileAtomic(join(out, 'compare-macro.svg'), macroBarChartSvg(comparison.rows));
+  writeFileAtomic(files.markdown, comparisonMarkdown(comparison));
+  writeFileAtomic(files.html, comparisonHtml(comparison));
+  return { ...files, comparison };
+}
+
+type Table = { header: string[]; rows: string[][] };
+
+/** One ablation table per model/input: variants as rows, tasks + macro as columns. */
+function ablationTables(comparison: Comparison): Array<[string, Table]> {
+  const tasks = [...new Set(comparison.rows.map((row) => row.task))];
+  const modelInputs = [...new Set(comparison.rows.map((row) => row.model_input))];
+  return modelInputs.map((modelInput) => {
+    const ofModel = comparison.rows.filter((row) => row.model_input === modelInput);
+    const variants = [...new Set(ofModel.map((row) => row.variant))];
+    const rows = variants.map((variant) => {
+      const first = ofModel.find((row) => row.variant === variant)!;
+      const cells = tasks.map((task) => {
+        const row = ofModel.find((r) => r.variant === variant && r.task === task);
+        return row === undefined ? '–' : `${meanSd(row)}${row.test ? ` (p ${formatP(row.test.mcnemar_p)})` : row.note === 'reference' ? ' (ref)' : ''}`;
+      });
+      return [...comparison.grid_keys.map((key) => first.values[key] ?? '–'), String(first.seeds.length), ...cells];
+    });
+    return [modelInput, { header: [...comparison.grid_keys, 'seeds', ...tasks], rows }];
+  });
+}
+
+function detailTable(comparison: Comparison): Table {
+  const rows = comparison.rows.map((row) => [
+    row.model_input,
+    row.variant,
+    row.task,
+    row.seeds.join(','),
+    meanSd(row),
+    row.ci95 === null ? '– (one seed)' : `[${pct(row.ci95[0])}, ${pct(row.ci95[1])}]`,
+    row.delta === null ? '–' : signed(row.delta),
+    row.test === null ? (row.note ?? '–') : `${formatP(row.test.mcnemar_p)} (b ${row.test.mcnemar_b}, c ${row.test.mcnemar_c})`,
+    row.test === null ? '–' : formatP(row.test.bootstrap_p),
+    row.test === null ? '–' : String(row.test.n_pairs),
+  ]);
+  return { header: ['model/input', 'variant', 'task', 'seeds', 'mean ± sd (%)', '95 % CI (%)', 'Δ vs ref (points)', 'McNemar p', 'bootstrap p', 'pairs'], rows };
+}
+
+/** compare.md. */
+export function comparisonMarkdown(comparison: Comparison): string {
+  const parts = ['# Comparison', '', `- **reference**: ${comparison.reference}`, `- **grid keys**: ${comparison.grid_keys.join(', ') || '(none: one variant)'}`];
+  parts.push(`- **runs**: ${comparison.runs.length}${comparison.skipped.length > 0 ? `; unfinished, left out: ${comparison.skipped.join(', ')}` : ''}`, `- **method**: ${comparison.method}`, '');
+  for (const [modelInput, table] of ablationTables(comparison)) {
+    parts.push(`## ${modelInput}: success (%), mean ± sd over seeds (McNemar p vs the reference)`, '', markdownTable(table), '');
+  }
+  parts.push('## Macro success per model and variant', '', '![All-task macro success, mean over seeds ±1 sd](compare-macro.svg)', '');
+  parts.push('## Detail', '', markdownTable(detailTable(comparison)), '');
+  return `${parts.join('\n')}\n`;
+}
+
+/** compare.html: the same tables in one self-contained page. */
+export function comparisonHtml(comparison: Comparison): string {
+  const body = ['<h1>Comparison</h1>', '<ul>'];
+  body.push(`<li><b>reference</b>: ${escapeXml(comparison.reference)}</li>`, `<li><b>grid keys</b>: ${escapeXml(comparison.grid_keys.join(', ') || '(none)')}</li>`);
+  body.push(`<li><b>runs</b>: ${comparison.runs.length}${comparison.skipped.length > 0 ? `; unfinished, left out: ${escapeXml(comparison.skipped.join(', '))}` : ''}</li>`);
+  body.push(`<li><b>method</b>: ${escapeXml(comparison.method)}</li>`, '</ul>');
+  for (const [modelInput, table] of ablationTables(comparison)) {
+    body.push(`<h2>${escapeXml(modelInput)}: success (%), mean ± sd over seeds (McNemar p vs the reference)</h2>`, htmlTable(table));
+  }
+  body.push('<h2>Macro success per model and variant</h2>', `<figure>${macroBarChartSvg(comparison.rows)}</figure>`);
+  body.push('<h2>Detail</h2>', htmlTable(detailTable(comparison)));
+  const style = 'body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:anywhere}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.wrap{overflow-x:auto;max-width:100%}figure{margin:0}figure svg{max-width:100%;height:auto}li{overflow-wrap:anywhere}';
+  return ['<!doctype html>', '<html lang="en"><head><meta charset="utf-8"><title>mgsd comparison</title>', `<style>${style}</style>`, '</head><body>', ...body, '</body></html>', ''].join('\n');
+}
+
+function meanSd(row: ComparisonRow): string {
+  return `${pct(row.mean)} ± ${row.seeds.length < 2 ? '–' : pct(row.sd)}`; // one seed has no spread to report
+}
+
+function pct(value: number): string {
+  return (value * 100).toFixed(1);
+}
+
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}`;
+}
+
+function formatP(p: number): string {
+  return p < 0.001 ? '<0.001' : p.toFixed(3);
+}
+
+function markdownTable(table: Table): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(table.header), line(table.header.map(() => '---')), ...table.rows.map(line)].join('\n');
+}
+
+function htmlTable(table: Table): string {
+  const head = `<tr>${table.header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
+  const rows = table.rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`);
+  return `<div class="wrap"><table>${head}${rows.join('')}</table></div>`;
+}
