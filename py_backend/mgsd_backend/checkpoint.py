@@ -1,6 +1,15 @@
 """Checkpoints of one role: model weights (safetensors) + optional optimizer state, written atomically.
 
-Layout of a checkpoint directory:
+Three layouts (the `save` op's `layout`; default `dcp` when the worker runs under a process group,
+`full` otherwise):
+- `full` (below): the model's own save + `optimizer.pt`, for one process;
+- `dcp`: sharded `torch.distributed.checkpoint` files, saved at N ranks and loadable at M
+  (sharding/dcp_checkpoint.py; its pickled `.metadata` is hash-checked before loading);
+- `hub`: the trained model alone in its hub layout (`mgsd export`): for `hf` config.json,
+  safetensors, tokenizer and processor files (`from_pretrained` loads it); for `tiny` its config
+  and safetensors. No mgsd manifest, no optimizer; weights in the master dtype.
+
+Layout of a `full` checkpoint directory:
     mgsd-checkpoint.json   {"format": 1, "kind", "step", "has_optimizer", "files": [...]}
     model/                 whatever `PolicyModel.save` writes (tiny: config.json + model.safetensors;
                            hf: a hub-like directory)
@@ -47,6 +56,7 @@ from .errors import (
     explain_os_error,
 )
 from .models.base import PolicyModel
+from .sharding import dcp_checkpoint, fsdp
 
 T = TypeVar("T")
 
@@ -54,6 +64,75 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "mgsd-checkpoint.json"
 MODEL_DIR = "model"
 OPTIMIZER_FILE = "optimizer.pt"
+LAYOUTS = ("full", "dcp", "hub")
+
+
+def default_layout(model: PolicyModel) -> str:
+    """`dcp` under a process group (sharded or replicated weights, resumable at any N), else `full`."""
+    return "dcp" if fsdp.is_distributed() and model.module() is not None else "full"
+
+
+def save_any(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None, step: int,
+             layout: str | None) -> tuple[str, list[str], dict]:
+    """Saves in `layout` (None = `default_layout`) → (layout, files, extra manifest facts)."""
+    layout = layout or default_layout(model)
+    if layout in ("hub", "dcp"):
+        try:
+            return _save_sharded_or_hub(directory, model, optimizer, step, layout)
+        except Exception as error:  # a full disk, no permission…: the typed error naming the path
+            known = explain_write_failure(error, Path(directory).resolve())
+            if known is None:
+                raise
+            raise known from error
+    if model.shards_parameters:
+        raise RequestError("save: layout full gathers nothing across ranks; this model is sharded",
+                           hint="Save with layout dcp (resume) or hub (export).")
+    if fsdp.rank() != 0:  # replicas are identical: rank 0 writes the one copy
+        return layout, [], {}
+    return layout, save_checkpoint(directory, model, optimizer, step), {}
+
+
+def _save_sharded_or_hub(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
+                         step: int, layout: str) -> tuple[str, list[str], dict]:
+    if layout == "hub":
+        return layout, save_hub(directory, model), {}
+    if layout == "dcp":
+        module = model.module()
+        if module is None:
+            raise RequestError(f"save: model kind {model.kind!r} cannot write a DCP checkpoint",
+                               hint="Save with layout full.")
+        merged = (lambda temp: model.save(str(temp / MODEL_DIR))) if model.has_adapter else None
+        files = dcp_checkpoint.save(directory, module, optimizer, kind=model.kind, step=step,
+                                    manifest_file=MANIFEST_FILE, format_version=FORMAT_VERSION, finish=_finish,
+                                    merged_model=merged)
+        return layout, files, {"metadata_sha256": read_manifest(directory)["metadata_sha256"]}
+    raise AssertionError(f"layout {layout!r} is not hub or dcp")
+
+
+def save_hub(directory: str | Path, model: PolicyModel) -> list[str]:
+    """The model alone in its hub layout, atomically. Every rank calls it; rank 0 writes."""
+    target = Path(directory).resolve()
+    temp = target.parent / f".{target.name}.tmp-hub"
+    if fsdp.rank() == 0:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir()
+    if fsdp.is_distributed():
+        torch.distributed.barrier()
+    if fsdp.rank() == 0 or model.shards_parameters:  # a sharded save is a collective that writes on rank 0
+        model.save(str(temp))
+    files: list[str] = []
+    if fsdp.rank() == 0:
+        files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*") if p.is_file())
+        _finish(temp, target)
+    if fsdp.is_distributed():
+        torch.distributed.barrier()
+    return files
+
+
+def _finish(temp: Path, target: Path) -> None:
+    _fsync_tree(temp)
+    _replace(temp, target)
 
 
 def save_checkpoint(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None,
@@ -107,17 +186,44 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
-def model_dir(directory: str | Path) -> str:
-    """The model sub-directory of a checkpoint (checked to be a complete checkpoint)."""
-    read_manifest(directory)
+def model_dir(directory: str | Path) -> str | None:
+    """The model sub-directory of a checkpoint (checked to be complete). None for a `dcp` checkpoint
+    without one: its weights are loaded by `restore_dcp` into a model built from its spec. A `dcp`
+    checkpoint of a model with an adapter (LoRA) also holds the merged weights in `model/`, which a
+    new stage (without the adapter) loads."""
+    manifest = read_manifest(directory)
+    if dcp_checkpoint.is_dcp(manifest) and not manifest.get("merged_model"):
+        return None
     return str(Path(directory) / MODEL_DIR)
+
+
+def is_dcp_checkpoint(directory: str | Path) -> bool:
+    return dcp_checkpoint.is_dcp(read_manifest(directory))
+
+
+def restore_dcp(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None) -> int | None:
+    """Loads a `dcp` checkpoint into `model` (+ `optimizer`); the saved step when the optimizer
+    state was restored. Raises ModelLoadError when the manifest and files disagree."""
+    manifest = read_manifest(directory)
+    module = model.module()
+    if module is None:
+        raise ModelLoadError(f"checkpoint {directory}: a DCP checkpoint, but model kind {model.kind!r} cannot load one")
+    if manifest.get("kind") != model.kind:
+        raise ModelLoadError(f"checkpoint {directory}: saved from a {manifest.get('kind')!r} model, loading into "
+                             f"{model.kind!r}", hint="Load it with the model spec it was trained with.")
+    try:
+        return dcp_checkpoint.load(directory, manifest, module, optimizer)
+    except (RuntimeError, KeyError, ValueError) as err:
+        raise ModelLoadError(f"checkpoint {directory}: the DCP state does not fit this model: {err}",
+                             hint="Load it with the model spec (and LoRA settings) it was trained with.") from err
 
 
 def restore_optimizer(directory: str | Path, optimizer: torch.optim.Optimizer, device: torch.device) -> int | None:
     """Loads saved optimizer state into `optimizer`; returns the saved step, or None when the
     checkpoint holds no optimizer state. Raises ModelLoadError when the state does not fit."""
     path = Path(directory) / OPTIMIZER_FILE
-    if not read_manifest(directory).get("has_optimizer"):
+    manifest = read_manifest(directory)
+    if not manifest.get("has_optimizer") or dcp_checkpoint.is_dcp(manifest):
         return None
     try:
         payload = torch.load(path, map_location=device, weights_only=True)

@@ -48,6 +48,13 @@ def apply_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimi
         raise RequestError(f"{where}: the loss does not depend on any trainable parameter",
                            hint="The batch may have no response tokens; send at least one real token.")
     loss.backward()
+    return finish_update(params, optimizer, lr, grad_clip, where)
+
+
+def finish_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, lr: float, grad_clip: float,
+                  where: str) -> float:
+    """clip the accumulated gradients to `grad_clip` → step at `lr` → clear them. Returns the
+    pre-clip grad norm; NonFiniteLoss (weights unchanged) when it is not finite."""
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
     if not bool(torch.isfinite(grad_norm)):
         optimizer.zero_grad(set_to_none=True)

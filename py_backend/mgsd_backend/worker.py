@@ -6,8 +6,16 @@ the batch as first dimension. Results are JSON-able; every result carries `op_se
 spent inside the op (the client compares it with the round trip to measure bridge overhead).
 
 A role (`student`, `teacher`, …) is a model slot: the model, its AdamW optimizer (trainable roles
-only), and its optimizer step count. `alias_of` makes a role share another role's model (e.g. the
-live student as its own teacher); an alias is never trained through.
+only), and its optimizer step count.
+
+Every training step's result carries the update monitor's `update_rel_norm` and
+`update_changed_fraction` (sharding/update_monitor.py) besides `grad_norm`. Every model op runs
+under the model's `compute_context()` (mixed-precision autocast; a gathered FSDP root to sample).
+A training step with `micro_batch_size` below its row count runs as micro-batches with one update
+(micro_batch.py): `_update` then only back-propagates the micro-batch's token-weighted loss.
+
+`alias_of` makes a role share another role's model (e.g. the live student as its own teacher); an
+alias is never trained through.
 
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
 image/view mismatch, a full distribution too large for the wire, …) whose message names the op,
@@ -31,7 +39,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .chat_views import has_image, parse_views
-from .errors import RequestError, UnknownRole
+from .errors import NonFiniteLoss, RequestError, UnknownRole
 from .losses.distill import TeacherRows, distill_loss
 from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
 from .losses.pg import ClipParams, pg_loss
@@ -40,8 +48,10 @@ from .models.base import EncodedPrompts, PolicyModel, SamplingParams
 from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
-from .optim import apply_update, build_adamw, set_hyperparameters
+from .micro_batch import combine_results, combine_tensors, row_slices, slice_request
+from .optim import apply_update, build_adamw, finish_update, set_hyperparameters
 from .protocol import WIRE_TEACHER_TENSORS
+from .sharding.update_monitor import UpdateMonitor
 
 Tensors = dict[str, torch.Tensor]
 OpResult = tuple[dict[str, Any], Tensors]
@@ -75,6 +85,7 @@ class Worker:
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
         self.roles: dict[str, RoleState] = {}
+        self._accumulate_scale: float | None = None  # set while a micro-batched step runs
 
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
@@ -113,19 +124,29 @@ class Worker:
         if trainable and opt is None:
             raise RequestError(f"load: role {args['role']!r} is trainable but `optimizer` is null",
                                hint="Send optimizer {betas, weight_decay, eps}, or trainable false.")
+        # A DCP checkpoint has no model/ directory unless its model had an adapter (then model/ holds
+        # the merged weights, which a new stage or a frozen role loads instead of the adapter shards).
+        weights = ckpt.model_dir(checkpoint) if checkpoint else None
+
         def build() -> Any:
             return build_model(args["model"], device=args["device"], dtype=args["dtype"], seed=int(args["seed"]),
-                               trainable=trainable, checkpoint=ckpt.model_dir(checkpoint) if checkpoint else None)
+                               trainable=trainable, checkpoint=weights)
 
         model = ckpt.reading_model(checkpoint, build) if checkpoint else build()
+        is_dcp = bool(checkpoint) and ckpt.is_dcp_checkpoint(checkpoint)
         if not trainable:
+            if is_dcp and weights is None:
+                ckpt.restore_dcp(checkpoint, model, None)
             return RoleState(model, None), False
         hyper = (tuple(opt["betas"]), float(opt["weight_decay"]), float(opt["eps"]))
         optimizer = build_adamw(model.trainable_parameters(), *hyper)
         # A new stage starts its optimizer afresh from the previous stage's weights; only a resumed
         # stage restores the moments and step count of its own checkpoint.
         restore = checkpoint and args.get("restore_optimizer", True)
-        step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if restore else None
+        if is_dcp and (restore or weights is None):
+            step = ckpt.restore_dcp(checkpoint, model, optimizer if restore else None)
+        else:
+            step = ckpt.restore_optimizer(checkpoint, optimizer, device_of(model)) if restore else None
         set_hyperparameters(optimizer, *hyper)
         return RoleState(model, optimizer, step=step or 0), step is not None
 
@@ -137,8 +158,8 @@ class Worker:
             raise RequestError(f"save: role {args['role']!r} has no optimizer (frozen)",
                                hint="Save it with include_optimizer false.")
         optimizer = owner.optimizer if args["include_optimizer"] else None
-        files = ckpt.save_checkpoint(args["dir"], owner.model, optimizer, owner.step)
-        return {"files": files, "step": owner.step}, {}
+        layout, files, facts = ckpt.save_any(args["dir"], owner.model, optimizer, owner.step, args.get("layout"))
+        return {"files": files, "step": owner.step, "layout": layout, **facts}, {}
 
     # ---- sampling and scoring ---------------------------------------------------------------
     @timed
@@ -148,7 +169,8 @@ class Worker:
         s = args["sampling"]
         params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
         model.train(False)
-        gen = model.generate(prompts, params)
+        with model.compute_context(sampling=True):
+            gen = model.generate(prompts, params)
         out = {"response_ids": gen.response_ids_BR.long(), "response_mask": gen.response_mask_BR.bool(),
                "logprobs": gen.logprobs_BR.float(), "token_char_end": gen.token_char_end_BR.int()}
         return {"texts": gen.texts}, to_cpu(out)
@@ -162,7 +184,7 @@ class Worker:
         if mode == "full":
             check_wire_size(ids_BR.shape, model.vocab_size)
         model.train(False)
-        with torch.no_grad():
+        with torch.no_grad(), model.compute_context():
             hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
             logprobs_N, entropy_N = token_logprobs(model, hidden_ND, ids_BR[mask_BR], temperature)
             out = {"logprobs": scatter_rows(logprobs_N, mask_BR), "entropy": scatter_rows(entropy_N, mask_BR)}
@@ -176,6 +198,8 @@ class Worker:
     # ---- training ---------------------------------------------------------------------------
     @timed
     def sft_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+            return self._micro_batched("sft_step", self.sft_step, args, tensors)
         state = self._trainable(args["role"], "sft_step")
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
@@ -188,15 +212,17 @@ class Worker:
             raise RequestError(f"sft_step: args.targets: {err}") from err
         require_tokens(mask_BR, "sft_step")
         model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-        loss = sft_loss(logprobs_N)
-        grad_norm = self._update(state, loss, args, "sft_step")
-        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), "grad_norm": grad_norm,
-                "lr": float(args["lr"])}, {}
+        with model.compute_context():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss = sft_loss(logprobs_N)
+        update = self._update(state, loss, args, "sft_step")
+        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), **update, "lr": float(args["lr"])}, {}
 
     @timed
     def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+            return self._micro_batched("distill_step", self.distill_step, args, tensors)
         state = self._trainable(args["role"], "distill_step")
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
@@ -205,21 +231,24 @@ class Worker:
         teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
         old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
         model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        try:
-            out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
-                               float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
-        except ValueError as err:
-            raise RequestError(f"distill_step: {err}") from err
-        grad_norm = self._update(state, out.loss, args, "distill_step")
+        with model.compute_context():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            try:
+                out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
+                                   float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
+            except ValueError as err:
+                raise RequestError(f"distill_step: {err}") from err
+        update = self._update(state, out.loss, args, "distill_step")
         result = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()), "kl": out.kl,
                   "kl_kind": out.kl_kind, "student_entropy": out.student_entropy,
-                  "teacher_entropy": out.teacher_entropy, "grad_norm": grad_norm, "lr": float(args["lr"]),
+                  "teacher_entropy": out.teacher_entropy, **update, "lr": float(args["lr"]),
                   "tokens": out.tokens}
         return result, to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
 
     @timed
     def pg_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
+        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+            return self._micro_batched("pg_step", self.pg_step, args, tensors)
         state = self._trainable(args["role"], "pg_step")
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
@@ -232,21 +261,66 @@ class Worker:
                                f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
         old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
         model.train(True)
-        hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-        logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-        loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
-        grad_norm = self._update(state, loss, args, "pg_step")
-        return {"loss": float(loss.detach()), "grad_norm": grad_norm, "lr": float(args["lr"]),
+        with model.compute_context():
+            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
+        update = self._update(state, loss, args, "pg_step")
+        return {"loss": float(loss.detach()), **update, "lr": float(args["lr"]),
                 "clip_fraction": float(clip_fraction), "tokens": int(mask_BR.sum())}, {}
 
     # ---- helpers ----------------------------------------------------------------------------
-    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> float:
+    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> dict[str, float]:
+        """One optimizer update → {grad_norm, update_rel_norm, update_changed_fraction}; inside a
+        micro-batched step only the backward of this micro-batch's weighted loss (→ {})."""
         assert state.optimizer is not None, "trainable roles carry an optimizer"
         where = f"{op} on role {args['role']!r}"
-        grad_norm = apply_update(state.model.trainable_parameters(), state.optimizer, loss, float(args["lr"]),
-                                 float(args["grad_clip"]), where)
+        if self._accumulate_scale is not None:
+            if not bool(torch.isfinite(loss.detach())):
+                state.optimizer.zero_grad(set_to_none=True)
+                raise NonFiniteLoss(f"{where}: a micro-batch's loss is {float(loss.detach()):g}; no update was made "
+                                    "(weights unchanged)", hint="Lower the learning rate, or check the inputs.")
+            (loss * self._accumulate_scale).backward()
+            return {}
+        params = state.model.trainable_parameters()
+        monitor = UpdateMonitor(params)
+        grad_norm = apply_update(params, state.optimizer, loss, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
-        return grad_norm
+        return {"grad_norm": grad_norm, **monitor.measure()}
+
+    def _micro_batched(self, op: str, run_op: Callable[..., OpResult], args: dict[str, Any],
+                       tensors: Tensors) -> OpResult:
+        """Runs `op` on consecutive micro-batches of rows, then makes one update (micro_batch.py)."""
+        state = self._trainable(args["role"], op)
+        slices = row_slices(len(args["views"]), args["micro_batch_size"])
+        tokens = [self._row_tokens(op, state.model, args, tensors, rows) for rows in slices]
+        params = state.model.trainable_parameters()
+        monitor = UpdateMonitor(params)
+        state.optimizer.zero_grad(set_to_none=True)
+        results, outs = [], []
+        try:
+            for rows, count in zip(slices, tokens):
+                self._accumulate_scale = count / sum(tokens)
+                result, out = run_op(*slice_request(args, tensors, rows))
+                results.append(result)
+                outs.append(out)
+        except BaseException:
+            state.optimizer.zero_grad(set_to_none=True)
+            raise
+        finally:
+            self._accumulate_scale = None
+        where = f"{op} on role {args['role']!r}"
+        grad_norm = finish_update(params, state.optimizer, float(args["lr"]), float(args["grad_clip"]), where)
+        state.step += 1
+        combined = combine_results(results, tokens)
+        combined.update(grad_norm=grad_norm, micro_batches=len(slices), **monitor.measure())
+        return combined, combine_tensors(outs)
+
+    @staticmethod
+    def _row_tokens(op: str, model: PolicyModel, args: dict[str, Any], tensors: Tensors, rows: slice) -> int:
+        if op == "sft_step":
+            return int(model.encode_targets(args["targets"][rows], bool(args["append_eos"]))[1].sum())
+        return int(tensors["response_mask"][rows].sum())
 
     def _encode(self, model: PolicyModel, views_json: Any, images: torch.Tensor | None, op: str,
                 path: str) -> EncodedPrompts:
@@ -295,7 +369,7 @@ class Worker:
         images = tensors.get("images") if any(has_image(v) for v in views) else None
         prompts = self._encode(teacher, source["views"], images, "distill_step", "teacher.views")
         teacher.train(False)
-        with torch.no_grad():
+        with torch.no_grad(), teacher.compute_context():
             device = device_of(teacher)
             hidden_ND = teacher.response_hidden(prompts, ids_BR.to(device), mask_BR.to(device))[mask_BR.to(device)]
         return TeacherRows(model=teacher, hidden_ND=hidden_ND, k=None if k is None else int(k))

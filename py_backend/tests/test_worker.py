@@ -244,7 +244,8 @@ def test_check_result_names_an_unlisted_or_mistyped_key():
     with pytest.raises(RequestError, match=r"op save: result: unknown key\(s\) bytes"):
         check_result("save", {"files": [], "step": 1, "op_seconds": 0.1, "bytes": 3}, {})
     with pytest.raises(RequestError, match=r"op pg_step: result.tokens: expected an integer >= 0, got 1.5"):
-        check_result("pg_step", {"loss": 0.0, "grad_norm": 0.0, "lr": 0.0, "tokens": 1.5, "op_seconds": 0.1, "clip_fraction": 0.0}, {})
+        check_result("pg_step", {"loss": 0.0, "grad_norm": 0.0, "lr": 0.0, "tokens": 1.5, "op_seconds": 0.1, "clip_fraction": 0.0,
+                                 "update_rel_norm": 0.0, "update_changed_fraction": 0.0}, {})
 
 
 def test_non_finite_gradient_norm_raises_before_the_optimizer_steps():

@@ -115,6 +115,10 @@ export const ModelSpecSchema = z.discriminatedUnion('kind', [
     path: z.string().min(1),
     lora: z.strictObject({ rank: positiveInt, alpha: z.number().positive(), dropout: z.number().min(0).lt(1) }).nullable(),
     gradient_checkpointing: z.boolean(),
+    /** fp32 (default): fp32 master weights under bf16 compute; bf16: updated in place (EasyR1 parity). */
+    master_weights: z.enum(['fp32', 'bf16']).optional().describe('fp32 (default): fp32 master weights under bf16 compute; bf16: updated in place'),
+    /** A frozen model keeps its FSDP shards in CPU memory (CPUOffloadPolicy). */
+    cpu_offload: z.boolean().optional().describe("a frozen model keeps its FSDP shards in CPU memory"),
   }),
 ]).meta({ id: 'model_spec', description: 'the tiny VLM or a Hugging Face (Qwen3-VL) checkpoint' });
 
@@ -167,6 +171,9 @@ const ScoreArgsSchema = requiredWhen(
   'topk',
 );
 
+/** Rows per forward/backward of a training step (gradient accumulation); null/absent = all rows at once. */
+const microBatchSize = positiveInt.nullable().optional().describe('rows per forward/backward (gradient accumulation); null = all rows at once');
+
 const SftStepArgsSchema = z.strictObject({
   role,
   views: ViewsSchema,
@@ -174,6 +181,7 @@ const SftStepArgsSchema = z.strictObject({
   append_eos: z.boolean(),
   lr,
   grad_clip: gradClip,
+  micro_batch_size: microBatchSize,
 });
 
 const DistillStepArgsSchema = requiredWhen(
@@ -184,6 +192,7 @@ const DistillStepArgsSchema = requiredWhen(
     temperature,
     lr,
     grad_clip: gradClip,
+    micro_batch_size: microBatchSize,
     clip: ClipSchema,
     teacher: TeacherSchema,
     k: positiveInt.nullable().optional(),
@@ -193,9 +202,15 @@ const DistillStepArgsSchema = requiredWhen(
   'topk',
 );
 
-const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema });
+const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema, micro_batch_size: microBatchSize });
 
-const SaveArgsSchema = z.strictObject({ role, dir: z.string().min(1), include_optimizer: z.boolean() });
+const SaveArgsSchema = z.strictObject({
+  role,
+  dir: z.string().min(1),
+  include_optimizer: z.boolean(),
+  /** full (one process) | dcp (sharded, resumable at any N) | hub (export); default: dcp under a process group, else full. */
+  layout: z.enum(['full', 'dcp', 'hub']).optional().describe('default: dcp under a process group, else full'),
+});
 
 /** Each op's arguments (the request header's `args`). */
 export const ARGS_SCHEMAS = {
@@ -215,7 +230,16 @@ export const ARGS_SCHEMAS = {
 // ---- per-op result schemas: every key the worker sends, nothing else -----------------------
 const count = z.number().int().min(0);
 const opSeconds = { op_seconds: z.number().describe('wall time inside the op') };
-const StepMetrics = { loss: z.number(), grad_norm: z.number(), lr: z.number(), tokens: count, ...opSeconds };
+/** Every training step: the loss and the update monitor's numbers (docs/protocol.md). */
+const StepMetrics = {
+  loss: z.number(),
+  grad_norm: z.number(),
+  lr: z.number(),
+  tokens: count,
+  update_rel_norm: z.number(),
+  update_changed_fraction: z.number().min(0).max(1),
+  ...opSeconds,
+};
 const DescribeSchema = z
   .looseObject({
     kind: z.string(),
@@ -247,7 +271,13 @@ export const RESULT_SCHEMAS = {
     teacher_entropy: z.number().nullable(),
   }),
   pg_step: z.strictObject({ ...StepMetrics, clip_fraction: z.number() }),
-  save: z.strictObject({ files: z.array(z.string()), step: count, ...opSeconds }),
+  save: z.strictObject({
+    files: z.array(z.string()),
+    step: count,
+    layout: z.enum(['full', 'dcp', 'hub']),
+    metadata_sha256: z.string().optional().describe("dcp: sha256 of DCP's pickled `.metadata`, checked before any load"),
+    ...opSeconds,
+  }),
 } satisfies Record<OpName, z.ZodType>;
 
 /** The arguments a caller passes for op O, and what comes back. */

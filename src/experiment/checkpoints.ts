@@ -27,6 +27,10 @@ export interface CheckpointPointer {
   state: Record<string, unknown>;
   /** Validation score, for `best.json`. */
   score?: number;
+  /** How the worker wrote it: `full` (one process) or `dcp` (sharded, resumable at any rank count). */
+  layout?: 'full' | 'dcp' | 'hub';
+  /** dcp: sha256 of DCP's pickled `.metadata`, also in the checkpoint's own manifest and checked before loading. */
+  metadataSha256?: string;
 }
 
 /** The checkpoints of one stage. */
@@ -66,8 +70,16 @@ export class StageCheckpoints {
     includeOptimizer = true,
   ): Promise<CheckpointPointer> {
     const dir = join('checkpoints', this.stage, `step-${String(stepsDone).padStart(6, '0')}`);
-    await worker.save({ role, dir: join(this.run.root, dir), include_optimizer: includeOptimizer });
-    const pointer: CheckpointPointer = { stepsDone, dir, logOffsets: { metrics: logs.metrics.size(), ledger: logs.ledger.size() }, state };
+    const saved = await worker.save({ role, dir: join(this.run.root, dir), include_optimizer: includeOptimizer });
+    const { layout, metadata_sha256: metadataSha256 } = saved.result;
+    const pointer: CheckpointPointer = {
+      stepsDone,
+      dir,
+      logOffsets: { metrics: logs.metrics.size(), ledger: logs.ledger.size() },
+      state,
+      layout,
+      ...(metadataSha256 === undefined ? {} : { metadataSha256 }),
+    };
     this.run.writeJson(join(this.folder, 'latest.json'), pointer);
     this.prune();
     return pointer;

@@ -146,6 +146,16 @@ const ModelSchema = z
     dtype: z.enum(['float32', 'bfloat16']).default('float32').describe('parameter dtype'),
     device: z.enum(['cpu', 'cuda']).default('cpu').describe('a CUDA config on a machine without CUDA fails before training'),
     gradientCheckpointing: z.boolean().default(false).describe('hf only: recompute activations in the backward pass (less memory, slower)'),
+    masterWeights: z
+      .enum(['fp32', 'bf16'])
+      .default('fp32')
+      .describe(
+        'hf, trained roles computing in bfloat16: `fp32` keeps float32 master weights (FSDP2 MixedPrecisionPolicy with bf16 compute and fp32 gradient reduction; autocast on a single process) so small updates are not rounded away; `bf16` updates bf16 weights in place, as the official EasyR1 launch does (for exact parity only: at lr 1e-6 most updates round to nothing).',
+      ),
+    teacherCpuOffload: z
+      .boolean()
+      .default(false)
+      .describe('hf under FSDP2: keep the frozen teacher\'s shards in CPU memory (CPUOffloadPolicy), copied to the GPU one layer at a time for its forward.'),
   })
   .strict()
   .describe('the student (and, frozen, the teacher) model');
@@ -164,6 +174,20 @@ const BackendSchema = z
       .describe("teacher and baselines in their own processes (overlapping with the student) or all in the student's worker (one GPU)"),
     startTimeoutMs: timeoutMs.default(120_000).describe('how long a worker may take to start and say hello (the first start imports torch)'),
     requestTimeoutMs: timeoutMs.default(600_000).describe('how long one request may take before it fails'),
+    gpuMemoryGiB: z
+      .number()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe(
+        'Memory of one GPU for the hf memory plan (preflight); null = the largest CUDA device in the workers\' hello, or no fit check when none reports its memory.',
+      ),
+    microBatchSize: positiveInt
+      .nullable()
+      .default(null)
+      .describe(
+        'Rows per forward/backward inside one training step (gradient accumulation; the loss stays the token-mean over the whole batch, so results do not depend on it beyond float rounding); null = all of the step\'s rows at once. The hf memory plan sizes activations with it.',
+      ),
     heartbeatTimeoutMs: positiveInt
       .min(2 * HEARTBEAT_INTERVAL_MS)
       .default(DEFAULT_HEARTBEAT_TIMEOUT_MS)

@@ -124,7 +124,7 @@ function defaultDataset(run: RunDir, config: ExperimentConfig): string {
 }
 
 /** The checkpoint of `model` in `run` (null = the configured pretrained model), or a directory. */
-function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
+export function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
   const stage = Object.hasOwn(MODEL_STAGES, model) ? MODEL_STAGES[model as ModelName] : undefined;
   if (stage === undefined) {
     const path = isAbsolute(model) ? model : resolve(model);

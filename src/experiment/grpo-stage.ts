@@ -39,6 +39,7 @@ export async function runGrpoPipelineStage(context: PipelineContext, from: Finis
       rollout: settings.rollout,
       schedule: scheduleOf(settings, steps),
       gradClip: settings.gradClip,
+      microBatchSize: config.backend.microBatchSize,
       batchSize: settings.batchSize,
       seed: config.seed,
       startStep: runtime.startStep,

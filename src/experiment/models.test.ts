@@ -50,7 +50,8 @@ describe('modelSpecOf and loadRequest', () => {
 
   it('asks for LoRA only with withLora on an hf model whose SFT enables it', () => {
     const config = loadConfig('qwen3-vl-2b', ['model.path=/models/qwen', 'stages.sft.lora={enabled: true, rank: 4, alpha: 8, dropout: 0}']).config;
-    expect(modelSpecOf(config, false)).toEqual({ kind: 'hf', path: '/models/qwen', lora: null, gradient_checkpointing: true });
+    expect(modelSpecOf(config, false)).toEqual({ kind: 'hf', path: '/models/qwen', lora: null, gradient_checkpointing: true, master_weights: 'fp32', cpu_offload: false });
+    expect(modelSpecOf(loadConfig('qwen3-vl-2b', ['model.masterWeights=bf16', 'model.teacherCpuOffload=true']).config)).toMatchObject({ master_weights: 'bf16', cpu_offload: true });
     expect(modelSpecOf(config, true)).toMatchObject({ lora: { rank: 4, alpha: 8, dropout: 0 } });
     const off = loadConfig('qwen3-vl-2b', ['stages.sft.lora.enabled=false']).config;
     expect(modelSpecOf(off, true)).toMatchObject({ lora: null });

@@ -50,6 +50,8 @@ export function modelSpecOf(config: ExperimentConfig, withLora = false): ModelSp
     path: model.path!,
     lora: withLora && lora.enabled ? { rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout } : null,
     gradient_checkpointing: model.gradientCheckpointing,
+    master_weights: model.masterWeights,
+    cpu_offload: model.teacherCpuOffload,
   };
 }
 

@@ -59,6 +59,7 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
       rollout: settings.rollout,
       schedule: scheduleOf(settings, settings.steps),
       gradClip: settings.gradClip,
+      microBatchSize: config.backend.microBatchSize,
       batchSize: settings.batchSize,
       seed: config.seed,
       startStep: runtime.startStep,

@@ -23,7 +23,7 @@ import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.j
 import { runGrpoPipelineStage } from './grpo-stage.js';
 import { loadRequest, placementOf } from './models.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
-import { checkDevices, checkPython } from './preflight.js';
+import { checkDevices, checkMemoryPlan, checkPython, updateRoundingWarnings } from './preflight.js';
 import { RunReuse } from './stage-reuse.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
@@ -70,6 +70,8 @@ async function runWithWorkers(request: PipelineRequest, started: number): Promis
   });
   try {
     checkDevices(client, config);
+    // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
+    for (const line of [...updateRoundingWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
     const splits = {
       train: dataset.records.filter((r) => r.split === 'train'),

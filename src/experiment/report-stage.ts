@@ -151,6 +151,10 @@ function curves(run: RunDir): ReportFigure[] {
     [series(STAGE.opsd, 'reward_success'), series(STAGE.opsd, 'val_macro_success', (r) => r.kind === 'validation'), series(STAGE.grpo, 'reward_success')],
     [0, 1],
   );
+  // The update monitor: a run whose weights barely move (bf16 masters at a small lr) shows here.
+  const trained = Object.values(STAGE);
+  add('update-changed.svg', 'Update monitor: share of weights changed per step', 'share of trainable weights', trained.map((s) => series(s, 'update_changed_fraction')), [0, 1]);
+  add('update-rel-norm.svg', 'Update monitor: ‖Δθ‖ / ‖θ‖ per step', '‖Δθ‖ / ‖θ‖ (all trainable weights)', trained.map((s) => series(s, 'update_rel_norm')));
   add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats per token', ['readout', 'plan', 'answer'].map((s) => series(STAGE.opsd, `log_ratio_${s}`)));
   return figures;
 }

@@ -39,6 +39,10 @@ export const CheckpointPointerSchema = z
     logOffsets: z.object({ metrics: z.number().int().nonnegative(), ledger: z.number().int().nonnegative() }).strict(),
     state: z.record(z.string(), z.unknown()),
     score: z.number().optional(),
+    /** How the worker wrote the checkpoint (py_backend/mgsd_backend/checkpoint.py layouts). */
+    layout: z.enum(['full', 'dcp', 'hub']).optional(),
+    /** dcp: sha256 of DCP's pickled `.metadata` (also in the checkpoint's manifest, checked before loading). */
+    metadataSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   })
   .strict();
 

@@ -27,7 +27,8 @@ export interface StageKeys {
 
 /** The config keys that shape every stage: seed, prompts, images, model architecture, placement. */
 function commonOf(config: ExperimentConfig): Record<string, unknown> {
-  const { python: _python, startTimeoutMs: _start, requestTimeoutMs: _request, ...backend } = config.backend;
+  // gpuMemoryGiB only sizes the preflight's memory check; it changes no result.
+  const { python: _python, startTimeoutMs: _start, requestTimeoutMs: _request, gpuMemoryGiB: _gpu, ...backend } = config.backend;
   return { seed: config.seed, profile: config.profile, view: { renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx }, model: config.model, backend };
 }
 

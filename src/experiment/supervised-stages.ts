@@ -58,6 +58,7 @@ export async function runSupervisedPipelineStage(context: PipelineContext, spec:
       example: spec.example,
       schedule: scheduleOf(spec.settings, total),
       gradClip: spec.settings.gradClip,
+      microBatchSize: config.backend.microBatchSize,
       batchSize: spec.settings.batchSize,
       seed: config.seed,
       startStep: runtime.startStep,

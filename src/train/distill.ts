@@ -50,6 +50,8 @@ export interface DistillStagePlan {
   rollout: { temperature: number; topP: number; maxNewTokens: number };
   schedule: LrSchedule;
   gradClip: number;
+  /** Rows per forward/backward (backend.microBatchSize); null = the whole batch at once. */
+  microBatchSize: number | null;
   batchSize: number;
   seed: number;
   startStep: number;
@@ -120,6 +122,7 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
           temperature: plan.rollout.temperature || 1,
           lr,
           grad_clip: plan.gradClip,
+          micro_batch_size: plan.microBatchSize,
           clip: plan.clip,
           teacher: teacher.teacher,
           k: plan.estimator === 'topk' ? plan.topk : null,

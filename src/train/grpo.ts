@@ -33,6 +33,8 @@ export interface GrpoStagePlan {
   rollout: { temperature: number; topP: number; maxNewTokens: number };
   schedule: LrSchedule;
   gradClip: number;
+  /** Rows per forward/backward (backend.microBatchSize); null = the whole batch at once. */
+  microBatchSize: number | null;
   /** Responses per step (prompts × group size). */
   batchSize: number;
   seed: number;
@@ -61,7 +63,7 @@ export async function runGrpoStage(plan: GrpoStagePlan, io: StageIo): Promise<St
     let reply;
     try {
       reply = await plan.worker.pgStep(
-        { role: plan.role, views: rollouts.views, lr, grad_clip: plan.gradClip, clip: plan.clip },
+        { role: plan.role, views: rollouts.views, lr, grad_clip: plan.gradClip, clip: plan.clip, micro_batch_size: plan.microBatchSize },
         {
           ...(rollouts.images ? { images: rollouts.images } : {}),
           response_ids: rollouts.responseIds,

@@ -21,7 +21,7 @@ export function rolloutMetrics(
   const count = (predicate: (g: RolloutBatch['grades'][number]) => boolean): number => rollouts.grades.filter(predicate).length / n;
   const lengths = maskedRows(rollouts.logprobs, rollouts.responseMask).map((row) => row.length);
   const metrics: Record<string, number | null> = {};
-  for (const key of ['loss', 'kl', 'log_ratio_mean', 'student_entropy', 'teacher_entropy', 'grad_norm', 'tokens', 'clip_fraction']) {
+  for (const key of ['loss', 'kl', 'log_ratio_mean', 'student_entropy', 'teacher_entropy', 'grad_norm', 'tokens', 'clip_fraction', 'update_rel_norm', 'update_changed_fraction']) {
     const value = result[key] as Numeric;
     if (value !== undefined) metrics[key] = value;
   }

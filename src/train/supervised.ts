@@ -29,6 +29,8 @@ export interface SupervisedStagePlan {
   example: (record: DataRecord, step: number, index: number) => SupervisedExample;
   schedule: LrSchedule;
   gradClip: number;
+  /** Rows per forward/backward (backend.microBatchSize); null = the whole batch at once. */
+  microBatchSize: number | null;
   batchSize: number;
   seed: number;
   /** Steps already done (resume). */
@@ -57,14 +59,14 @@ export async function runSupervisedStage(plan: SupervisedStagePlan, io: StageIo)
     let reply;
     try {
       reply = await plan.worker.sftStep(
-        { role: plan.role, views, targets: examples.map((e) => e.target), append_eos: appendEos, lr, grad_clip: plan.gradClip },
+        { role: plan.role, views, targets: examples.map((e) => e.target), append_eos: appendEos, lr, grad_clip: plan.gradClip, micro_batch_size: plan.microBatchSize },
         imagesFor(records, views, plan.images, plan.imageSizePx),
       );
     } catch (error) {
       throw explainStepFailure(error, plan.stage, step, lastCheckpoint);
     }
-    const { loss, grad_norm: gradNorm, tokens } = reply.result;
-    io.logMetrics(step + 1, { loss, grad_norm: gradNorm, lr, tokens });
+    const { loss, grad_norm: gradNorm, tokens, update_rel_norm: relNorm, update_changed_fraction: changed } = reply.result;
+    io.logMetrics(step + 1, { loss, grad_norm: gradNorm, lr, tokens, update_rel_norm: relNorm, update_changed_fraction: changed });
     io.progress(step + 1, { loss });
     if (isCheckpointDue(step + 1, plan.checkpointEvery, total)) {
       await io.checkpoint(step + 1, {});

@@ -115,6 +115,24 @@ describe('mgsd run (miniature config)', () => {
     expect(opsd.filter((line) => (line as { kind?: string }).kind === 'validation')).toHaveLength(2);
   });
 
+  it('logs the update monitor on every training step and exports the trained model in its hub layout', async () => {
+    for (const stage of ['base', 'sft', 'opsd']) {
+      const steps = stableLines(join(reference, 'metrics', `${stage}.jsonl`)).filter((line) => (line as { kind?: string }).kind === undefined);
+      for (const line of steps as Array<Record<string, number>>) {
+        expect(line.update_changed_fraction, stage).toBeGreaterThan(0.5);
+        expect(line.update_rel_norm, stage).toBeGreaterThan(0);
+      }
+    }
+    const out = join(WORK, 'export-mgsd');
+    const { done } = start(['export', '--run', reference, '--model', 'mgsd', '--out', out]);
+    const exit = await done;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors']);
+    const again = await start(['export', '--run', reference, '--model', 'mgsd', '--out', out]).done;
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists');
+  }, 120_000);
+
   it('resumes after Ctrl-C and after kill -9 mid-OPSD to the same results, metrics and ledger', async () => {
     const run = join(WORK, 'interrupted');
     const metrics = join(run, 'metrics', 'opsd.jsonl');

@@ -20,6 +20,7 @@ C image channels.
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -147,6 +148,25 @@ class PolicyModel(abc.ABC):
     def save(self, directory: str) -> None:
         """Writes weights (safetensors) and whatever is needed to load them into `directory`,
         which the caller created and will rename into place (atomicity is the caller's job)."""
+
+    def compute_context(self, sampling: bool = False) -> contextlib.AbstractContextManager:
+        """The context every op runs the model under (mixed-precision autocast, gathering a sharded
+        root before sampling). Default: nothing to set up."""
+        return contextlib.nullcontext()
+
+    @property
+    def has_adapter(self) -> bool:
+        """True when training goes through an adapter (LoRA) whose weights `save` merges."""
+        return False
+
+    @property
+    def shards_parameters(self) -> bool:
+        """True when the weights are FSDP shards (then `save` is a collective that writes on rank 0)."""
+        return False
+
+    def module(self) -> torch.nn.Module | None:
+        """The torch module whose state a sharded (DCP) checkpoint saves; None if not supported."""
+        return None
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:

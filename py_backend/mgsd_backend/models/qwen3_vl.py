@@ -17,6 +17,9 @@ Notable choices (see shared/reference/qwen3-vl-in-transformers.md):
   checkpoints give them ~0 mass; random test models do not). `Generation.logprobs_BR` is a
   teacher-forced recompute: one extra no-grad forward of prompt + sampled response, chunked
   log-softmax of logits / temperature (temperature 1 for greedy) — the same numbers `score` gives.
+- Precision and sharding (`sharding/`): a trainable model computing in bf16 keeps fp32 master
+  weights by default (`master_weights`); with a process group the model is FSDP2-sharded and
+  every forward goes through the `ShardedRoot` (`_hidden`, `logits`), never `core.model` directly.
 - LoRA on `q/k/v/o/gate/up/down_proj` under `language_model` only; vision tower and merger frozen.
   `save` merges LoRA into a copy of the weights (never into the live model) and writes a
   directory that loads like a hub checkpoint (`qwen3_vl_lora.py`). Loading: `qwen3_vl_load.py`.
@@ -36,16 +39,19 @@ from typing import Any
 import torch
 
 from ..errors import ModelLoadError
+from ..sharding import fsdp
+from ..sharding.master_weights import PrecisionPlan, autocast_context, plan_precision
 from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
 from .qwen3_vl_codec import ImageSettings, Qwen3VLCodec, check_chat_template
-from .qwen3_vl_lora import add_lora, enable_checkpointing, write_merged_checkpoint
+from .qwen3_vl_lora import add_lora, enable_checkpointing, merge_gathered_lora, write_merged_checkpoint
 
 LOGIT_CHUNK_ROWS = 1024
 
 
 def build_hf_model(spec: dict, *, device: str, dtype: str, seed: int, trainable: bool,
                    checkpoint: str | None) -> Qwen3VLPolicy:
-    """Loads `spec` (`{"kind": "hf", "path", "lora", "gradient_checkpointing"}`) for the registry.
+    """Loads `spec` (`{"kind": "hf", "path", "lora", "gradient_checkpointing", "master_weights"?,
+    "cpu_offload"?}`) for the registry.
 
     `checkpoint`, when given, is a directory written by `save` (merged weights + tokenizer) and is
     loaded instead of `spec["path"]`; a fresh LoRA (seeded by `seed`) goes on top when asked."""
@@ -57,12 +63,19 @@ def build_hf_model(spec: dict, *, device: str, dtype: str, seed: int, trainable:
     if not source:
         raise ModelLoadError("model spec of kind hf has no path", hint="set model.path to a hub id or a directory")
     directory = resolve_directory(str(source))
-    model, tokenizer = load_model_and_tokenizer(directory, torch_dtype, torch_device)
+    try:
+        plan = plan_precision(torch_dtype, str(spec.get("master_weights", "fp32")), trainable)
+    except ValueError as err:
+        raise ModelLoadError(f"hf model spec: {err}", hint="set model.masterWeights to fp32 or bf16") from err
+    # Sharded: load into CPU memory; fully_shard then moves only each rank's shards to the device
+    # (a full fp32 copy per GPU first would need 4 bytes × parameters on every rank).
+    load_device = torch.device("cpu") if fsdp.is_distributed() else torch_device
+    model, tokenizer = load_model_and_tokenizer(directory, plan.param_dtype, load_device)
     torch.manual_seed(seed)  # LoRA's A matrices are initialised randomly
     return Qwen3VLPolicy(
         model, tokenizer, ImageSettings.from_directory(directory), lora=spec.get("lora"), trainable=trainable,
         gradient_checkpointing=bool(spec.get("gradient_checkpointing", False)), source=str(source),
-        source_dir=directory,
+        source_dir=directory, plan=plan, cpu_offload=bool(spec.get("cpu_offload", False)), device=torch_device,
     )
 
 
@@ -73,7 +86,8 @@ class Qwen3VLPolicy(PolicyModel):
 
     def __init__(self, model, tokenizer, settings: ImageSettings, *, lora: dict | None = None,
                  trainable: bool = False, gradient_checkpointing: bool = False,
-                 source: str = "<memory>", source_dir: Path | None = None) -> None:
+                 source: str = "<memory>", source_dir: Path | None = None, plan: PrecisionPlan | None = None,
+                 cpu_offload: bool = False, device: torch.device | None = None) -> None:
         self._core = model  # Qwen3VLForConditionalGeneration; LoRA layers are injected in place
         self._tokenizer = tokenizer
         self._source, self._source_dir = source, source_dir
@@ -93,6 +107,11 @@ class Qwen3VLPolicy(PolicyModel):
 
         model.generation_config = GenerationConfig(eos_token_id=self._stop_ids, pad_token_id=self._pad_id)
         self._setup_training(gradient_checkpointing)
+        self._device = device or model.lm_head.weight.device
+        self._plan = plan or PrecisionPlan(model.dtype, model.dtype, "bf16" if model.dtype != torch.float32 else "fp32")
+        # Sharded whenever a process group exists (world size 1 included): see sharding/fsdp.py.
+        self._root = (fsdp.shard_qwen3_vl(model, self._plan, self._device, cpu_offload=cpu_offload and not trainable)
+                      if fsdp.is_distributed() else None)
 
     def _setup_training(self, gradient_checkpointing: bool) -> None:
         if not self._trainable:
@@ -120,7 +139,7 @@ class Qwen3VLPolicy(PolicyModel):
 
     @property
     def device(self) -> torch.device:
-        return self._core.lm_head.weight.device
+        return self._device
 
     def encode_prompts(self, views: list[View], images_BHWC: torch.Tensor | None) -> EncodedPrompts:
         out = self._codec.encode(views, images_BHWC)
@@ -128,7 +147,7 @@ class Qwen3VLPolicy(PolicyModel):
                                   "attention_mask": out.attention_mask_BP.to(self.device),
                                   "mm_token_type_ids": out.mm_token_type_ids_BP.to(self.device)}
         if out.pixel_values_NF is not None:
-            inputs["pixel_values"] = out.pixel_values_NF.to(self.device, self._core.dtype)
+            inputs["pixel_values"] = out.pixel_values_NF.to(self.device, self._plan.compute_dtype)
             inputs["image_grid_thw"] = out.image_grid_thw.to(self.device)
         return EncodedPrompts(batch_size=len(views), has_images=out.pixel_values_NF is not None, inputs=inputs)
 
@@ -210,14 +229,39 @@ class Qwen3VLPolicy(PolicyModel):
             kwargs["position_ids"] = text_positions(mask_BT)
         self._clear_rope_cache()
         try:
-            out = self._core.model(**kwargs, use_cache=False)
+            out = self._hidden(**kwargs, use_cache=False)
         finally:
             self._clear_rope_cache()
         return out.last_hidden_state[:, width_P - 1: width_P + width_R - 1]
 
     def logits(self, hidden_ND: torch.Tensor) -> torch.Tensor:
+        if self._root is not None:
+            return self._root(head_input=hidden_ND).float()
         head = self._core.lm_head
         return head(hidden_ND.to(head.weight.dtype)).float()
+
+    def _hidden(self, **kwargs: Any):
+        return self._root(**kwargs) if self._root is not None else self._core.model(**kwargs)
+
+    def compute_context(self, sampling: bool = False):
+        # Sampling calls core.generate → core.forward, outside the FSDP root: gather the root first.
+        stack = contextlib.ExitStack()
+        stack.enter_context(autocast_context(self._plan, self.device, sharded=self._root is not None))
+        if sampling:
+            stack.enter_context(fsdp.gathered_root(self._root))
+        return stack
+
+    def module(self) -> torch.nn.Module:
+        # The same `core.`-prefixed keys sharded or not, so a DCP checkpoint loads at any N.
+        return self._root if self._root is not None else fsdp.ShardedRoot(self._core)
+
+    @property
+    def shards_parameters(self) -> bool:
+        return self._root is not None
+
+    @property
+    def has_adapter(self) -> bool:
+        return self._lora is not None
 
     # ---- training state ---------------------------------------------------------------------
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
@@ -227,17 +271,32 @@ class Qwen3VLPolicy(PolicyModel):
         self._core.train(mode and self._trainable)
 
     def save(self, directory: str) -> None:
-        write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory))
+        if self._root is None:
+            write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory))
+            return
+        # Sharded: every rank gathers (a collective); rank 0 alone writes the full weights.
+        full = {k.removeprefix("core."): v for k, v in fsdp.full_state_dict(self._root).items()}
+        if self._lora is not None:
+            full = merge_gathered_lora(full, float(self._lora["alpha"]) / float(self._lora["rank"]))
+        embed = "model.language_model.embed_tokens.weight"
+        if fsdp.rank() == 0 and "lm_head.weight" in full and self._core.lm_head.weight is \
+                self._core.model.language_model.embed_tokens.weight:
+            # Gathered separately, the tied head is a second tensor; share it again so save_pretrained
+            # writes it once, as it does for the unsharded model.
+            full["lm_head.weight"] = full[embed]
+        if fsdp.rank() == 0:
+            write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory), state=full)
 
     def describe(self) -> dict[str, Any]:
         import transformers
 
         return {
             "kind": self.kind, "source": self._source,
-            "params": sum(p.numel() for p in self._core.parameters()),
+            "params": sum(p.numel() for p in self._core.parameters()), **self._plan.describe(),
+            "sharding": {"kind": "fsdp2", "world_size": fsdp.world_size()} if self._root is not None else None,
             "trainable_params": sum(p.numel() for p in self.trainable_parameters()),
             "vocab": self.vocab_size, "tokenizer_size": len(self._tokenizer),
-            "device": str(self.device), "dtype": str(self._core.dtype).removeprefix("torch."),
+            "device": str(self.device), "dtype": str(self._plan.compute_dtype).removeprefix("torch."),
             "lora": self._lora, "chat_template": self._template_check,
             "transformers": transformers.__version__,
         }

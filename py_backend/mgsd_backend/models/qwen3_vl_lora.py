@@ -76,9 +76,29 @@ def merged_state_dict(model) -> dict[str, torch.Tensor]:
     return state
 
 
-def write_merged_checkpoint(model, tokenizer, source_dir: Path | None, out: Path) -> None:
-    """Saves merged weights + tokenizer + the source's side files into `out` (an existing directory)."""
-    model.save_pretrained(str(out), state_dict=merged_state_dict(model))
+def merge_gathered_lora(state: dict[str, torch.Tensor], scaling: float) -> dict[str, torch.Tensor]:
+    """`merged_state_dict` for a gathered (FSDP) full state dict: W + scaling · B @ A per adapted
+    linear, in float32, stored in W's dtype; LoRA keys dropped and `base_layer.` removed."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if ".lora_" in key:
+            continue
+        if key.endswith(".base_layer.weight"):
+            stem = key.removesuffix(".base_layer.weight")
+            a = next(v for k, v in state.items() if k.startswith(f"{stem}.lora_A.") and k.endswith(".weight"))
+            b = next(v for k, v in state.items() if k.startswith(f"{stem}.lora_B.") and k.endswith(".weight"))
+            value = (value.float() + scaling * (b.float() @ a.float())).to(value.dtype)
+        out[key.replace(".base_layer.", ".")] = value
+    return out
+
+
+def write_merged_checkpoint(model, tokenizer, source_dir: Path | None, out: Path,
+                            state: dict[str, torch.Tensor] | None = None) -> None:
+    """Saves merged weights + tokenizer + the source's side files into `out` (an existing directory).
+
+    `state`: an already merged full state dict (a sharded model gathers its own); default: merged
+    from the live model."""
+    model.save_pretrained(str(out), state_dict=merged_state_dict(model) if state is None else state)
     tokenizer.save_pretrained(str(out))
     if source_dir is not None:
         for name in SIDE_FILES:

@@ -222,6 +222,9 @@ class TinyVLM(PolicyModel):
         state = {k: v.detach().contiguous().cpu() for k, v in self.net.state_dict().items()}
         save_file(state, str(path / WEIGHTS_FILE))
 
+    def module(self) -> torch.nn.Module:
+        return self.net
+
     def describe(self) -> dict[str, Any]:
         weight = self.net.tok_emb.weight
         return {

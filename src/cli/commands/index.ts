@@ -6,9 +6,10 @@ import { configCommand } from './config.js';
 import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
 import { sweepCommand } from './sweep.js';
 
-export const commands: Array<() => Command> = [runCommand, sweepCommand, compareCommand, evalCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];
+export const commands: Array<() => Command> = [runCommand, sweepCommand, compareCommand, evalCommand, exportCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];
