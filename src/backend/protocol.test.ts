@@ -65,7 +65,7 @@ describe('the generated contract', () => {
   });
 
   it('result schemas list every key: an unlisted one is refused', () => {
-    const save = { files: ['a'], step: 1, op_seconds: 0.5 };
+    const save = { files: ['a'], step: 1, layout: 'full' as const, op_seconds: 0.5 };
     expect(RESULT_SCHEMAS.save.parse(save)).toEqual(save);
     expect(RESULT_SCHEMAS.save.safeParse({ ...save, bytes: 3 }).success).toBe(false);
     expect(contract.ops.distill_step.result.required).toContain('kl_kind');
