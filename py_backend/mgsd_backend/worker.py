@@ -6,7 +6,10 @@ the batch as first dimension. Results are JSON-able; every result carries `op_se
 spent inside the op (the client compares it with the round trip to measure bridge overhead).
 
 A role (`student`, `teacher`, …) is a model slot: the model, its AdamW optimizer (trainable roles
-only), and its optimizer step count.
+only), and its optimizer step count. Each role samples through a `Sampler` (models/base.py,
+docs/sampler.md; an alias shares its owner's), told about every optimizer step; encoded prompts are
+kept for the latest few (model, views, images), so one step's `generate` and `distill_step` on the
+same views encode them once (prompt_cache.py).
 
 Every training step's result carries the update monitor's `update_rel_norm` and
 `update_changed_fraction` (sharding/update_monitor.py) besides `grad_norm`. Every model op runs
@@ -44,12 +47,13 @@ from .losses.distill import TeacherRows, distill_loss
 from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
 from .losses.pg import ClipParams, pg_loss
 from .losses.sft import sft_loss
-from .models.base import EncodedPrompts, PolicyModel, SamplingParams
+from .models.base import EncodedPrompts, InProcessSampler, PolicyModel, Sampler, SamplingParams
 from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
 from .micro_batch import combine_results, combine_tensors, row_slices, slice_request
 from .optim import apply_update, build_adamw, finish_update, set_hyperparameters
+from .prompt_cache import PromptCache
 from .protocol import WIRE_TEACHER_TENSORS
 from .sharding.update_monitor import UpdateMonitor
 
@@ -63,6 +67,7 @@ class RoleState:
     optimizer: torch.optim.Optimizer | None
     alias_of: str | None = None
     step: int = 0
+    sampler: Sampler | None = None  # shared with aliases; set in `load`
 
 
 def timed(method: Callable[..., OpResult]) -> Callable[..., OpResult]:
@@ -86,6 +91,7 @@ class Worker:
         torch.set_num_threads(threads)
         self.roles: dict[str, RoleState] = {}
         self._accumulate_scale: float | None = None  # set while a micro-batched step runs
+        self._prompts = PromptCache()  # one encode per (model, views, images) within a step
 
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
@@ -106,16 +112,19 @@ class Worker:
     @timed
     def load(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
         name = args["role"]
+        self._prompts.clear()  # never keep a replaced model alive, nor serve its encodings
         users = [r for r, s in self.roles.items() if s.alias_of == name and r != name]
         if users:
             raise RequestError(f"load: role {name!r} is aliased by {users}; reloading it would split them",
                                hint="Load the aliases again after this role, or load into a new role name.")
         if args.get("alias_of") is not None:
             owner = self._role(args["alias_of"], "load")
-            self.roles[name] = RoleState(owner.model, None, alias_of=args["alias_of"], step=owner.step)
+            self.roles[name] = RoleState(owner.model, None, alias_of=args["alias_of"], step=owner.step,
+                                         sampler=owner.sampler)
             return {"describe": owner.model.describe(), "step": owner.step, "optimizer_restored": False}, {}
         self.roles.pop(name, None)  # free the old model before building the new one
         state, restored = self._build_role(args)
+        state.sampler = InProcessSampler(state.model)
         self.roles[name] = state
         return {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}, {}
 
@@ -164,13 +173,15 @@ class Worker:
     # ---- sampling and scoring ---------------------------------------------------------------
     @timed
     def generate(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        model = self._role(args["role"], "generate").model
+        state = self._role(args["role"], "generate")
+        model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "generate", "views")
         s = args["sampling"]
         params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
+        assert state.sampler is not None, "every loaded role has a sampler"
         model.train(False)
         with model.compute_context(sampling=True):
-            gen = model.generate(prompts, params)
+            gen = state.sampler.generate(prompts, params)
         out = {"response_ids": gen.response_ids_BR.long(), "response_mask": gen.response_mask_BR.bool(),
                "logprobs": gen.logprobs_BR.float(), "token_char_end": gen.token_char_end_BR.int()}
         return {"texts": gen.texts}, to_cpu(out)
@@ -286,6 +297,7 @@ class Worker:
         monitor = UpdateMonitor(params)
         grad_norm = apply_update(params, state.optimizer, loss, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
+        self._tell_sampler(state)
         return {"grad_norm": grad_norm, **monitor.measure()}
 
     def _micro_batched(self, op: str, run_op: Callable[..., OpResult], args: dict[str, Any],
@@ -312,6 +324,7 @@ class Worker:
         where = f"{op} on role {args['role']!r}"
         grad_norm = finish_update(params, state.optimizer, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
+        self._tell_sampler(state)
         combined = combine_results(results, tokens)
         combined.update(grad_norm=grad_norm, micro_batches=len(slices), **monitor.measure())
         return combined, combine_tensors(outs)
@@ -322,11 +335,17 @@ class Worker:
             return int(model.encode_targets(args["targets"][rows], bool(args["append_eos"]))[1].sum())
         return int(tensors["response_mask"][rows].sum())
 
+    @staticmethod
+    def _tell_sampler(state: RoleState) -> None:
+        """Hands the updated weights to the role's sampler, before its next generate."""
+        assert state.sampler is not None, "every loaded role has a sampler"
+        state.sampler.update_weights(state.model.named_weights, state.step)
+
     def _encode(self, model: PolicyModel, views_json: Any, images: torch.Tensor | None, op: str,
                 path: str) -> EncodedPrompts:
         views = parse_views(views_json, f"args.{path}")
         try:
-            prompts = model.encode_prompts(views, images)
+            prompts = self._prompts.get_or_encode(model, views_json, images, lambda: model.encode_prompts(views, images))
         except ValueError as err:
             raise RequestError(f"{op}: args.{path}: {err}",
                                hint="Send one image row per view that has an image part, and none otherwise.") from err

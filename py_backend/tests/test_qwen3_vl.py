@@ -18,12 +18,9 @@ import torch
 
 from mgsd_backend.errors import ModelLoadError
 from mgsd_backend.models.base import SamplingParams
-from mgsd_backend.models.qwen3_vl import (
-    build_hf_model,
-    check_sampled_ids,
-    decode_with_char_ends,
-    response_mask,
-)
+from mgsd_backend.models.qwen3_vl import build_hf_model
+from mgsd_backend.models.qwen3_vl_sampler import (check_sampled_ids, decode_with_char_ends, response_mask,
+                                                  texts_and_char_ends)
 from mgsd_backend.worker import Worker
 from qwen_fixtures import load, random_images, spec, student_view, teacher_view
 
@@ -151,7 +148,7 @@ def test_a_sampled_id_past_the_tokenizer_is_a_broken_inference_error():
 
 def test_token_char_end_counts_characters_finished_by_each_token(frozen):
     ids, mask = frozen.encode_targets(["héllo 中文 ok"], append_eos=True)
-    texts, ends = frozen._texts_and_char_ends(ids, mask)
+    texts, ends = texts_and_char_ends(frozen.tokenizer, ids, mask)
     assert texts == ["héllo 中文 ok"]
     ends_list = ends[0, : int(mask.sum())].tolist()
     assert ends_list == sorted(ends_list) and ends_list[-1] == len(texts[0]) == ends_list[-2]  # EOS adds none

@@ -3,6 +3,12 @@
 The server (`server.py`) and the losses (`losses/`) only talk to models through `PolicyModel`, so a
 new model kind is one new module plus one line in `registry.py`.
 
+Sampling is its own interface, `Sampler` (docs/sampler.md): the worker samples a role through
+`sampler.generate` and, after every optimizer step of the role, calls `sampler.update_weights`.
+`InProcessSampler` (the `hf` and `tiny` implementation) runs the policy's own `generate` on the
+live weights; another engine (e.g. a colocated vLLM) can implement `Sampler` later: it receives
+the same encoded prompts and sampling params, and the new weights after each step.
+
 Views. A *view* is one sample's prompt as chat messages (`ChatMessage` below), exactly as the
 TypeScript side built them; Python never writes prompt text, it only applies the model's own chat
 template. An image part stands for the sample's image, row `i` of the request's `images_BHWC`
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -81,10 +88,15 @@ class Generation:
 
 @dataclass(frozen=True)
 class SamplingParams:
+    """How to sample. Row b's randomness derives from (`seed`, `row_offset + b`) only (sampling.py),
+    so a worker serving rows [a, c) of a larger batch passes `row_offset=a` and samples exactly
+    what the whole batch would for those rows."""
+
     max_new_tokens: int
     temperature: float  # 0 means greedy
     top_p: float
     seed: int
+    row_offset: int = 0  # global index of this batch's first row
 
 
 class PolicyModel(abc.ABC):
@@ -171,3 +183,55 @@ class PolicyModel(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
         """JSON-able facts for the run manifest: kind, parameter counts, dtype, device, vocab."""
+
+    def named_weights(self) -> Iterable[tuple[str, torch.Tensor]]:
+        """(name, tensor) of every weight as the model's own checkpoint names them: what a sampler
+        that holds its own copy of the weights receives after each step."""
+        raise NotImplementedError(f"model kind {self.kind!r} does not expose named weights; an external sampler "
+                                  f"cannot be fed from it (the in-process sampler does not need them)")
+
+
+WeightSource = Callable[[], Iterable[tuple[str, torch.Tensor]]]
+
+
+class Sampler(abc.ABC):
+    """Generates responses for one role from prompts its policy encoded (docs/sampler.md).
+
+    Contract: `generate` follows `PolicyModel.generate` exactly (row-seeded sampling, the log-prob
+    semantics of `Generation.logprobs_BR`, responses that `response_hidden` accepts unchanged).
+    `update_weights` is called after every optimizer step of the role, before the next `generate`;
+    after it returns, sampling must see the new weights and nothing derived from the old ones
+    (prefix/KV caches, vision-encoder output caches)."""
+
+    @abc.abstractmethod
+    def generate(self, prompts: EncodedPrompts, params: SamplingParams) -> Generation: ...
+
+    @abc.abstractmethod
+    def update_weights(self, weights: WeightSource, step: int) -> None:
+        """The role's weights changed (optimizer step `step`). `weights()` yields them by name,
+        lazily: a sampler that shares the live tensors never calls it."""
+
+    @abc.abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """JSON-able facts: which engine, the last weight version it saw."""
+
+
+class InProcessSampler(Sampler):
+    """Samples with the policy itself, on its live weights (the `hf` and `tiny` samplers).
+
+    It holds no cache across `generate` calls (the KV cache and the vision features live for one
+    call), so a weight update has nothing to reset; it only records the version."""
+
+    def __init__(self, policy: PolicyModel) -> None:
+        self.policy = policy
+        self.weights_step = 0
+
+    def generate(self, prompts: EncodedPrompts, params: SamplingParams) -> Generation:
+        self.policy.train(False)
+        return self.policy.generate(prompts, params)
+
+    def update_weights(self, weights: WeightSource, step: int) -> None:
+        self.weights_step = step
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "in-process", "kind": self.policy.kind, "weights_step": self.weights_step}

@@ -11,12 +11,12 @@ Notable choices (see shared/reference/qwen3-vl-in-transformers.md):
   the model caches between calls, is cleared before and after every forward and `generate`.
 - Padding. Prompts are left-padded to P columns, responses right-padded to R; the hidden row at
   column P+j-1 predicts response token j.
-- Sampling. Every generation knob is explicit (the checkpoint's recommended top-k/top-p never
-  leak in); seeded through a forked RNG; run in eval mode. Qwen's vision placeholder tokens are
-  suppressed while sampling: fed back in, an `<|image_pad|>` would be read as image input (real
-  checkpoints give them ~0 mass; random test models do not). `Generation.logprobs_BR` is a
-  teacher-forced recompute: one extra no-grad forward of prompt + sampled response, chunked
-  log-softmax of logits / temperature (temperature 1 for greedy) — the same numbers `score` gives.
+- Sampling (`qwen3_vl_sampler.py`). Every generation knob is explicit (the checkpoint's
+  recommended top-k/top-p never leak in); per-row seeds from (seed, global row), independent of the
+  batch split; run in eval mode; vision placeholder tokens suppressed. `Generation.logprobs_BR`
+  comes from the sampling pass itself (log-softmax of the raw logits / temperature, temperature 1
+  for greedy): no teacher-forced recompute. `token_logprobs` is the teacher-forced equivalent,
+  kept for tests and callers that score ids they did not sample here.
 - Precision and sharding (`sharding/`): a trainable model computing in bf16 keeps fp32 master
   weights by default (`master_weights`); with a process group the model is FSDP2-sharded and
   every forward goes through the `ShardedRoot` (`_hidden`, `logits`), never `core.model` directly.
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import os
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from ..sharding.master_weights import PrecisionPlan, autocast_context, plan_prec
 from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
 from .qwen3_vl_codec import ImageSettings, Qwen3VLCodec, check_chat_template
 from .qwen3_vl_lora import add_lora, enable_checkpointing, merge_gathered_lora, write_merged_checkpoint
+from .qwen3_vl_sampler import hf_generate
 
 LOGIT_CHUNK_ROWS = 1024
 
@@ -175,32 +175,40 @@ class Qwen3VLPolicy(PolicyModel):
         self._core.model.rope_deltas = None
 
     def generate(self, prompts: EncodedPrompts, params: SamplingParams) -> Generation:
-        from transformers import GenerationConfig
-
-        greedy = params.temperature <= 0
-        config = GenerationConfig(
-            max_new_tokens=params.max_new_tokens, min_new_tokens=0, do_sample=not greedy, num_beams=1,
-            temperature=1.0 if greedy else params.temperature, top_p=1.0 if greedy else params.top_p,
-            top_k=None if greedy else 0, min_p=None, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0,
-            eos_token_id=self._stop_ids, pad_token_id=self._pad_id, bos_token_id=None,
-            use_cache=True, return_dict_in_generate=True, num_return_sequences=1,
-        )
-        inputs = prompts.inputs
-        with torch.no_grad(), self._eval_mode(), self._forked_rng(params.seed):
+        with torch.no_grad(), self._eval_mode():
             self._clear_rope_cache()
             try:
-                kwargs = self._model_inputs(prompts, inputs["input_ids"], inputs["attention_mask"])
-                out = self._core.generate(**kwargs, generation_config=config,
-                                          logits_processor=suppress_ids_processor(self._vision_ids))
+                return hf_generate(self, prompts, params)
             finally:
                 self._clear_rope_cache()
-            response_BR = out.sequences[:, inputs["input_ids"].shape[1]:]
-            mask_BR = response_mask(response_BR, self._stop_ids)
-            response_BR = response_BR.masked_fill(~mask_BR, self._pad_id)
-            check_sampled_ids(response_BR, mask_BR, len(self._tokenizer), self._source)
-            logprobs_BR = self.token_logprobs(prompts, response_BR, mask_BR, 1.0 if greedy else params.temperature)
-        texts, char_end_BR = self._texts_and_char_ends(response_BR, mask_BR)
-        return Generation(response_BR.cpu(), mask_BR.cpu(), logprobs_BR.cpu(), char_end_BR, texts)
+
+    # What the sampler (qwen3_vl_sampler.py) needs from the policy.
+    @property
+    def core(self):
+        """The wrapped `Qwen3VLForConditionalGeneration`."""
+        return self._core
+
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def stop_ids(self) -> list[int]:
+        """Token ids that end a response (EOS, pad, the tokenizer's own EOS)."""
+        return self._stop_ids
+
+    @property
+    def vision_ids(self) -> list[int]:
+        """Qwen's vision placeholder ids, which sampling never emits."""
+        return self._vision_ids
+
+    def model_inputs(self, prompts: EncodedPrompts, ids_BT, mask_BT) -> dict[str, Any]:
+        """Forward kwargs for prompt (+ response) columns; positions per the module header."""
+        return self._model_inputs(prompts, ids_BT, mask_BT)
 
     def token_logprobs(self, prompts: EncodedPrompts, response_ids_BR, response_mask_BR, temperature: float):
         """log softmax(logits / temperature) of each response token, chunked; 0 where masked."""
@@ -270,6 +278,11 @@ class Qwen3VLPolicy(PolicyModel):
     def train(self, mode: bool = True) -> None:
         self._core.train(mode and self._trainable)
 
+    def named_weights(self):
+        """The live parameters by transformers' names (LoRA layers unmerged: an engine that holds
+        its own copy must merge them, as `save` does)."""
+        return self._core.named_parameters()
+
     def save(self, directory: str) -> None:
         if self._root is None:
             write_merged_checkpoint(self._core, self._tokenizer, self._source_dir, Path(directory))
@@ -310,84 +323,6 @@ class Qwen3VLPolicy(PolicyModel):
             yield
         finally:
             self._core.train(was_training)
-
-    @contextlib.contextmanager
-    def _forked_rng(self, seed: int):
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type="cuda"):
-            torch.manual_seed(seed)
-            yield
-
-    def _texts_and_char_ends(self, response_BR: torch.Tensor, mask_BR: torch.Tensor):
-        """Decoded texts and, per token, the characters of the final text complete after it."""
-        texts: list[str] = []
-        char_end_BR = torch.zeros(response_BR.shape, dtype=torch.int32)
-        for b in range(response_BR.shape[0]):
-            ids = response_BR[b][mask_BR[b].to(response_BR.device)].tolist()
-            text, ends = decode_with_char_ends(self._tokenizer, ids)
-            texts.append(text)
-            char_end_BR[b, : len(ends)] = torch.tensor(ends, dtype=torch.int32)
-        return texts, char_end_BR
-
-
-def decode_with_char_ends(tokenizer, ids: list[int]) -> tuple[str, list[int]]:
-    """(text, ends): ends[j] = characters of `text` complete once token j is decoded.
-
-    Incremental: each step decodes a short window that starts a few tokens back, so byte-level
-    pieces of one character (shown as U+FFFD until complete) and tokenizers that strip a leading
-    space both work, in linear time. If the pieces do not add up to the full decode (a decoder
-    with global clean-up rules), it recomputes exactly from every prefix, in quadratic time."""
-    def decode(part: list[int]) -> str:
-        return tokenizer.decode(part, skip_special_tokens=True)
-
-    text = decode(ids)
-    pieces: list[str] = []
-    ends: list[int] = []
-    start = read = written = 0
-    for j in range(len(ids)):
-        before, after = decode(ids[start:read]), decode(ids[start:j + 1])
-        if len(after) > len(before) and not after.endswith("\ufffd"):
-            pieces.append(after[len(before):])
-            written += len(pieces[-1])
-            start, read = read, j + 1
-        ends.append(written)
-    if "".join(pieces) == text:
-        return text, ends
-    prefixes = tokenizer.batch_decode([ids[: j + 1] for j in range(len(ids))], skip_special_tokens=True)
-    return text, [len(p if text.startswith(p) else os.path.commonprefix([p, text])) for p in prefixes]
-
-
-def suppress_ids_processor(ids: list[int]):
-    """A logits processor giving `ids` zero probability (before temperature and top-p)."""
-    from transformers import LogitsProcessor, LogitsProcessorList
-
-    class SuppressIds(LogitsProcessor):
-        # NOTE: transformers' own suppress_tokens runs torch.isin over the whole vocabulary each step.
-        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-            scores[:, ids] = float("-inf")
-            return scores
-
-    return LogitsProcessorList([SuppressIds()])
-
-
-def response_mask(response_BR: torch.Tensor, stop_ids: list[int]) -> torch.Tensor:
-    """True up to and including the first stop token of each row (all True if none)."""
-    is_stop_BR = torch.isin(response_BR, torch.tensor(stop_ids, device=response_BR.device))
-    after_stop_BR = (is_stop_BR.long().cumsum(1) - is_stop_BR.long()) > 0
-    return ~after_stop_BR
-
-
-def check_sampled_ids(response_BR: torch.Tensor, mask_BR: torch.Tensor, tokenizer_size: int,
-                      source: str) -> None:
-    """A sampled id past the tokenizer (an untrained padding row of the head) means broken inference."""
-    bad = (response_BR >= tokenizer_size) & mask_BR
-    if bool(bad.any()):
-        row, col = (int(i) for i in bad.nonzero()[0])
-        raise RuntimeError(
-            f"{source}: sampled token id {int(response_BR[row, col])} (sample {row}, position {col}) is past the "
-            f"tokenizer's {tokenizer_size} tokens. The model put probability on untrained vocabulary rows: check the "
-            f"weights, dtype and temperature."
-        )
 
 
 def text_positions(mask_BT: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from . import tiny_tokenizer as tok
 from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
-from .sampling import make_generator, select_next
+from .sampling import RowNoise, select_next
 from .tiny_net import LayerCache, TinyVLMConfig, TinyVLMNet, causal_mask, positions_from_mask
 
 CONFIG_FILE = "config.json"
@@ -137,11 +137,11 @@ class TinyVLM(PolicyModel):
                                  dtype=self.net.tok_emb.weight.dtype)
         key_bias_BK[:, :P].masked_fill_(mask_BP, 0.0)
         logits_BV = self._prefill(prompts, caches)
-        generator = make_generator(params.seed, self.device)
+        noise = RowNoise(params.seed, params.row_offset, B) if params.temperature > 0 else None
         tokens, logprobs, alive = [], [], []
         alive_B = torch.ones(B, dtype=torch.bool, device=self.device)
         for step in range(params.max_new_tokens):
-            token_B, logprob_B = select_next(logits_BV, params.temperature, params.top_p, generator)
+            token_B, logprob_B, _ = select_next(logits_BV, params.temperature, params.top_p, noise)
             tokens.append(token_B)
             logprobs.append(logprob_B)
             alive.append(alive_B)
@@ -211,6 +211,9 @@ class TinyVLM(PolicyModel):
     def named_trainable_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
         """(name, parameter) pairs, in `trainable_parameters` order."""
         return [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
+
+    def named_weights(self):
+        return self.net.named_parameters()
 
     def train(self, mode: bool = True) -> None:
         self.net.train(mode)
