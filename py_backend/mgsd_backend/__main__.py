@@ -21,6 +21,8 @@ import os
 import signal
 import sys
 
+from .contract import MAX_MESSAGE_MIB  # torch-free: threads are set before torch loads
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m mgsd_backend", description="mgsd model worker (docs/protocol.md)")
@@ -28,7 +30,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--endpoint", required=True, help="ZeroMQ endpoint of the client's ROUTER (ipc:// or tcp://127.0.0.1:…)")
     # resources
     parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads of this worker (default 1)")
-    parser.add_argument("--max-message-mib", type=float, default=512, help="refuse requests larger than this (default 512)")
+    parser.add_argument("--max-message-mib", type=float, default=MAX_MESSAGE_MIB,
+                        help=f"refuse requests larger than this (default {MAX_MESSAGE_MIB:g})")
     # lifecycle
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     args = parser.parse_args(argv)

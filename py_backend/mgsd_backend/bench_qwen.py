@@ -26,6 +26,7 @@ import time
 import numpy as np
 import torch
 
+from .contract import ESTIMATORS
 from .models.qwen3_vl import Qwen3VLPolicy
 from .models.qwen3_vl_codec import ImageSettings
 from .models.tiny_qwen3_vl import SHAPES, build_random_qwen3_vl
@@ -49,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dtype", default=None, help="float32 | bfloat16 (default: float32 on CPU, bf16 on CUDA)")
     parser.add_argument("--lora-rank", type=int, default=8, help="0 trains all student weights")
     parser.add_argument("--gradient-checkpointing", action="store_true", help="non-reentrant, student only")
-    parser.add_argument("--estimator", choices=["sampled", "topk", "full", "forward"], default="sampled",
+    parser.add_argument("--estimator", choices=ESTIMATORS, default="sampled",
                         help="distill_step estimator (teacher scored in-process)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)

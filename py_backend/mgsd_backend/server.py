@@ -40,7 +40,7 @@ from .errors import RequestError, explain
 from .group import Group, PeerLost, solo
 from .group.agree import RankFailed
 from .group.serve import Dispatcher
-from .protocol import MODEL_OPS, PROTOCOL_VERSION, Op
+from .protocol import HELLO, MAX_MESSAGE_MIB, MODEL_OPS, PROTOCOL_VERSION, Op
 from .validate import validate_request
 
 log = logging.getLogger("mgsd_backend.server")
@@ -62,7 +62,7 @@ class ServerOptions:
     endpoint: str
     token: str
     threads: int = 1
-    max_message_bytes: int = 512 << 20
+    max_message_bytes: int = int(MAX_MESSAGE_MIB * (1 << 20))
     parent_pid: int | None = None
 
 
@@ -135,7 +135,7 @@ class Server:
         version = int(os.environ.get(VERSION_OVERRIDE_ENV, PROTOCOL_VERSION))
         return {
             "v": version,
-            "op": "hello",
+            "op": HELLO,
             "token": self.options.token,
             "pid": os.getpid(),
             "python": sys.version.split()[0],

@@ -1,9 +1,12 @@
-"""Checking one request against its op's schema (`protocol.SCHEMAS`) before any handler sees it.
+"""Checking one request against its op's contract (`protocol.SCHEMAS`) before any handler sees it.
 
-Violations become `RequestError` (code `bad_request`) whose message starts with `op <name>:` and
-names the argument or tensor, what was received and what was expected. Beyond each argument and
-tensor on its own, a request must be consistent: tensor rows equal the number of views, image
-parts have an `images` tensor, and a wire teacher brings the tensors its estimator needs.
+Arguments are checked with `jsonschema` against the generated JSON Schema (`schema_errors`
+words the errors); tensors against the contract's tensor specs. Violations become `RequestError`
+(code `bad_request`) whose message starts with `op <name>:` and names the argument or tensor,
+what was received and what was expected. Beyond each argument and tensor on its own, a request
+must be consistent: tensor rows equal the number of views, image parts have an `images` tensor,
+and a wire teacher brings the tensors its estimator needs (`WIRE_TEACHER_TENSORS`).
+`check_result` holds a worker's own replies to the result schemas (used by the tests).
 """
 
 from __future__ import annotations
@@ -14,25 +17,22 @@ from typing import Any
 import torch
 
 from .errors import RequestError
-from .protocol import DTYPE_NAMES, SCHEMAS, WIRE_TEACHER_TENSORS, Op, TensorSpec
+from .protocol import DTYPE_NAMES, SCHEMAS, WIRE_TEACHER_TENSORS, Op, OpSchema, TensorSpec
+from .schema_errors import first_error, validator
+
+_ARGS = {op: validator(schema.args) for op, schema in SCHEMAS.items()}
+_RESULTS = {op: validator(schema.result) for op, schema in SCHEMAS.items()}
 
 
 def validate_request(op: str, args: Any, tensors: Mapping[str, torch.Tensor]) -> Op:
-    """Checks one request against its op's schema; returns the op. Raises RequestError whose
+    """Checks one request against its op's contract; returns the op. Raises RequestError whose
     message starts with `op <name>:` and names the argument or tensor at fault."""
-    try:
-        known = Op(op)
-    except ValueError:
-        raise RequestError(
-            f"unknown op {op!r} (known ops: {', '.join(Op)})",
-            "Update the TypeScript side and the worker together; both declare the same ops.",
-        ) from None
+    known = _known_op(op)
     schema = SCHEMAS[known]
     try:
-        if schema.args is not None:
-            schema.args.check(args, "args")
-        elif not isinstance(args, Mapping):
-            raise RequestError(f"args: expected an object, got {type(args).__name__}")
+        error = first_error(_ARGS[known], args, "args")
+        if error is not None:
+            raise error
         if schema.tensors is not None:
             _check_tensors(schema.tensors, tensors)
         _check_batch(known, args, tensors)
@@ -41,6 +41,31 @@ def validate_request(op: str, args: Any, tensors: Mapping[str, torch.Tensor]) ->
         error.args = (error.message,)
         raise
     return known
+
+
+def check_result(op: str, result: Any, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Raises RequestError (`op <name>: result…`) unless a reply matches the op's result schema
+    and reply tensors: what the TypeScript client will parse it with."""
+    known = _known_op(op)
+    schema: OpSchema = SCHEMAS[known]
+    error = first_error(_RESULTS[known], result, "result")
+    if error is None and schema.reply_tensors is not None:
+        try:
+            _check_tensors(schema.reply_tensors, tensors)
+        except RequestError as tensor_error:
+            error = tensor_error
+    if error is not None:
+        raise RequestError(f"op {known}: {error.message}", "Update src/backend/protocol.ts and run `npm run gen:contract`.")
+
+
+def _known_op(op: str) -> Op:
+    try:
+        return Op(op)
+    except ValueError:
+        raise RequestError(
+            f"unknown op {op!r} (known ops: {', '.join(Op)})",
+            "Update the TypeScript side and the worker together; both read the same contract.",
+        ) from None
 
 
 def _check_tensors(specs: Mapping[str, TensorSpec], tensors: Mapping[str, torch.Tensor]) -> None:
@@ -66,9 +91,10 @@ def _check_tensors(specs: Mapping[str, TensorSpec], tensors: Mapping[str, torch.
             raise RequestError(
                 f"tensor {name}: shape {list(tensor.shape)} differs from {spec.same_shape_as}'s {list(other.shape)}"
             )
-    images = tensors.get("images")
-    if images is not None and images.shape[-1] != 3:
-        raise RequestError(f"tensor images: expected [H, W, 3] RGB per row, got {list(images.shape[1:])}")
+        if spec.last_dim is not None and tensor.shape[-1] != spec.last_dim:
+            raise RequestError(
+                f"tensor {name}: expected last dimension {spec.last_dim} per row, got shape {list(tensor.shape[1:])} per row"
+            )
 
 
 def _check_batch(op: Op, args: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> None:

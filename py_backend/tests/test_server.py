@@ -19,7 +19,8 @@ import zmq
 
 from mgsd_backend import wire
 from mgsd_backend.errors import UnknownRole
-from mgsd_backend.protocol import PROTOCOL_VERSION
+from mgsd_backend.protocol import CONTRACT, PROTOCOL_VERSION
+from mgsd_backend.schema_errors import first_error, validator
 from mgsd_backend.server import Server, ServerOptions
 
 PY_BACKEND = Path(__file__).resolve().parents[1]
@@ -91,6 +92,7 @@ def test_hello_announces_version_token_and_environment(worker: WorkerProcess) ->
     assert hello["torch"] == torch.__version__ and hello["python"].count(".") == 2
     assert hello["devices"][0]["id"] == "cpu"
     assert hello["threads"] == 1
+    assert first_error(validator(CONTRACT["envelope"]["hello"]), hello, "hello") is None  # what the client parses
 
 
 def test_ping_and_echo_round_trip(worker: WorkerProcess) -> None:
@@ -267,5 +269,25 @@ def test_set_threads_changes_the_torch_thread_count() -> None:
         assert reply["ok"] and reply["result"] == {"threads": 2} and torch.get_num_threads() == 2
         bad = _handle(server, "set_threads", {"threads": 0})
         assert not bad["ok"] and "threads" in bad["error"]["message"]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_server_ops_replies_match_their_result_schemas() -> None:
+    """ping, set_threads, echo and stop, answered by the server itself, send exactly the keys
+    the generated contract lists (what the TypeScript client parses them with)."""
+    from mgsd_backend.validate import check_result
+
+    server = Server(ServerOptions(endpoint="ipc:///unused", token="t"), worker_factory=RecordingWorker)
+    before = torch.get_num_threads()
+    try:
+        for op, args in (("ping", {}), ("set_threads", {"threads": 1}), ("echo", {"x": [1]}), ("stop", {})):
+            reply = _handle(server, op, args)
+            assert reply["ok"], reply
+            assert first_error(validator(CONTRACT["envelope"]["reply_header"]), reply, "reply") is None
+            check_result(op, reply["result"], {})
+        error_reply = _handle(server, "ping", {"x": 1})
+        assert not error_reply["ok"]
+        assert first_error(validator(CONTRACT["envelope"]["reply_header"]), error_reply, "reply") is None
     finally:
         torch.set_num_threads(before)

@@ -201,16 +201,22 @@ def test_full_distributions_too_large_for_the_wire_are_refused(monkeypatch):
     assert "topk" in (info.value.hint or "")
 
 
-def test_requests_valid_under_protocol_py_run_on_the_worker(tmp_path):
-    from mgsd_backend.validate import validate_request
+def test_requests_valid_under_the_contract_run_on_the_worker_and_replies_match_it(tmp_path):
+    """Every request passes the generated contract, and every real reply matches the result
+    schema and reply tensors the TypeScript client parses it with (no missing or unlisted key)."""
+    from mgsd_backend.validate import check_result, validate_request
 
     worker = Worker(threads=1)
     views, imgs, tviews = student_views(2), images(2), teacher_views(2)
+    seen: set[str] = set()
 
     def call(op: str, args: dict, tensors: dict | None = None):
         tensors = tensors or {}
         validate_request(op, args, tensors)
-        return getattr(worker, op)(args, tensors)
+        result, out = getattr(worker, op)(args, tensors)
+        check_result(op, result, out)
+        seen.add(op)
+        return result, out
 
     call("load", load_args("student"))
     call("load", load_args("teacher", seed=4, trainable=False))
@@ -228,6 +234,21 @@ def test_requests_valid_under_protocol_py_run_on_the_worker(tmp_path):
                                               "old_logprobs": gen["logprobs"]})
     saved, _ = call("save", {"role": "student", "dir": str(tmp_path / "c"), "include_optimizer": True})
     assert saved["step"] == 3
+    call("load", {"role": "alias", "alias_of": "student"})
+    call("score", {"role": "teacher", "views": tviews, "temperature": 1.0, "mode": "topk", "k": 3}, responses)
+    call("distill_step", {**distill_args, "estimator": "sampled", "teacher": {"source": "role", "role": "teacher", "views": tviews}},
+         {"images": imgs, **responses})
+    assert seen == {"load", "generate", "score", "sft_step", "distill_step", "pg_step", "save"}
+
+
+def test_check_result_names_an_unlisted_or_mistyped_key():
+    from mgsd_backend.validate import check_result
+
+    with pytest.raises(RequestError, match=r"op save: result: unknown key\(s\) bytes"):
+        check_result("save", {"files": [], "step": 1, "op_seconds": 0.1, "bytes": 3}, {})
+    with pytest.raises(RequestError, match=r"op pg_step: result.tokens: expected an integer >= 0, got 1.5"):
+        check_result("pg_step", {"loss": 0.0, "grad_norm": 0.0, "lr": 0.0, "tokens": 1.5, "op_seconds": 0.1, "clip_fraction": 0.0,
+                                 "update_rel_norm": 0.0, "update_changed_fraction": 0.0}, {})
 
 
 def test_non_finite_gradient_norm_raises_before_the_optimizer_steps():

@@ -9,7 +9,7 @@ const TOKEN = 'a'.repeat(64);
 const expected = { token: TOKEN, pid: 4242 };
 
 function hello(fields: Record<string, unknown>): Buffer[] {
-  const base = { v: PROTOCOL_VERSION, op: 'hello', token: TOKEN, pid: 4242, python: '3.11.7', torch: '2', devices: [], threads: 1, model_ops: true, model_ops_error: null };
+  const base = { v: PROTOCOL_VERSION, op: 'hello', token: TOKEN, pid: 4242, python: '3.11.7', torch: '2', devices: [], threads: 1, model_ops: true, model_ops_error: null, ranks: [{ rank: 0, pid: 4242 }] };
   return [Buffer.from(JSON.stringify({ ...base, ...fields }))];
 }
 

@@ -1,6 +1,8 @@
 /**
  * Frame 0 of every bridge message (docs/protocol.md, "Framing" and "Handshake"): the worker's
- * hello, request headers and reply headers, as zod schemas mirroring `py_backend/mgsd_backend/server.py`.
+ * hello, request headers and reply headers, as zod schemas. The hello and reply-header schemas
+ * are part of the generated contract (`contract.ts` → `envelope`), which the Python tests hold
+ * the real server's messages to; change them here, then run `npm run gen:contract`.
  */
 import { z } from 'zod';
 

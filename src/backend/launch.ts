@@ -43,7 +43,7 @@ export interface LaunchOptions {
   startTimeoutMs: number;
   /** Interpreter; null/undefined = `$MGSD_PYTHON`, else the project's `.venv`. */
   python?: string | null;
-  /** Requests larger than this are refused by the worker (its own default: 512). */
+  /** Requests larger than this are refused by the worker (its own default: `MAX_MESSAGE_MIB` of protocol.ts). */
   maxMessageMib?: number;
   /** Extra environment variables for the worker. */
   env?: Record<string, string>;

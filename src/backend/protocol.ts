@@ -1,21 +1,27 @@
 /**
- * The wire contract on the TypeScript side (docs/protocol.md; mirror of
- * `py_backend/mgsd_backend/protocol.py`).
+ * The wire contract: the one place it is declared (docs/protocol.md).
  *
- * Declares, once: `PROTOCOL_VERSION`, the op names (`OP`), and per op the zod schema of its
- * arguments, the zod schema of its result, and the tensors its reply carries (dtype, per-row
- * rank). Wire keys stay snake_case, exactly as documented. The client parses every request's
- * args and every reply through these schemas, so a drift between the two sides is a
- * `ProtocolError` at the first call, never a silent misread. Request tensors are validated by the
- * worker (it owns the op); reply tensors by the client.
+ * Declares `PROTOCOL_VERSION`, the op names (`OP`), the shared vocabularies (estimators, score
+ * modes, model dtypes, the message size limit) and, per op, the zod schema of its arguments and
+ * of its result; the tensors live in `protocol-tensors.ts`. Wire keys stay snake_case.
+ *
+ * The Python worker never reads this file: `npm run gen:contract` turns it into
+ * `py_backend/mgsd_backend/contract/protocol.schema.json` (JSON Schema, `contract.ts`), which the
+ * worker validates every request against with `jsonschema`; a test fails while that file is stale.
+ * Hence every rule must be expressible in JSON Schema: a cross-field rule is declared with
+ * `requiredWhen` (a zod refine plus the equivalent `if`/`then`), never with a bare `.refine`.
+ * The client parses every request's args and every reply through these schemas, so a drift
+ * between the two sides is a `ProtocolError` at the first call, never a silent misread.
  */
 import { z } from 'zod';
 
 import type { ChatView } from '../chat.js';
-import type { DType, Tensor } from './codec.js';
 
 /** Bumped on any incompatible change of framing, tensors or op schemas (both sides at once). */
 export const PROTOCOL_VERSION = 1;
+
+/** The worker's default limit on one request's size (`--max-message-mib`). */
+export const MAX_MESSAGE_MIB = 512;
 
 /** Every op a worker answers. `hello` is the worker's first message, never a request. */
 export const OP = {
@@ -35,17 +41,45 @@ export const OP = {
 export type OpName = (typeof OP)[keyof typeof OP];
 /** The `op` of a worker's first message. */
 export const HELLO = 'hello';
+/** Ops the Python server answers itself; every other op runs on the model worker. */
+export const SERVER_OPS = [OP.ping, OP.echo, OP.stop, OP.setThreads] as const satisfies readonly OpName[];
+
+/** Distillation estimators (`distill_step`'s `estimator`, the config's `opsd.estimator`). */
+export const ESTIMATORS = ['sampled', 'topk', 'full', 'forward'] as const;
+/** A distillation estimator. */
+export type Estimator = (typeof ESTIMATORS)[number];
+/** What `score` returns beside the token log-probs. */
+export const SCORE_MODES = ['token', 'topk', 'full'] as const;
+/** Parameter dtypes a model may be loaded in. */
+export const MODEL_DTYPES = ['float32', 'bfloat16', 'float16'] as const;
+/** How `distill_step` computed its `kl`: exact (full teacher), over top-k buckets, or the k1 sample estimate. */
+export const KL_KINDS = ['exact', 'topk_buckets', 'sampled_k1'] as const;
 
 // ---- argument pieces ------------------------------------------------------------------------
 const positiveInt = z.number().int().positive();
-const role = z.string().min(1);
+const role = z.string().min(1).describe('a model slot of this worker (student, teacher, …)');
 const lr = z.number().min(0);
 const gradClip = z.number().positive();
 const temperature = z.number().positive();
 
+/**
+ * Makes `need` required (and non-null) whenever `when` equals `value`. Declared once, enforced
+ * twice: a zod refine here and the same rule as JSON Schema `if`/`then` for the worker.
+ */
+function requiredWhen<T extends z.ZodObject>(schema: T, need: string, when: string, value: string) {
+  const rule = `required when ${when} is "${value}"`;
+  const holds = (args: Record<string, unknown>): boolean => args[when] !== value || (args[need] ?? null) !== null;
+  return schema
+    .refine((args) => holds(args as Record<string, unknown>), { message: `${need} is ${rule}`, path: [need] })
+    .meta({
+      if: { properties: { [when]: { const: value } }, required: [when] },
+      then: { required: [need], properties: { [need]: { not: { type: 'null' } } }, description: rule },
+    });
+}
+
 const ChatPartSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('text'), text: z.string() }),
-  z.strictObject({ type: z.literal('image') }),
+  z.strictObject({ type: z.literal('image').describe('refers to this row of the images tensor') }),
 ]);
 const ChatMessageSchema = z.strictObject({
   role: z.enum(['system', 'user', 'assistant']),
@@ -53,9 +87,15 @@ const ChatMessageSchema = z.strictObject({
 });
 /** One sample's prompt (`src/chat.ts` `ChatView`). */
 export const ChatViewSchema = z.array(ChatMessageSchema).min(1);
-const ViewsSchema = z.array(ChatViewSchema).min(1);
+const ViewsSchema = z.array(ChatViewSchema).min(1).meta({ id: 'views', description: 'one chat view per sample (row)' });
 
-const ClipSchema = z.strictObject({ low: z.number().min(0), high: z.number().min(0), dual: z.number().min(1) });
+const ClipSchema = z
+  .strictObject({
+    low: z.number().min(0).describe('ratio clip below 1 (1 - low)'),
+    high: z.number().min(0).describe('ratio clip above 1 (1 + high)'),
+    dual: z.number().min(1).describe('dual-clip bound for negative advantages'),
+  })
+  .meta({ id: 'clip', description: 'PPO-style ratio clipping' });
 
 /** A model spec of `load`: the tiny VLM or a Hugging Face (Qwen3-VL) checkpoint. */
 export const ModelSpecSchema = z.discriminatedUnion('kind', [
@@ -76,11 +116,11 @@ export const ModelSpecSchema = z.discriminatedUnion('kind', [
     lora: z.strictObject({ rank: positiveInt, alpha: z.number().positive(), dropout: z.number().min(0).lt(1) }).nullable(),
     gradient_checkpointing: z.boolean(),
     /** fp32 (default): fp32 master weights under bf16 compute; bf16: updated in place (EasyR1 parity). */
-    master_weights: z.enum(['fp32', 'bf16']).optional(),
+    master_weights: z.enum(['fp32', 'bf16']).optional().describe('fp32 (default): fp32 master weights under bf16 compute; bf16: updated in place'),
     /** A frozen model keeps its FSDP shards in CPU memory (CPUOffloadPolicy). */
-    cpu_offload: z.boolean().optional(),
+    cpu_offload: z.boolean().optional().describe("a frozen model keeps its FSDP shards in CPU memory"),
   }),
-]);
+]).meta({ id: 'model_spec', description: 'the tiny VLM or a Hugging Face (Qwen3-VL) checkpoint' });
 
 const OptimizerSchema = z.strictObject({
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]),
@@ -89,7 +129,7 @@ const OptimizerSchema = z.strictObject({
 });
 
 const TeacherSchema = z.discriminatedUnion('source', [
-  z.strictObject({ source: z.literal('wire') }),
+  z.strictObject({ source: z.literal('wire').describe('the teacher scores travel as request tensors') }),
   z.strictObject({ source: z.literal('role'), role, views: ViewsSchema }),
 ]);
 
@@ -97,19 +137,20 @@ const TeacherSchema = z.discriminatedUnion('source', [
 const EmptyArgs = z.strictObject({});
 
 const LoadArgsSchema = z.union([
-  z.strictObject({ role, alias_of: role }),
-  z.strictObject({
-    role,
-    model: ModelSpecSchema,
-    checkpoint: z.string().min(1).nullable().optional(),
-    trainable: z.boolean(),
-    optimizer: OptimizerSchema.nullable().optional(),
-    device: z.string().min(1),
-    dtype: z.enum(['float32', 'bfloat16', 'float16']),
-    seed: z.number().int().min(0),
-    /** Restore the checkpoint's optimizer state (default true); false starts a new stage afresh. */
-    restore_optimizer: z.boolean().optional(),
-  }),
+  z.strictObject({ role, alias_of: role.describe('another role of this worker: the same weights') }).describe('an alias load (role and alias_of only)'),
+  z
+    .strictObject({
+      role,
+      model: ModelSpecSchema,
+      checkpoint: z.string().min(1).nullable().optional().describe('a checkpoint directory to load'),
+      trainable: z.boolean(),
+      optimizer: OptimizerSchema.nullable().optional(),
+      device: z.string().min(1),
+      dtype: z.enum(MODEL_DTYPES),
+      seed: z.number().int().min(0),
+      restore_optimizer: z.boolean().optional().describe("restore the checkpoint's optimizer state (default true; false starts a new stage)"),
+    })
+    .describe('a fresh model load (model, device, dtype, seed, trainable)'),
 ]);
 
 const GenerateArgsSchema = z.strictObject({
@@ -117,20 +158,21 @@ const GenerateArgsSchema = z.strictObject({
   views: ViewsSchema,
   sampling: z.strictObject({
     max_new_tokens: positiveInt,
-    temperature: z.number().min(0),
+    temperature: z.number().min(0).describe('0 = greedy'),
     top_p: z.number().gt(0).max(1),
     seed: z.number().int().min(0),
   }),
 });
 
-const needsK = (args: { k?: number | null | undefined }, mode: string): boolean => mode !== 'topk' || (args.k ?? null) !== null;
-
-const ScoreArgsSchema = z
-  .strictObject({ role, views: ViewsSchema, temperature, mode: z.enum(['token', 'topk', 'full']), k: positiveInt.nullable().optional() })
-  .refine((args) => needsK(args, args.mode), { message: 'k is required when mode is "topk"', path: ['k'] });
+const ScoreArgsSchema = requiredWhen(
+  z.strictObject({ role, views: ViewsSchema, temperature, mode: z.enum(SCORE_MODES), k: positiveInt.nullable().optional() }),
+  'k',
+  'mode',
+  'topk',
+);
 
 /** Rows per forward/backward of a training step (gradient accumulation); null/absent = all rows at once. */
-const microBatchSize = positiveInt.nullable().optional();
+const microBatchSize = positiveInt.nullable().optional().describe('rows per forward/backward (gradient accumulation); null = all rows at once');
 
 const SftStepArgsSchema = z.strictObject({
   role,
@@ -142,11 +184,11 @@ const SftStepArgsSchema = z.strictObject({
   micro_batch_size: microBatchSize,
 });
 
-const DistillStepArgsSchema = z
-  .strictObject({
+const DistillStepArgsSchema = requiredWhen(
+  z.strictObject({
     role,
     views: ViewsSchema,
-    estimator: z.enum(['sampled', 'topk', 'full', 'forward']),
+    estimator: z.enum(ESTIMATORS),
     temperature,
     lr,
     grad_clip: gradClip,
@@ -154,8 +196,11 @@ const DistillStepArgsSchema = z
     clip: ClipSchema,
     teacher: TeacherSchema,
     k: positiveInt.nullable().optional(),
-  })
-  .refine((args) => needsK(args, args.estimator), { message: 'k is required when estimator is "topk"', path: ['k'] });
+  }),
+  'k',
+  'estimator',
+  'topk',
+);
 
 const PgStepArgsSchema = z.strictObject({ role, views: ViewsSchema, lr, grad_clip: gradClip, clip: ClipSchema, micro_batch_size: microBatchSize });
 
@@ -164,56 +209,14 @@ const SaveArgsSchema = z.strictObject({
   dir: z.string().min(1),
   include_optimizer: z.boolean(),
   /** full (one process) | dcp (sharded, resumable at any N) | hub (export); default: dcp under a process group, else full. */
-  layout: z.enum(['full', 'dcp', 'hub']).optional(),
+  layout: z.enum(['full', 'dcp', 'hub']).optional().describe('default: dcp under a process group, else full'),
 });
-
-// ---- per-op result schemas (loose: a worker may add metrics; known keys are checked) ---------
-const opSeconds = { op_seconds: z.number().optional() };
-const finite = z.number();
-/** Every training step: the update monitor's numbers beside the loss (docs/protocol.md). */
-const StepMetrics = {
-  loss: finite,
-  grad_norm: finite,
-  lr: finite,
-  tokens: z.number().int().min(0),
-  update_rel_norm: finite,
-  update_changed_fraction: z.number().min(0).max(1),
-  ...opSeconds,
-};
-
-/** Each op's result (the reply header's `result`). */
-export const RESULT_SCHEMAS = {
-  /** `ranks`: every rank of the worker's group with its pid (one entry for a single-process worker). */
-  ping: z.looseObject({ pid: z.number().int(), uptime_s: z.number(), ranks: z.array(z.object({ rank: z.number().int(), pid: z.number().int() })) }),
-  set_threads: z.looseObject({ threads: z.number().int().positive() }),
-  echo: z.record(z.string(), z.unknown()),
-  stop: z.looseObject({}),
-  load: z.looseObject({ describe: z.looseObject({ kind: z.string() }), ...opSeconds }),
-  generate: z.looseObject({ texts: z.array(z.string()), ...opSeconds }),
-  score: z.looseObject({ ...opSeconds }),
-  sft_step: z.looseObject(StepMetrics),
-  distill_step: z.looseObject({
-    ...StepMetrics,
-    log_ratio_mean: finite,
-    kl: finite.nullable(),
-    student_entropy: finite,
-    teacher_entropy: finite.nullable(),
-  }),
-  pg_step: z.looseObject({ ...StepMetrics, clip_fraction: finite }),
-  save: z.looseObject({
-    files: z.array(z.string()),
-    layout: z.enum(['full', 'dcp', 'hub']),
-    /** dcp: sha256 of DCP's pickled `.metadata`, checked before any load. */
-    metadata_sha256: z.string().optional(),
-    ...opSeconds,
-  }),
-} satisfies Record<OpName, z.ZodType>;
 
 /** Each op's arguments (the request header's `args`). */
 export const ARGS_SCHEMAS = {
   ping: EmptyArgs,
   set_threads: z.strictObject({ threads: positiveInt }),
-  echo: z.record(z.string(), z.unknown()),
+  echo: z.record(z.string(), z.unknown()).describe('any object; echoed back'),
   stop: EmptyArgs,
   load: LoadArgsSchema,
   generate: GenerateArgsSchema,
@@ -224,80 +227,76 @@ export const ARGS_SCHEMAS = {
   save: SaveArgsSchema,
 } satisfies Record<OpName, z.ZodType>;
 
-// ---- tensors --------------------------------------------------------------------------------
-/** A tensor an op accepts or returns: dtype, allowed per-row ranks, presence. */
-export interface TensorSpec {
-  readonly dtype: DType;
-  readonly ranks: readonly number[];
-  readonly required: boolean;
-}
-type Specs = Readonly<Record<string, TensorSpec>>;
-
-const spec = <D extends DType, R extends boolean>(dtype: D, ranks: number[], required: R) => ({ dtype, ranks, required });
-const images = spec('uint8', [3], false);
-const response = { response_ids: spec('int64', [1], true), response_mask: spec('bool', [1], true) };
-
-/** Tensors each op's request may carry (the worker validates them; mirror of protocol.py). */
-export const REQUEST_TENSORS = {
-  ping: {},
-  echo: {},
-  stop: {},
-  set_threads: {},
-  load: {},
-  generate: { images },
-  score: { images, ...response },
-  sft_step: { images },
-  distill_step: {
-    images,
-    ...response,
-    old_logprobs: spec('float32', [1], false),
-    teacher_logprobs: spec('float32', [1], false),
-    teacher_topk_ids: spec('int64', [2], false),
-    teacher_topk_logprobs: spec('float32', [2], false),
-    teacher_full_logprobs: spec('float32', [2], false),
-  },
-  pg_step: { images, ...response, advantages: spec('float32', [0, 1], true), old_logprobs: spec('float32', [1], true) },
-  save: {},
-} satisfies Record<OpName, Specs>;
-
-/** Tensors each op's reply carries (checked by the client). `echo` returns whatever it was sent. */
-export const REPLY_TENSORS = {
-  ping: {},
-  echo: {},
-  stop: {},
-  set_threads: {},
-  load: {},
-  generate: {
-    response_ids: spec('int64', [1], true),
-    response_mask: spec('bool', [1], true),
-    logprobs: spec('float32', [1], true),
-    token_char_end: spec('int32', [1], true),
-  },
-  score: {
-    logprobs: spec('float32', [1], true),
-    entropy: spec('float32', [1], true),
-    topk_ids: spec('int64', [2], false),
-    topk_logprobs: spec('float32', [2], false),
-    full_logprobs: spec('float32', [2], false),
-  },
-  sft_step: {},
-  distill_step: { log_ratio: spec('float32', [1], true) },
-  pg_step: {},
-  save: {},
-} satisfies Record<OpName, Specs>;
-
-/** The typed tensors of a spec table: required names present, optional ones maybe. */
-export type TensorsOf<S extends Specs> = {
-  [K in keyof S as S[K]['required'] extends true ? K : never]: Tensor<S[K]['dtype']>;
-} & {
-  [K in keyof S as S[K]['required'] extends true ? never : K]?: Tensor<S[K]['dtype']>;
+// ---- per-op result schemas: every key the worker sends, nothing else -----------------------
+const count = z.number().int().min(0);
+const opSeconds = { op_seconds: z.number().describe('wall time inside the op') };
+/** Every training step: the loss and the update monitor's numbers (docs/protocol.md). */
+const StepMetrics = {
+  loss: z.number(),
+  grad_norm: z.number(),
+  lr: z.number(),
+  tokens: count,
+  update_rel_norm: z.number(),
+  update_changed_fraction: z.number().min(0).max(1),
+  ...opSeconds,
 };
+const DescribeSchema = z
+  .looseObject({
+    kind: z.string(),
+    params: count,
+    trainable_params: count,
+    vocab: count,
+    device: z.string(),
+    dtype: z.string(),
+  })
+  .describe('model facts for the run manifest; a model kind may add keys (config, lora, …)');
+const loaded = { describe: DescribeSchema, step: count.describe('optimizer steps taken so far'), optimizer_restored: z.boolean() };
+
+/** Each op's result (the reply header's `result`). */
+export const RESULT_SCHEMAS = {
+  ping: z.strictObject({
+    pid: z.number().int(),
+    uptime_s: z.number(),
+    ranks: z.array(z.strictObject({ rank: z.number().int(), pid: z.number().int() })).describe("every rank of the worker's group with its pid (one entry for a single process)"),
+  }),
+  set_threads: z.strictObject({ threads: z.number().int().positive() }),
+  echo: z.record(z.string(), z.unknown()).describe('the args'),
+  stop: z.strictObject({}),
+  load: z.strictObject({ ...loaded, ...opSeconds }),
+  generate: z.strictObject({ texts: z.array(z.string()), ...opSeconds }),
+  score: z.strictObject({ ...opSeconds }),
+  sft_step: z.strictObject(StepMetrics),
+  distill_step: z.strictObject({
+    ...StepMetrics,
+    log_ratio_mean: z.number(),
+    kl: z.number().nullable(),
+    kl_kind: z.enum(KL_KINDS),
+    student_entropy: z.number(),
+    teacher_entropy: z.number().nullable(),
+  }),
+  pg_step: z.strictObject({ ...StepMetrics, clip_fraction: z.number() }),
+  save: z.strictObject({
+    files: z.array(z.string()),
+    step: count,
+    layout: z.enum(['full', 'dcp', 'hub']),
+    metadata_sha256: z.string().optional().describe("dcp: sha256 of DCP's pickled `.metadata`, checked before any load"),
+    ...opSeconds,
+  }),
+} satisfies Record<OpName, z.ZodType>;
 
 /** The arguments a caller passes for op O, and what comes back. */
 export type ArgsOf<O extends OpName> = z.input<(typeof ARGS_SCHEMAS)[O]>;
 export type ResultOf<O extends OpName> = z.output<(typeof RESULT_SCHEMAS)[O]>;
-export type RequestTensorsOf<O extends OpName> = TensorsOf<(typeof REQUEST_TENSORS)[O]>;
-export type ReplyTensorsOf<O extends OpName> = TensorsOf<(typeof REPLY_TENSORS)[O]>;
+
+export {
+  REPLY_TENSORS,
+  REQUEST_TENSORS,
+  type ReplyTensorsOf,
+  type RequestTensorsOf,
+  type TensorSpec,
+  type TensorsOf,
+  WIRE_TEACHER_TENSORS,
+} from './protocol-tensors.js';
 
 // Compile-time guard: the views schema accepts exactly what `src/chat.ts` builds.
 void ([] as ChatView satisfies z.input<typeof ChatViewSchema>);

@@ -6,22 +6,23 @@
  * error reply (op, code, message, hint, Python traceback); with a `BackendError` naming the op and
  * the timeout when no reply comes in time; or — when the worker process dies — every pending
  * request rejects at once with a `BackendError` naming the exit code or signal, the last lines of
- * its log and the log file. Args are parsed by the op's zod schema before sending; malformed
- * replies are `ProtocolError`s. Nothing resolves to undefined.
+ * its log and the log file. Args are parsed by the op's zod schema before sending; a malformed
+ * reply (garbage header, result or tensors off the contract, a truncated tensor stream) fails the
+ * request it answers at once with a `ProtocolError` (all pending ones when its id is unreadable).
+ * Nothing resolves to undefined.
  */
 import { BackendError, ProtocolError, VerboseDetail } from '../errors.js';
-import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
+import { decodeTensors, encodeTensors, type Tensors } from './codec.js';
 import type { WorkerPeer } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type Stall } from './heartbeat.js';
+import { asProtocolError, checkReplyTensors, escapeControl, isOpName, parseArgs, preview } from './wire-checks.js';
 import { exitedError, type LostWorker, stalledError } from './worker-lost.js';
 import {
-  ARGS_SCHEMAS,
   type ArgsOf,
   OP,
   type OpName,
   PROTOCOL_VERSION,
-  REPLY_TENSORS,
   type ReplyTensorsOf,
   type RequestTensorsOf,
   RESULT_SCHEMAS,
@@ -163,30 +164,61 @@ export class WorkerHandle {
   }
 
   private onReply(frames: Buffer[]): void {
-    let header: ReplyHeader;
-    try {
-      header = ReplyHeaderSchema.parse(JSON.parse(frames[0]?.toString() ?? ''));
-    } catch (error) {
-      this.worker.log.note(`ignored a malformed reply (${(error as Error).message.slice(0, 200)})`);
-      return;
-    }
+    const header = this.parseReplyHeader(frames[0]);
+    if (header === undefined) return;
     const pending = header.id === null ? undefined : this.pending.get(header.id);
     if (pending === undefined) {
       const what = header.ok ? 'a reply' : `an error reply (${header.error.code}: ${header.error.message})`;
       this.worker.log.note(`ignored ${what} for request ${header.id}, which is not pending (timed out?)`);
       return;
     }
-    const id = header.id!;
+    const id = header.id as number;
     if (!header.ok) return this.fail(id, this.replyError(pending.op, header.error));
     try {
       const known = isOpName(pending.op) ? pending.op : undefined;
       const result = known ? (RESULT_SCHEMAS[known].parse(header.result) as Record<string, unknown>) : header.result;
       const tensors = decodeTensors(frames.slice(1));
-      if (known && known !== OP.echo) checkReplyTensors(known, tensors, this.name);
+      if (known && known !== OP.echo) checkReplyTensors(known, tensors);
       this.settle(id).resolve({ result, tensors });
     } catch (error) {
       this.fail(id, asProtocolError(error, pending.op, this.name));
     }
+  }
+
+  /**
+   * Frame 0 of a reply, or undefined after failing what it concerned: a malformed header fails
+   * at once (a `ProtocolError`, never a wait for the timeout) the request its `id` names, or
+   * every pending request when no id can be read, since the reply may have been any of them.
+   */
+  private parseReplyHeader(frame: Buffer | undefined): ReplyHeader | undefined {
+    const text = frame?.toString('utf8') ?? '';
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      this.failMalformed(undefined, `frame 0 is not a JSON header (${escapeControl((error as Error).message)}): ${preview(text)}`);
+      return undefined;
+    }
+    const parsed = ReplyHeaderSchema.safeParse(json);
+    if (parsed.success) return parsed.data;
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'header'}: ${issue.message}`).join('; ');
+    const id = (json as { id?: unknown } | null)?.id;
+    this.failMalformed(typeof id === 'number' ? id : undefined, `its header is off the protocol (${issues}): ${preview(text)}`);
+    return undefined;
+  }
+
+  private failMalformed(id: number | undefined, what: string): void {
+    // An id names its request (not pending any more: it timed out, only log); no id, all of them.
+    const target = id === undefined ? [...this.pending.keys()] : this.pending.has(id) ? [id] : [];
+    this.worker.log.note(`malformed reply from the worker: ${what}`);
+    if (target.length === 0) return;
+    const ops = [...new Set(target.map((key) => this.pending.get(key)!.op))].join(', ');
+    const scope = target.length === 1 ? `backend op ${ops}` : `${target.length} pending backend requests (${ops})`;
+    const error = new ProtocolError('bad_reply', `${scope} failed: worker ${this.name} (pid ${this.pid}) sent a malformed reply: ${what}`, {
+      context: { worker: this.name, pid: this.pid, logFile: this.logFile },
+      hint: `The worker does not speak protocol v${PROTOCOL_VERSION} as src/backend/protocol.ts declares it; run \`npx mgsd doctor\`, and see ${this.logFile}.`,
+    });
+    for (const key of target) this.fail(key, error);
   }
 
   private onTimeout(id: number, timeoutMs: number): void {
@@ -255,51 +287,3 @@ export class WorkerHandle {
     });
   }
 }
-
-
-function isOpName(op: string): op is OpName {
-  return Object.hasOwn(ARGS_SCHEMAS, op);
-}
-
-function parseArgs(op: OpName, args: unknown, worker: string): Record<string, unknown> {
-  if (!isOpName(op)) {
-    throw new ProtocolError('unknown_op', `backend op ${JSON.stringify(op)} (worker ${worker}) is not an op of protocol v${PROTOCOL_VERSION}`, {
-      hint: `Known ops: ${Object.values(OP).join(', ')}.`,
-    });
-  }
-  const parsed = ARGS_SCHEMAS[op].safeParse(args);
-  if (parsed.success) return parsed.data as Record<string, unknown>;
-  const issues = parsed.error.issues.map((issue) => `args.${issue.path.join('.')}: ${issue.message}`).join('; ');
-  throw new ProtocolError('bad_request', `backend op ${op} (worker ${worker}): ${issues}`, {
-    cause: parsed.error,
-    hint: 'Fix the call; docs/protocol.md and src/backend/protocol.ts list every op’s arguments.',
-  });
-}
-
-function checkReplyTensors(op: OpName, tensors: Tensors, worker: string): void {
-  const specs: Record<string, { dtype: string; ranks: readonly number[]; required: boolean }> = REPLY_TENSORS[op];
-  const problems: string[] = [];
-  for (const [name, spec] of Object.entries(specs)) {
-    const value: Tensor | undefined = tensors[name];
-    if (value === undefined) {
-      if (spec.required) problems.push(`${name} is missing`);
-    } else if (value.dtype !== spec.dtype || !spec.ranks.includes(value.shape.length - 1)) {
-      problems.push(`${name} is ${value.dtype} [${value.shape.join(', ')}], expected ${spec.dtype} with per-row rank ${spec.ranks.join(' or ')}`);
-    }
-  }
-  for (const name of Object.keys(tensors)) if (!(name in specs)) problems.push(`${name} is not a tensor of this reply`);
-  if (problems.length) {
-    throw new ProtocolError('bad_reply', `backend op ${op} (worker ${worker}): reply tensors off the protocol: ${problems.join('; ')}`, {
-      hint: 'The worker and docs/protocol.md disagree; fix the op in py_backend or the spec in src/backend/protocol.ts.',
-    });
-  }
-}
-
-function asProtocolError(error: unknown, op: string, worker: string): Error {
-  if (error instanceof ProtocolError) return error;
-  return new ProtocolError('bad_reply', `backend op ${op} (worker ${worker}): the reply does not match the protocol: ${(error as Error).message}`, {
-    cause: error,
-    hint: 'The worker and src/backend/protocol.ts disagree; update both from the same checkout.',
-  });
-}
-

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { ENV_NAMES } from '../envs/types.js';
 import type { MetricsSummary } from './metrics.js';
 import type { TaskPerception } from './perception.js';
+import { MODEL, resultKey } from '../names.js';
 
 /** What one model's evaluation produced (each part null when not asked for). */
 export interface ModelEvaluation {
@@ -105,9 +106,9 @@ export function assembleResults(
     if (evaluation.perception) perception[model] = evaluation.perception.map(perceptionRow);
     if (evaluation.image && evaluation.text) gap[model] = modalityGap(evaluation.image, evaluation.text);
   }
-  const sft = macro['sft/image'];
-  const base = macro['base/text'];
-  const mgsd = macro['mgsd/image'];
+  const sft = macro[resultKey(MODEL.sft, 'image')];
+  const base = macro[resultKey(MODEL.base, 'text')];
+  const mgsd = macro[resultKey(MODEL.mgsd, 'image')];
   const gapClosed = sft !== undefined && base !== undefined && mgsd !== undefined && base !== sft ? round((mgsd - sft) / (base - sft)) : null;
   return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1), cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1) };
 }

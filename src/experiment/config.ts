@@ -4,10 +4,14 @@
  * A preset in `configs/*.yaml` is parsed through `ExperimentConfigSchema`; the type comes from
  * `z.infer`. Cross-field rules are refinements, so a config that cannot work fails at load time,
  * before any process starts. Unknown keys are errors (`strict`), so a typo never silently falls
- * back to a default.
+ * back to a default. Every key carries a `.describe()` text and bounds that rule out absurd
+ * values: docs/configuration.md is generated from them (`npm run gen:contract`; a test fails
+ * while the page is stale), so the description IS the documentation of the key.
  */
 import { z } from 'zod';
 
+import { ESTIMATORS } from '../backend/protocol.js';
+import { COMPACT_CELL_PX } from '../envs/core/canvas.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
 
@@ -15,30 +19,38 @@ const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 const probability = z.number().min(0).max(1);
 const seedSchema = z.number().int().min(0).max(0xffffffff);
+/** Bounds that catch a typo (an extra zero or three) long before a run would crash or never end. */
+const MAX_STEPS = 1_000_000;
+const MAX_BATCH = 4096;
+const MAX_NEW_TOKENS = 8192;
+const steps = nonNegativeInt.max(MAX_STEPS);
+const batchSize = positiveInt.max(MAX_BATCH);
+const maxNewTokens = positiveInt.max(MAX_NEW_TOKENS);
+const timeoutMs = positiveInt.min(1000).max(24 * 3_600_000);
 
 /** Sizes of one task's splits, per level. */
 const SplitSizesSchema = z
   .object({
-    train: nonNegativeInt.default(1000),
-    val: nonNegativeInt.default(50),
-    test: nonNegativeInt.default(100),
+    train: nonNegativeInt.max(1_000_000).default(1000).describe('training instances per level'),
+    val: nonNegativeInt.max(1_000_000).default(50).describe('validation instances per level (OPSD picks its best checkpoint on them)'),
+    test: nonNegativeInt.max(1_000_000).default(100).describe('held-out test instances per level'),
   })
   .strict();
 
 const TaskSchema = z
   .object({
-    enabled: z.boolean().default(true),
-    levels: z.array(z.number().int().min(2).max(16)).nonempty(),
-    /** Instances per level and split. */
-    perLevel: SplitSizesSchema.prefault({}),
-    /** Ask the generator for easy/medium/hard round-robin (official Maze/MiniBehaviour behaviour). */
-    stratify: z.boolean().default(true),
-    /** FrozenLake only: probability that a free cell is a hole (VSP ≈ 0.2; official MGSD 0.1). */
-    holeProbability: probability.default(0.2),
-    /** FrozenLake only: minimum optimal plan length (official generator 2, VSP test sets 1). */
-    minPathLength: positiveInt.default(1),
+    enabled: z.boolean().default(true).describe('false keeps the section but leaves the task out'),
+    levels: z
+      .array(z.number().int().min(2).max(16))
+      .nonempty()
+      .describe('grid sides, one level each (official: FrozenLake 3–8, Maze 3–6, MiniBehaviour 5–6)'),
+    perLevel: SplitSizesSchema.prefault({}).describe('instances per level and split'),
+    stratify: z.boolean().default(true).describe('ask the generator for easy/medium/hard round-robin (official Maze/MiniBehaviour behaviour)'),
+    holeProbability: probability.default(0.2).describe('FrozenLake only: probability that a free cell is a hole (VSP ≈ 0.2; official MGSD generator 0.1)'),
+    minPathLength: positiveInt.max(256).default(1).describe('FrozenLake only: minimum optimal plan length (official generator 2, VSP test sets 1)'),
   })
-  .strict();
+  .strict()
+  .describe('one task; it is enabled when its section is present and `enabled` is true');
 
 const TasksSchema = z
   .object({
@@ -49,72 +61,91 @@ const TasksSchema = z
   .strict()
   .refine((tasks) => ENV_NAMES.some((name) => tasks[name]?.enabled), {
     message: 'at least one task must be enabled',
-  });
+  })
+  .describe('the grid tasks to train and evaluate on; at least one must be enabled');
 
 const DataSchema = z
   .object({
     seed: seedSchema
       .default(0)
       .describe('Seed of the generated instances and splits (the test puzzles); separate from `seed` (training), so runs that differ in training seed are scored on the same puzzles.'),
-    /** Image style: `paper` (official look, 256 px) or `compact` (8 px per cell, tiny model). */
-    renderStyle: z.enum(['paper', 'compact']).default('paper'),
-    imageSizePx: positiveInt.default(256),
-    /** Published test sets to import and evaluate on (see `mgsd data import`). */
+    renderStyle: z
+      .enum(['paper', 'compact'])
+      .default('paper')
+      .describe(`image style: \`paper\` (the official look, 256 px) or \`compact\` (${COMPACT_CELL_PX} px per cell, one tiny-model patch per cell)`),
+    imageSizePx: positiveInt
+      .min(16)
+      .max(1024)
+      .default(256)
+      .describe('image side in pixels; compact images must be a multiple of `model.tiny.patchPx`, and a tiny model must fit their visual tokens in `model.tiny.maxSeqLen`'),
     benchmarks: z
       .array(
         z
           .object({
-            kind: z.enum(['vsp-frozenlake', 'vprl-frozenlake', 'vprl-minibehaviour']),
-            file: z.string().min(1),
-            /** Keep at most this many records per level (0 = all). */
-            limitPerLevel: nonNegativeInt.default(0),
+            kind: z.enum(['vsp-frozenlake', 'vprl-frozenlake', 'vprl-minibehaviour']).describe('which published format the file is in'),
+            file: z.string().min(1).describe("the file, relative to the config's folder, the current directory or the package root"),
+            limitPerLevel: nonNegativeInt.default(0).describe('keep at most this many records per level (0 = all)'),
           })
           .strict(),
       )
-      .default([]),
-    /** Where built datasets are cached, keyed by a hash of the data config. */
-    cacheDir: z.string().default('runs/.datasets'),
+      .default([])
+      .describe('published test sets to import and evaluate on, kept out of every split (see `mgsd data import`)'),
+    cacheDir: z.string().min(1).default('runs/.datasets').describe('where `mgsd run` keeps built datasets, named by a hash of the data config'),
   })
-  .strict();
+  .strict()
+  .describe('how datasets are built and drawn');
 
 const ParserSchema = z
   .object({
-    block: z.enum(['first', 'last']).default('last'),
-    requireTag: z.boolean().default(false),
-    unknownTokens: z.enum(['fail', 'skip']).default('fail'),
-    outOfBounds: z.enum(['fail', 'stay']).default('fail'),
+    block: z.enum(['first', 'last']).default('last').describe('which answer block counts (`first` is the official training reward)'),
+    requireTag: z.boolean().default(false).describe('without an answer tag: false reads the whole response (official benchmark), true gives no plan'),
+    unknownTokens: z.enum(['fail', 'skip']).default('fail').describe('an unknown token in the answer makes the plan unparsed (`fail`) or is skipped'),
+    outOfBounds: z.enum(['fail', 'stay']).default('fail').describe('leaving the grid fails the plan (official benchmark) or is a no-op (`stay`, as in gym)'),
   })
-  .strict();
+  .strict()
+  .describe('how answers are read and graded (one parser for every stage)');
+
+/** No tiny model holds a compact prompt (instructions and a 3×3 grid) and an answer in fewer tokens. */
+const MIN_TINY_SEQ_LEN = 64;
 
 const TinyModelSchema = z
   .object({
-    dModel: positiveInt.default(128),
-    nLayers: positiveInt.default(4),
-    nHeads: positiveInt.default(4),
-    patchPx: positiveInt.default(8),
-    maxSeqLen: positiveInt.default(256),
+    dModel: positiveInt.max(4096).default(128).describe('width; a multiple of nHeads'),
+    nLayers: positiveInt.max(64).default(4).describe('decoder blocks'),
+    nHeads: positiveInt.max(64).default(4).describe('attention heads'),
+    patchPx: positiveInt.max(256).default(8).describe('side of one image patch (one visual token); `data.imageSizePx` must be a multiple'),
+    maxSeqLen: z
+      .number()
+      .int()
+      .min(MIN_TINY_SEQ_LEN, { message: `must be at least ${MIN_TINY_SEQ_LEN}: no tiny model holds a prompt and an answer in fewer tokens` })
+      .max(16_384)
+      .default(256)
+      .describe(
+        "longest prompt + response in tokens; `mgsd run` checks, before any worker starts, that it holds one image's visual tokens and the longest decoding budget",
+      ),
   })
   .strict()
-  .refine((m) => m.dModel % m.nHeads === 0, { message: 'dModel must be divisible by nHeads' });
+  .refine((m) => m.dModel % m.nHeads === 0, { message: 'dModel must be divisible by nHeads' })
+  .describe('shape of the tiny character-level VLM (`py_backend/mgsd_backend/models/tiny_vlm.py`)');
 
 const LoraSchema = z
   .object({
-    enabled: z.boolean().default(false),
-    rank: positiveInt.default(8),
-    alpha: z.number().positive().default(16),
-    dropout: probability.default(0),
+    enabled: z.boolean().default(false).describe('train LoRA adapters instead of all weights (hf models only)'),
+    rank: positiveInt.max(1024).default(8).describe('adapter rank'),
+    alpha: z.number().positive().default(16).describe('adapter scale numerator (scale = alpha / rank)'),
+    dropout: z.number().min(0).lt(1).default(0).describe('dropout on the adapter input'),
   })
-  .strict();
+  .strict()
+  .describe('LoRA for the cold-start SFT of an hf model');
 
 const ModelSchema = z
   .object({
-    kind: z.enum(['tiny', 'hf']).default('tiny'),
-    /** hf: a hub id (e.g. Qwen/Qwen3-VL-4B-Instruct) or a local directory. */
-    path: z.string().nullable().default(null),
+    kind: z.enum(['tiny', 'hf']).default('tiny').describe('`tiny` (the character-level VLM, trained from scratch) or `hf` (a Hugging Face Qwen3-VL checkpoint)'),
+    path: z.string().min(1).nullable().default(null).describe('hf: a hub id (e.g. Qwen/Qwen3-VL-4B-Instruct) or a local directory — swap checkpoints here'),
     tiny: TinyModelSchema.prefault({}),
-    dtype: z.enum(['float32', 'bfloat16']).default('float32'),
-    device: z.enum(['cpu', 'cuda']).default('cpu'),
-    gradientCheckpointing: z.boolean().default(false),
+    dtype: z.enum(['float32', 'bfloat16']).default('float32').describe('parameter dtype'),
+    device: z.enum(['cpu', 'cuda']).default('cpu').describe('a CUDA config on a machine without CUDA fails before training'),
+    gradientCheckpointing: z.boolean().default(false).describe('hf only: recompute activations in the backward pass (less memory, slower)'),
     masterWeights: z
       .enum(['fp32', 'bf16'])
       .default('fp32')
@@ -126,27 +157,29 @@ const ModelSchema = z
       .default(false)
       .describe('hf under FSDP2: keep the frozen teacher\'s shards in CPU memory (CPUOffloadPolicy), copied to the GPU one layer at a time for its forward.'),
   })
-  .strict();
+  .strict()
+  .describe('the student (and, frozen, the teacher) model');
 
 const BackendSchema = z
   .object({
-    /** Python interpreter; null = the project's `.venv` (or $MGSD_PYTHON when set). */
-    python: z.string().nullable().default(null),
-    /** torch threads per worker; two single-thread workers beat one two-thread worker on 2 cores. */
-    threadsPerWorker: positiveInt.default(1),
-    /** Threads of a worker while it runs alone (the tiny base stage); null = every core. */
-    soloThreads: positiveInt.nullable().default(null),
-    /** Rank processes of each training worker (student, baselines): a number, or `auto` (one per core). */
+    python: z.string().min(1).nullable().default(null).describe("interpreter of the workers; null = $MGSD_PYTHON when set, else the project's `.venv`"),
+    threadsPerWorker: positiveInt
+      .max(1024)
+      .default(1)
+      .describe('torch threads per worker when workers overlap (two single-thread workers beat one two-thread worker on 2 cores)'),
+    soloThreads: positiveInt.max(1024).nullable().default(null).describe('threads of the student while it runs alone (the tiny base stage); null = every core'),
     ranks: z
-      .union([positiveInt, z.literal('auto')])
+      .union([positiveInt.max(1024), z.literal('auto')])
       .default(1)
       .describe(
-        'Rank processes of each training worker (the student and the baselines): a number, or `auto` for one per CPU core. The ranks split every batch by rows and sum their gradients (docs/scale-out.md); results do not depend on it beyond float reduction order. The frozen teacher keeps one rank.',
+        'rank processes of each training worker (the student and the baselines): a number, or `auto` for one per CPU core. The ranks split every batch by rows and sum their gradients (docs/scale-out.md); results do not depend on it beyond float reduction order. The frozen teacher keeps one rank.',
       ),
-    /** Run the frozen teacher in its own worker (overlaps with the student) or in the student's. */
-    separateTeacherWorker: z.boolean().default(true),
-    startTimeoutMs: positiveInt.default(120_000),
-    requestTimeoutMs: positiveInt.default(600_000),
+    separateTeacherWorker: z
+      .boolean()
+      .default(true)
+      .describe("teacher and baselines in their own processes (overlapping with the student) or all in the student's worker (one GPU)"),
+    startTimeoutMs: timeoutMs.default(120_000).describe('how long a worker may take to start and say hello (the first start imports torch)'),
+    requestTimeoutMs: timeoutMs.default(600_000).describe('how long one request may take before it fails'),
     gpuMemoryGiB: z
       .number()
       .positive()
@@ -171,143 +204,163 @@ const BackendSchema = z
           '(a native call holding the Python GIL, or an overloaded machine, can delay its beats).',
       ),
   })
-  .strict();
+  .strict()
+  .describe('the Python worker processes');
 
+const schedule = z.enum(['cosine', 'constant']);
 const OptimSchema = {
   lr: z.number().positive(),
-  minLrRatio: probability.default(0.1),
-  warmupSteps: nonNegativeInt.default(0),
-  schedule: z.enum(['cosine', 'constant']).default('cosine'),
-  weightDecay: z.number().min(0).default(0.01),
-  gradClip: z.number().positive().default(1.0),
-  batchSize: positiveInt,
+  minLrRatio: probability.default(0.1).describe('cosine floor, as a fraction of lr'),
+  warmupSteps: steps.default(0).describe('linear warm-up steps'),
+  schedule: schedule.default('cosine').describe('learning-rate schedule after warm-up'),
+  weightDecay: z.number().min(0).max(1).default(0.01).describe('AdamW weight decay (matrices only; betas 0.9/0.999)'),
+  gradClip: z.number().positive().default(1.0).describe('gradient-norm clip'),
+  batchSize: batchSize,
 };
+const LR = 'peak learning rate (computed in TypeScript and sent with every step)';
+const BATCH = 'samples per optimizer step';
 
 /** Tiny model only: text-only symbolic pretraining, the stand-in for a base VLM's planning prior. */
 const BaseStageSchema = z
   .object({
-    enabled: z.boolean().default(true),
-    steps: nonNegativeInt.default(600),
+    enabled: z.boolean().default(true).describe('tiny only; an hf model is its own base'),
+    steps: steps.default(600).describe('optimizer steps'),
     ...OptimSchema,
-    lr: OptimSchema.lr.default(3e-3),
-    batchSize: OptimSchema.batchSize.default(64),
-    warmupSteps: nonNegativeInt.default(30),
-    /** Fraction of samples whose prompt is the teacher view (with the reference plan). */
-    teacherViewFraction: probability.default(0.3),
+    lr: OptimSchema.lr.default(3e-3).describe(LR),
+    batchSize: OptimSchema.batchSize.default(64).describe(BATCH),
+    warmupSteps: steps.default(30).describe('linear warm-up steps'),
+    teacherViewFraction: probability
+      .default(0.3)
+      .describe("fraction of prompts that are the teacher's view with the reference plan, so the frozen teacher learns to use it"),
   })
-  .strict();
+  .strict()
+  .describe("tiny only: text-only symbolic pretraining, the stand-in for a base VLM's planning prior");
 
 const SftStageSchema = z
   .object({
-    enabled: z.boolean().default(true),
-    steps: nonNegativeInt.default(300),
+    enabled: z.boolean().default(true).describe('false = no cold start (an ablation)'),
+    steps: steps.default(300).describe('optimizer steps'),
     ...OptimSchema,
-    lr: OptimSchema.lr.default(1e-3),
-    batchSize: OptimSchema.batchSize.default(64),
-    /** What the cold start teaches: the state read-out of the planning response, or perception QA. */
-    target: z.enum(['readout', 'perception-qa']).default('readout'),
-    /** Fraction of steps that replay base-stage text examples (tiny model: keeps its planning). */
-    rehearsalFraction: probability.default(0),
+    lr: OptimSchema.lr.default(1e-3).describe(LR),
+    batchSize: OptimSchema.batchSize.default(64).describe(BATCH),
+    target: z
+      .enum(['readout', 'perception-qa'])
+      .default('readout')
+      .describe('what the cold start teaches: the state read-out of the planning response (no EOS: the model continues with its plan), or perception QA'),
+    rehearsalFraction: probability.default(0).describe('fraction of steps that replay base-stage text examples (tiny model: keeps its planning)'),
     lora: LoraSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .describe('cold-start perception SFT on images');
 
 const ClipSchema = z
   .object({
-    low: z.number().min(0).default(0.2),
-    high: z.number().min(0).default(0.3),
-    dual: z.number().min(1).default(3.0),
+    low: z.number().min(0).max(1).default(0.2).describe('ratio clip below 1 (1 − low)'),
+    high: z.number().min(0).default(0.3).describe('ratio clip above 1 (1 + high)'),
+    dual: z.number().min(1).default(3.0).describe('dual-clip bound for negative advantages'),
   })
-  .strict();
+  .strict()
+  .describe('PPO-style ratio clipping');
 
 const SamplingSchema = z
   .object({
-    temperature: z.number().min(0).default(1.0),
-    topP: z.number().gt(0).max(1).default(1.0),
-    maxNewTokens: positiveInt.default(64),
+    temperature: z.number().min(0).max(10).default(1.0).describe('sampling temperature (0 = greedy)'),
+    topP: z.number().gt(0).max(1).default(1.0).describe('nucleus sampling mass'),
+    maxNewTokens: maxNewTokens.default(64).describe('decoding budget per response'),
   })
-  .strict();
+  .strict()
+  .describe('decoding settings');
 
 const OpsdStageSchema = z
   .object({
-    enabled: z.boolean().default(true),
-    steps: nonNegativeInt.default(200),
+    enabled: z.boolean().default(true).describe('on-policy self-distillation'),
+    steps: steps.default(200).describe('optimizer steps'),
     ...OptimSchema,
-    lr: OptimSchema.lr.default(1e-3),
-    schedule: z.enum(['cosine', 'constant']).default('constant'),
-    batchSize: OptimSchema.batchSize.default(32),
-    rollout: SamplingSchema.prefault({}),
-    /** Reverse KL (`sampled` official, `topk`, `full` exact) or the exact forward KL (`forward`). */
-    estimator: z.enum(['sampled', 'topk', 'full', 'forward']).default('sampled'),
-    topk: positiveInt.default(16),
+    lr: OptimSchema.lr.default(1e-3).describe(LR),
+    schedule: schedule.default('constant').describe('learning-rate schedule after warm-up'),
+    batchSize: OptimSchema.batchSize.default(32).describe(BATCH),
+    rollout: SamplingSchema.prefault({}).describe('student sampling of the on-policy responses'),
+    estimator: z
+      .enum(ESTIMATORS)
+      .default('sampled')
+      .describe('reverse KL (`sampled` official, `topk`, `full` exact) or the exact forward KL (`forward`)'),
+    topk: positiveInt.max(4096).default(16).describe('teacher tokens kept per position by the `topk` estimator'),
     clip: ClipSchema.prefault({}),
     teacher: z
       .object({
-        /** The teacher sees the reference plan in its context (official default). */
-        seesReferencePlan: z.boolean().default(true),
-        /** `frozen-base`: the base model (official); `live-student`: the current student. */
-        kind: z.enum(['frozen-base', 'live-student']).default('frozen-base'),
+        seesReferencePlan: z.boolean().default(true).describe('the teacher sees the reference plan in its context (official default)'),
+        kind: z
+          .enum(['frozen-base', 'live-student'])
+          .default('frozen-base')
+          .describe('`frozen-base`: the base model (official); `live-student`: the current student'),
       })
       .strict()
-      .prefault({}),
-    validateEvery: positiveInt.default(50),
-    checkpointEvery: positiveInt.default(50),
-    /** Sample step k+1 while the teacher worker scores step k (one update stale; PPO ratio corrects). */
-    overlap: z.boolean().default(true),
+      .prefault({})
+      .describe('the teacher that reads the symbolic state'),
+    validateEvery: positiveInt.max(MAX_STEPS).default(50).describe('steps between validations (the best checkpoint by validation macro success is the `mgsd` model)'),
+    checkpointEvery: positiveInt.max(MAX_STEPS).default(50).describe('steps between checkpoints'),
+    overlap: z
+      .boolean()
+      .default(true)
+      .describe('sample step k+1 while the teacher worker scores step k (one update stale; the PPO ratio corrects it)'),
   })
-  .strict();
+  .strict()
+  .describe('on-policy self-distillation from the teacher');
 
 const VisualSftBaselineSchema = z
   .object({
-    enabled: z.boolean().default(true),
-    /**
-     * `answer`: ground-truth answers only (the official direct-SFT format); `full`: full
-     * ground-truth responses, read-out and plan (a chain-of-thought SFT baseline).
-     */
-    target: z.enum(['answer', 'full']).default('answer'),
-    /** null = as many steps as OPSD. */
-    steps: nonNegativeInt.nullable().default(null),
+    enabled: z.boolean().default(true).describe('train the visual-SFT baseline'),
+    target: z
+      .enum(['answer', 'full'])
+      .default('answer')
+      .describe('`answer`: ground-truth answers only (the official direct-SFT format); `full`: full ground-truth responses, read-out and plan (a chain-of-thought SFT baseline)'),
+    steps: steps.nullable().default(null).describe('optimizer steps; null = as many as OPSD'),
     ...OptimSchema,
-    lr: OptimSchema.lr.default(1e-3),
-    batchSize: OptimSchema.batchSize.default(32),
+    lr: OptimSchema.lr.default(1e-3).describe(LR),
+    batchSize: OptimSchema.batchSize.default(32).describe(BATCH),
   })
-  .strict();
+  .strict()
+  .describe('SFT on ground-truth responses from images, from the cold-start checkpoint');
 
 const GrpoBaselineSchema = z
   .object({
-    enabled: z.boolean().default(false),
-    steps: nonNegativeInt.nullable().default(null),
+    enabled: z.boolean().default(false).describe('train the GRPO baseline'),
+    steps: steps.nullable().default(null).describe('optimizer steps; null = as many as OPSD'),
     ...OptimSchema,
-    lr: OptimSchema.lr.default(1e-3),
-    schedule: z.enum(['cosine', 'constant']).default('constant'),
-    batchSize: OptimSchema.batchSize.default(32),
-    groupSize: positiveInt.default(4),
-    rollout: SamplingSchema.prefault({}),
+    lr: OptimSchema.lr.default(1e-3).describe(LR),
+    schedule: schedule.default('constant').describe('learning-rate schedule after warm-up'),
+    batchSize: OptimSchema.batchSize.default(32).describe(BATCH),
+    groupSize: positiveInt.min(2).max(256).default(4).describe('responses sampled per prompt (advantages are relative within a group)'),
+    rollout: SamplingSchema.prefault({}).describe('sampling of the group responses'),
     clip: ClipSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .describe("RL on the simulator's success reward, from the cold-start checkpoint");
 
 const EvalSchema = z
   .object({
-    maxNewTokens: positiveInt.default(64),
-    /** Greedy decoding (0) as the official benchmark. */
-    temperature: z.number().min(0).default(0),
-    batchSize: positiveInt.default(128),
-    perception: z.boolean().default(true),
-    modalityGap: z.boolean().default(true),
-    /** Validation decoding during OPSD (official: T 0.6, top-p 0.95). */
+    maxNewTokens: maxNewTokens.default(64).describe('decoding budget of the benchmark'),
+    temperature: z.number().min(0).max(10).default(0).describe('0 = greedy (the official benchmark)'),
+    batchSize: batchSize.default(128).describe('prompts per generate request'),
+    perception: z.boolean().default(true).describe('perception accuracy per field on the held-out test split'),
+    modalityGap: z.boolean().default(true).describe('evaluate on the symbolic text too; report text − image'),
     // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
     // keeps the official temperature and top-p instead of falling back to the sampling defaults.
-    validation: SamplingSchema.extend({ temperature: z.number().min(0).default(0.6), topP: z.number().gt(0).max(1).default(0.95) }).prefault({}),
+    validation: SamplingSchema.extend({
+      temperature: z.number().min(0).max(10).default(0.6).describe('sampling temperature (0 = greedy)'),
+      topP: z.number().gt(0).max(1).default(0.95).describe('nucleus sampling mass'),
+    })
+      .prefault({})
+      .describe('OPSD validation decoding (official: T 0.6, top-p 0.95)'),
   })
-  .strict();
+  .strict()
+  .describe('the benchmark every model is evaluated on');
 
-export const ExperimentConfigSchema = z
+const ConfigObject = z
   .object({
-    name: z.string().min(1).default('experiment'),
-    seed: seedSchema.default(0),
-    /** Prompt profile: `paper` (official structure, Qwen3-VL) or `compact` (tiny model). */
-    profile: z.enum(['paper', 'compact']).default('paper'),
+    name: z.string().min(1).default('experiment').describe('run name (default run directory `runs/<name>-seed<seed>`)'),
+    seed: seedSchema.default(0).describe('the one seed: datasets, batches, sampling and initialisation all derive from it'),
+    profile: z.enum(['paper', 'compact']).default('paper').describe('prompt profile: `paper` (official structure, Qwen3-VL) or `compact` (tiny model)'),
     tasks: TasksSchema,
     data: DataSchema.prefault({}),
     parser: ParserSchema.prefault({}),
@@ -320,14 +373,16 @@ export const ExperimentConfigSchema = z
         opsd: OpsdStageSchema.prefault({}),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('the training pipeline, in order'),
     baselines: z
       .object({
         visualSft: VisualSftBaselineSchema.prefault({}),
         grpo: GrpoBaselineSchema.prefault({}),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('the comparison models'),
     eval: EvalSchema.prefault({}),
     reportTo: z
       .array(z.enum(['tensorboard', 'wandb', 'mlflow']))
@@ -348,44 +403,46 @@ export const ExperimentConfigSchema = z
       .prefault({})
       .describe('Stage reuse across runs (docs/experiments.md).'),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    if (config.model.kind === 'hf' && config.model.path === null) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['model', 'path'],
-        message: 'model.kind "hf" needs model.path (a hub id such as Qwen/Qwen3-VL-4B-Instruct or a local directory)',
-      });
-    }
-    if (config.model.kind === 'hf' && config.stages.base.enabled) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stages', 'base', 'enabled'],
-        message: 'the text-only base stage exists only for the tiny model; a pretrained hf model is its own base. Set it to false',
-      });
-    }
-    if (config.stages.sft.rehearsalFraction > 0 && !(config.model.kind === 'tiny' && config.stages.base.enabled)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stages', 'sft', 'rehearsalFraction'],
-        message: 'rehearsal replays the tiny base stage; it needs model.kind "tiny" with stages.base.enabled',
-      });
-    }
-    if (config.model.kind === 'tiny' && config.stages.sft.lora.enabled) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stages', 'sft', 'lora', 'enabled'],
-        message: 'LoRA is only available for hf models; the tiny model trains all its weights',
-      });
-    }
-    if (config.data.renderStyle === 'compact' && config.data.imageSizePx % config.model.tiny.patchPx !== 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['data', 'imageSizePx'],
-        message: `imageSizePx (${config.data.imageSizePx}) must be a multiple of model.tiny.patchPx (${config.model.tiny.patchPx})`,
-      });
-    }
-  });
+  .strict();
+
+/** The whole experiment configuration (a preset, then `--set` overrides). */
+export const ExperimentConfigSchema = ConfigObject.superRefine((config, ctx) => {
+  if (config.model.kind === 'hf' && config.model.path === null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'path'],
+      message: 'model.kind "hf" needs model.path (a hub id such as Qwen/Qwen3-VL-4B-Instruct or a local directory)',
+    });
+  }
+  if (config.model.kind === 'hf' && config.stages.base.enabled) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stages', 'base', 'enabled'],
+      message: 'the text-only base stage exists only for the tiny model; a pretrained hf model is its own base. Set it to false',
+    });
+  }
+  if (config.stages.sft.rehearsalFraction > 0 && !(config.model.kind === 'tiny' && config.stages.base.enabled)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stages', 'sft', 'rehearsalFraction'],
+      message: 'rehearsal replays the tiny base stage; it needs model.kind "tiny" with stages.base.enabled',
+    });
+  }
+  if (config.model.kind === 'tiny' && config.stages.sft.lora.enabled) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stages', 'sft', 'lora', 'enabled'],
+      message: 'LoRA is only available for hf models; the tiny model trains all its weights',
+    });
+  }
+  if (config.data.renderStyle === 'compact' && config.data.imageSizePx % config.model.tiny.patchPx !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['data', 'imageSizePx'],
+      message: `imageSizePx (${config.data.imageSizePx}) must be a multiple of model.tiny.patchPx (${config.model.tiny.patchPx})`,
+    });
+  }
+});
 
 export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
 export type TaskConfig = z.infer<typeof TaskSchema>;

@@ -32,9 +32,9 @@ import { RunDir } from './run-dir.js';
 import { readRunFile } from './run-files.js';
 import { LOCK_FILE, withRunLock } from './run-lock.js';
 import { RunState } from './run-state.js';
+import { MODEL_STAGES, type ModelName, STAGE } from '../names.js';
 
-/** The trained models of a run, by the stage whose checkpoint they are. */
-export const MODEL_STAGES: Record<string, string> = { base: 'base', sft: 'sft', mgsd: 'opsd', 'visual-sft': 'visual-sft', grpo: 'grpo' };
+export { MODEL_STAGES } from '../names.js';
 
 /** What to evaluate. */
 export interface EvaluateRunRequest {
@@ -127,7 +127,7 @@ function defaultDataset(run: RunDir, config: ExperimentConfig): string {
 
 /** The checkpoint of `model` in `run` (null = the configured pretrained model), or a directory. */
 export function checkpointOf(run: RunDir, config: ExperimentConfig, model: string): string | null {
-  const stage = MODEL_STAGES[model];
+  const stage = Object.hasOwn(MODEL_STAGES, model) ? MODEL_STAGES[model as ModelName] : undefined;
   if (stage === undefined) {
     const path = isAbsolute(model) ? model : resolve(model);
     if (existsSync(path)) return assertCheckpointDir(path, `--model ${model}`);
@@ -135,7 +135,7 @@ export function checkpointOf(run: RunDir, config: ExperimentConfig, model: strin
       hint: `Use one of ${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory under ${run.root}/checkpoints.`,
     });
   }
-  if (stage === 'base' && config.model.kind === 'hf') return null;
+  if (stage === STAGE.base && config.model.kind === 'hf') return null;
   const finished = new RunState(run).get(stage);
   if (finished === null) {
     const done = Object.keys(run.readState().stages);

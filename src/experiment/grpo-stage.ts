@@ -8,25 +8,26 @@ import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
+import { STAGE } from '../names.js';
 
-export const GRPO_ROLE = 'grpo';
+export const GRPO_ROLE = STAGE.grpo;
 
 /** Runs (or resumes, or skips) the GRPO baseline from `from`. */
 export async function runGrpoPipelineStage(context: PipelineContext, from: FinishedStage | null): Promise<FinishedStage> {
-  const finished = context.state.get('grpo');
+  const finished = context.state.get(STAGE.grpo);
   if (finished) return finished;
   const { config, services } = context;
   const settings = config.baselines.grpo;
   const steps = settings.steps ?? config.stages.opsd.steps;
   const worker = workerFor(context, 'baseline');
-  const runtime = openStage(services, 'grpo', steps, worker, GRPO_ROLE);
+  const runtime = openStage(services, STAGE.grpo, steps, worker, GRPO_ROLE);
   const init = runtime.resumed?.dir ?? from?.checkpoint ?? null;
   await worker.load(
     loadRequest(config, GRPO_ROLE, init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }, { restoreOptimizer: runtime.resumed !== null }),
   );
   const outcome = await runGrpoStage(
     {
-      stage: 'grpo',
+      stage: STAGE.grpo,
       worker,
       role: GRPO_ROLE,
       records: context.splits.train,
@@ -47,8 +48,8 @@ export async function runGrpoPipelineStage(context: PipelineContext, from: Finis
     runtime.io,
   );
   runtime.close({ steps: outcome.stepsDone });
-  if (outcome.interrupted) throw interrupted('grpo', outcome.stepsDone, services.run.root);
+  if (outcome.interrupted) throw interrupted(STAGE.grpo, outcome.stepsDone, services.run.root);
   const result = { stepsDone: outcome.stepsDone, checkpoint: runtime.checkpoints.latest()!.dir };
-  context.state.finish('grpo', result);
+  context.state.finish(STAGE.grpo, result);
   return result;
 }

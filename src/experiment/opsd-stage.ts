@@ -14,6 +14,7 @@ import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
+import { STAGE } from '../names.js';
 
 export const TEACHER_ROLE = 'teacher';
 const LIVE_TEACHER_ROLE = 'live-teacher';
@@ -26,12 +27,12 @@ export async function loadFrozenTeacher(context: PipelineContext, base: Finished
 
 /** Runs (or resumes, or skips) OPSD from the cold-start checkpoint `from`. */
 export async function runOpsdPipelineStage(context: PipelineContext, from: FinishedStage | null): Promise<FinishedStage> {
-  const finished = context.state.get('opsd');
+  const finished = context.state.get(STAGE.opsd);
   if (finished) return finished;
   const { config, services } = context;
   const settings = config.stages.opsd;
   const student = workerFor(context, 'student');
-  const runtime = openStage(services, 'opsd', settings.steps, student, 'student');
+  const runtime = openStage(services, STAGE.opsd, settings.steps, student, 'student');
   const init = runtime.resumed?.dir ?? from?.checkpoint ?? null;
   await student.load(
     loadRequest(config, 'student', init === null ? null : checkpointPath(context, init), { weightDecay: settings.weightDecay }, { restoreOptimizer: runtime.resumed !== null }),
@@ -42,7 +43,7 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
   const validationContext = evalContext(context.evaluation, { name: 'student', worker: student, role: 'student' });
   const outcome = await runDistillStage(
     {
-      stage: 'opsd',
+      stage: STAGE.opsd,
       student,
       studentRole: 'student',
       teacher,
@@ -77,7 +78,7 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
         });
         const score = summary.macro.success;
         const perTask = Object.fromEntries(summary.tasks.map((task) => [`val_${task.task}`, task.levelBalanced.success]));
-        runtime.logs.metrics.append([{ stage: 'opsd', step: stepsDone, kind: 'validation', val_macro_success: score, ...perTask }]);
+        runtime.logs.metrics.append([{ stage: STAGE.opsd, step: stepsDone, kind: 'validation', val_macro_success: score, ...perTask }]);
         const isBest = score > bestScore;
         if (isBest) bestScore = score;
         return isBest;
@@ -87,10 +88,10 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
     runtime.io,
   );
   runtime.close({ steps: outcome.stepsDone, best_val_success: bestScore });
-  if (outcome.interrupted) throw interrupted('opsd', outcome.stepsDone, services.run.root);
+  if (outcome.interrupted) throw interrupted(STAGE.opsd, outcome.stepsDone, services.run.root);
   const chosen = runtime.checkpoints.best() ?? runtime.checkpoints.latest()!;
   const result = { stepsDone: outcome.stepsDone, checkpoint: chosen.dir };
-  context.state.finish('opsd', result);
+  context.state.finish(STAGE.opsd, result);
   return result;
 }
 

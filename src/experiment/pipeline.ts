@@ -29,6 +29,7 @@ import { RunReuse } from './stage-reuse.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
+import { MODEL, STAGE } from '../names.js';
 
 /** What `runPipeline` needs. */
 export interface PipelineRequest {
@@ -158,21 +159,21 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   const baseline: EvaluationPlan = { inputs: ['image', 'text'], perception: config.eval.perception };
   const full: EvaluationPlan = { inputs: config.eval.modalityGap ? ['image', 'text'] : ['image'], perception: config.eval.perception };
   const { reuse } = context;
-  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage('base', () => alone(context, () => runBaseStage(context))) : null;
+  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage(STAGE.base, () => alone(context, () => runBaseStage(context))) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
   const baseEvaluation = branch(
-    teacherReady.then(() => reuse.evaluation('base', baseline, () => evaluateModel(context.evaluation, { name: 'base', worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline))),
+    teacherReady.then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline))),
   );
-  const sft = config.stages.sft.enabled ? await reuse.stage('sft', () => runColdStartStage(context, base)) : base;
+  const sft = config.stages.sft.enabled ? await reuse.stage(STAGE.sft, () => runColdStartStage(context, base)) : base;
   const evaluations: Array<[string, ModelEvaluation]> = [];
-  const sftEvaluation = config.stages.sft.enabled ? await evaluateCheckpoint(context, 'sft', sft, full) : null;
+  const sftEvaluation = config.stages.sft.enabled ? await evaluateCheckpoint(context, MODEL.sft, sft, full) : null;
   const baselines = branch(runBaselines(context, sft));
   await teacherReady;
-  const mgsd = config.stages.opsd.enabled ? await reuse.stage('opsd', () => runOpsdPipelineStage(context, sft)) : null;
-  const mgsdEvaluation = mgsd === null ? null : await evaluateCheckpoint(context, 'mgsd', mgsd, full);
-  evaluations.push(['base', await baseEvaluation]);
-  if (sftEvaluation) evaluations.push(['sft', sftEvaluation]);
-  if (mgsdEvaluation) evaluations.push(['mgsd', mgsdEvaluation]);
+  const mgsd = config.stages.opsd.enabled ? await reuse.stage(STAGE.opsd, () => runOpsdPipelineStage(context, sft)) : null;
+  const mgsdEvaluation = mgsd === null ? null : await evaluateCheckpoint(context, MODEL.mgsd, mgsd, full);
+  evaluations.push([MODEL.base, await baseEvaluation]);
+  if (sftEvaluation) evaluations.push([MODEL.sft, sftEvaluation]);
+  if (mgsdEvaluation) evaluations.push([MODEL.mgsd, mgsdEvaluation]);
   evaluations.push(...(await baselines));
   return evaluations;
 }
@@ -197,14 +198,14 @@ async function runBaselines(context: PipelineContext, from: FinishedStage | null
   const plan: EvaluationPlan = { inputs: ['image'], perception: context.config.eval.perception };
   const out: Array<[string, ModelEvaluation]> = [];
   if (baselines.visualSft.enabled) {
-    const stage = await context.reuse.stage('visual-sft', () => runVisualSftStage(context, from));
+    const stage = await context.reuse.stage(STAGE.visualSft, () => runVisualSftStage(context, from));
     // A direct-answer model writes no read-out: there is no perception to grade.
     const visualPlan = { ...plan, perception: plan.perception && baselines.visualSft.target === 'full' };
-    out.push(['visual-sft', await evaluateCheckpoint(context, 'visual-sft', stage, visualPlan, 'baseline')]);
+    out.push([MODEL.visualSft, await evaluateCheckpoint(context, MODEL.visualSft, stage, visualPlan, 'baseline')]);
   }
   if (baselines.grpo.enabled) {
-    const stage = await context.reuse.stage('grpo', () => runGrpoPipelineStage(context, from));
-    out.push(['grpo', await evaluateCheckpoint(context, 'grpo', stage, plan, 'baseline')]);
+    const stage = await context.reuse.stage(STAGE.grpo, () => runGrpoPipelineStage(context, from));
+    out.push([MODEL.grpo, await evaluateCheckpoint(context, MODEL.grpo, stage, plan, 'baseline')]);
   }
   return out;
 }

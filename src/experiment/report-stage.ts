@@ -25,6 +25,7 @@ import { type ChangedKey, formatChanges } from './config-diff.js';
 import { diagnosticSections } from './report-diagnostics.js';
 import { RunManifestSchema } from './run-files.js';
 import { RunState } from './run-state.js';
+import { BASELINE_MODELS, MODEL, resultKey, STAGE } from '../names.js';
 
 const SAMPLE_SIZE_PX = 192;
 
@@ -105,7 +106,10 @@ export function findings(results: ResultsFile): string[] {
   const m = results.macro;
   const out: string[] = [];
   const fmt = (key: string) => (m[key] === undefined ? 'n/a' : `${(m[key]! * 100).toFixed(1)}%`);
-  const chain = ['base/image', 'sft/image', 'mgsd/image', 'base/text'].filter((key) => m[key] !== undefined);
+  const mgsdImage = resultKey(MODEL.mgsd, 'image');
+  const chain = [resultKey(MODEL.base, 'image'), resultKey(MODEL.sft, 'image'), mgsdImage, resultKey(MODEL.base, 'text')].filter(
+    (key) => m[key] !== undefined,
+  );
   if (chain.length >= 2) {
     const holds = chain.every((key, i) => i === 0 || m[chain[i - 1]!]! <= m[key]!);
     out.push(`Ordering ${chain.join(' ≤ ')}: ${chain.map(fmt).join(' → ')} (${holds ? 'holds' : 'does not hold'}).`);
@@ -113,10 +117,10 @@ export function findings(results: ResultsFile): string[] {
   if (results.gap_closed !== null) {
     out.push(`OPSD closed ${(results.gap_closed * 100).toFixed(0)}% of the gap between sft/image and base/text (target ≥ 50%).`);
   }
-  for (const baseline of ['visual-sft', 'grpo']) {
-    const key = `${baseline}/image`;
-    if (m[key] !== undefined && m['mgsd/image'] !== undefined) {
-      out.push(`mgsd/image ${fmt('mgsd/image')} vs ${key} ${fmt(key)}: mgsd is ${m['mgsd/image']! > m[key]! ? 'ahead' : 'not ahead'}.`);
+  for (const baseline of BASELINE_MODELS) {
+    const key = resultKey(baseline, 'image');
+    if (m[key] !== undefined && m[mgsdImage] !== undefined) {
+      out.push(`${mgsdImage} ${fmt(mgsdImage)} vs ${key} ${fmt(key)}: mgsd is ${m[mgsdImage]! > m[key]! ? 'ahead' : 'not ahead'}.`);
     }
   }
   for (const [model, gap] of Object.entries(results.modality_gap)) {
@@ -140,20 +144,20 @@ function curves(run: RunDir): ReportFigure[] {
     if (present.length === 0) return;
     figures.push({ caption: title, file, content: { kind: 'svg', svg: lineChartSvg(present, { title, xLabel: 'training step of the stage', yLabel, ...(yRange ? { yRange } : {}) }) } });
   };
-  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss (nats per target token)', ['base', 'sft', 'visual-sft'].map((s) => series(s, 'loss')));
-  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats per response token', [series('opsd', 'kl'), series('opsd', 'log_ratio_mean')]);
+  add('loss-supervised.svg', 'Supervised stages: training loss', 'loss (nats per target token)', [STAGE.base, STAGE.sft, STAGE.visualSft].map((s) => series(s, 'loss')));
+  add('opsd-kl.svg', 'OPSD: reverse KL / log-ratio', 'nats per response token', [series(STAGE.opsd, 'kl'), series(STAGE.opsd, 'log_ratio_mean')]);
   add(
     'opsd-reward.svg',
     'OPSD: rollout success (logged) and validation macro success',
     'success (fraction of puzzles)',
-    [series('opsd', 'reward_success'), series('opsd', 'val_macro_success', (r) => r.kind === 'validation'), series('grpo', 'reward_success')],
+    [series(STAGE.opsd, 'reward_success'), series(STAGE.opsd, 'val_macro_success', (r) => r.kind === 'validation'), series(STAGE.grpo, 'reward_success')],
     [0, 1],
   );
   // The update monitor: a run whose weights barely move (bf16 masters at a small lr) shows here.
-  const trained = ['base', 'sft', 'visual-sft', 'opsd', 'grpo'];
+  const trained = Object.values(STAGE);
   add('update-changed.svg', 'Update monitor: share of weights changed per step', 'share of trainable weights', trained.map((s) => series(s, 'update_changed_fraction')), [0, 1]);
   add('update-rel-norm.svg', 'Update monitor: ‖Δθ‖ / ‖θ‖ per step', '‖Δθ‖ / ‖θ‖ (all trainable weights)', trained.map((s) => series(s, 'update_rel_norm')));
-  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats per token', ['readout', 'plan', 'answer'].map((s) => series('opsd', `log_ratio_${s}`)));
+  add('opsd-segments.svg', 'OPSD: teacher − student log-ratio by response segment', 'nats per token', ['readout', 'plan', 'answer'].map((s) => series(STAGE.opsd, `log_ratio_${s}`)));
   return figures;
 }
 

@@ -38,7 +38,7 @@ describe('stage keys', () => {
     for (const changed of [keysOf(['seed=1']), keysOf([], 'd1')]) {
       for (const stage of ['base', 'sft', 'opsd', 'visual-sft'] as const) expect(changed.keys[stage]).not.toBe(reference.keys[stage]);
     }
-    const neutral = keysOf(['name=other', 'backend.requestTimeoutMs=5', 'reuse.cacheDir=/elsewhere', 'data.cacheDir=/x', 'reportTo=[tensorboard]']);
+    const neutral = keysOf(['name=other', 'backend.requestTimeoutMs=5000', 'reuse.cacheDir=/elsewhere', 'data.cacheDir=/x', 'reportTo=[tensorboard]']);
     expect(neutral.keys).toEqual(reference.keys);
   });
 

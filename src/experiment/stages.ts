@@ -18,6 +18,7 @@ import type { ExperimentConfig } from './config.js';
 import { type PipelineContext, workerFor } from './context.js';
 import type { FinishedStage } from './run-state.js';
 import { runSupervisedPipelineStage } from './supervised-stages.js';
+import { STAGE } from '../names.js';
 
 /** The full ground-truth response of a record (read-out, plan sentence, answer). */
 function targetOf(record: DataRecord, profile: PromptProfile): string {
@@ -28,7 +29,7 @@ function targetOf(record: DataRecord, profile: PromptProfile): string {
 export function runBaseStage(context: PipelineContext): Promise<FinishedStage> {
   const { config } = context;
   return runSupervisedPipelineStage(context, {
-    stage: 'base',
+    stage: STAGE.base,
     worker: workerFor(context, 'student'),
     role: 'student',
     from: null,
@@ -58,7 +59,7 @@ export function runColdStartStage(context: PipelineContext, base: FinishedStage 
   const { config } = context;
   const settings = config.stages.sft;
   return runSupervisedPipelineStage(context, {
-    stage: 'sft',
+    stage: STAGE.sft,
     worker: workerFor(context, 'student'),
     role: 'student',
     from: base?.checkpoint ?? null,
@@ -83,9 +84,9 @@ export function runVisualSftStage(context: PipelineContext, from: FinishedStage 
   const { config } = context;
   const settings = config.baselines.visualSft;
   return runSupervisedPipelineStage(context, {
-    stage: 'visual-sft',
+    stage: STAGE.visualSft,
     worker: workerFor(context, 'baseline'),
-    role: 'visual-sft',
+    role: STAGE.visualSft,
     from: from?.checkpoint ?? null,
     withLora: false,
     settings: { ...settings, steps: settings.steps ?? config.stages.opsd.steps },

@@ -7,11 +7,11 @@
  */
 import type { WorkerHandle } from '../backend/client.js';
 import type { Tensor } from '../backend/codec.js';
-import type { ArgsOf } from '../backend/protocol.js';
+import { type ArgsOf, type Estimator, SCORE_MODES, WIRE_TEACHER_TENSORS } from '../backend/protocol.js';
 import type { ChatView } from '../chat.js';
 import type { RolloutBatch } from '../rollout/types.js';
 
-export type Estimator = 'sampled' | 'topk' | 'full' | 'forward';
+export type { Estimator };
 
 /** Where the teacher runs. */
 export type TeacherSource = { kind: 'worker'; worker: WorkerHandle; role: string } | { kind: 'in-process'; role: string };
@@ -29,7 +29,8 @@ export interface TeacherPayload {
   entropyMean: number | null;
 }
 
-const SCORE_MODE = { sampled: 'token', topk: 'topk', full: 'full', forward: 'full' } as const;
+/** The `score` mode that yields what each estimator's wire teacher must send. */
+const SCORE_MODE = { sampled: 'token', topk: 'topk', full: 'full', forward: 'full' } as const satisfies Record<Estimator, (typeof SCORE_MODES)[number]>;
 
 /** Scores `rollouts` under the teacher's views (or prepares the in-process request). */
 export async function teacherPayload(
@@ -48,9 +49,15 @@ export async function teacherPayload(
     { response_ids: rollouts.responseIds, response_mask: rollouts.responseMask },
   );
   const { logprobs, entropy, topk_ids: topkIds, topk_logprobs: topkLogprobs, full_logprobs: fullLogprobs } = reply.tensors;
+  const scored: TeacherPayload['tensors'] = {
+    teacher_logprobs: logprobs,
+    teacher_topk_ids: topkIds,
+    teacher_topk_logprobs: topkLogprobs,
+    teacher_full_logprobs: fullLogprobs,
+  };
+  // Token log-probs always travel (for metrics); the rest only as the contract's estimator needs.
   const tensors: TeacherPayload['tensors'] = { teacher_logprobs: logprobs };
-  if (estimator === 'topk') Object.assign(tensors, { teacher_topk_ids: topkIds, teacher_topk_logprobs: topkLogprobs });
-  if (estimator === 'full' || estimator === 'forward') Object.assign(tensors, { teacher_full_logprobs: fullLogprobs });
+  for (const name of WIRE_TEACHER_TENSORS[estimator]) Object.assign(tensors, { [name]: scored[name] });
   return { teacher: { source: 'wire' }, tensors, entropyMean: maskedMean(entropy, rollouts.responseMask) };
 }
 

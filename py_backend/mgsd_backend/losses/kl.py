@@ -32,7 +32,6 @@ import torch
 from .pg import ClipParams, clipped_surrogate
 
 REST_FLOOR = 1e-6
-ESTIMATORS = ("sampled", "topk", "full", "forward")
 
 
 def sampled_surrogate(student_logprobs_N: torch.Tensor, teacher_logprobs_N: torch.Tensor,

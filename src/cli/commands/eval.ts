@@ -10,6 +10,7 @@ import { formatSummaryTable } from '../../eval/summary-table.js';
 import { evaluateRun, MODEL_STAGES } from '../../experiment/evaluate-run.js';
 import { stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
+import { MODEL } from '../../names.js';
 
 const EvalOptions = z.object({
   run: z.string(),
@@ -24,7 +25,7 @@ export function evalCommand(): Command {
   return new Command('eval')
     .description("evaluate a run's model on a dataset (default: the run's own test split) and print the table")
     .requiredOption('--run <dir>', 'a run directory written by `mgsd run`')
-    .option('--model <name|dir>', `${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory`, 'mgsd')
+    .option('--model <name|dir>', `${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory`, MODEL.mgsd)
     .option('--dataset <dir>', 'dataset directory (e.g. from `mgsd data import`); default: the run\'s dataset')
     .addOption(new Option('--split <split>', 'which split of the dataset').choices(SPLITS).default('test'))
     .addOption(new Option('--input <kind>', 'show the puzzle as the image, or as symbolic text').choices(['image', 'text']).default('image'))
