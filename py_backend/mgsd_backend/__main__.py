@@ -7,6 +7,10 @@ this worker starts never inherit it. The heartbeat (`heartbeat.py`) starts befor
 Thread settings are applied BEFORE torch is imported (OpenMP and MKL read their environment once):
 torch and MKL share one OpenMP pool of `--threads` threads, and numpy's own OpenBLAS pool is kept
 at one thread, so two pools never each run `--threads` threads on the same cores.
+
+In a rank group (`WORLD_SIZE` > 1 in the environment, docs/scale-out.md) every rank starts here:
+the gloo group is created first (all ranks meet), then rank 0 serves the socket and the others
+follow it. A rank whose peer died or hung exits with status 70 (`group.context.PEER_LOST_EXIT_CODE`).
 """
 
 from __future__ import annotations
@@ -85,7 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
 
+    from .group import GroupError, PeerLost, init_from_env
+    from .group.context import PEER_LOST_EXIT_CODE
     from .server import Server, ServerOptions
+
+    try:
+        group = init_from_env()
+    except (GroupError, RuntimeError, ValueError) as error:
+        logging.getLogger("mgsd_backend").error("cannot join the rank group: %s", error)
+        return _exit(2)
 
     options = ServerOptions(
         endpoint=args.endpoint,
@@ -94,7 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         max_message_bytes=int(args.max_message_mib * (1 << 20)),
         parent_pid=args.parent_pid,
     )
-    code = Server(options).run()
+    server = Server(options, group=group)
+    try:
+        code = server.run() if group.is_leader else server.follow()
+    except PeerLost as error:
+        logging.getLogger("mgsd_backend").error("%s; exiting (status %d)", error, PEER_LOST_EXIT_CODE)
+        code = PEER_LOST_EXIT_CODE
+    return _exit(code)
+
+
+def _exit(code: int) -> int:
     # NOTE: skip interpreter teardown (~0.7 s of torch destructors): the reply is flushed (the
     # socket lingered on close), models persist only through `save`, and the OS frees the rest.
     logging.shutdown()

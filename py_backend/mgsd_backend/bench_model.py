@@ -9,11 +9,16 @@ import), on the default tiny model (d 128, 4 layers, 40×40 images → 25 visual
   teacher-side `score` (token mode) those wire steps need. Sequences are compact-length: a
   38-token prompt (25 visual) + a 40-token response ≈ 78 tokens.
 
+- rank groups (`--ranks-list 1,2`, bench_group.py): `sft_step` steps/s at batch 64 of a group of
+  N single-thread rank processes (rows split, gradients all-reduced over gloo), and its speedup
+  over one rank.
+
 Each figure is the median over `--steps` timed repetitions after 2 warm-up ones, per second of
 wall time; `*_per_cpu_s` figures divide by this process's CPU time instead (all its threads), so
 at 1 thread they are robust to other load on a shared machine (at 2 threads they are not a
 speed: both threads' CPU seconds count). The last stdout line is one JSON object:
-`{"threads": {"1": {...}, "2": {...}}, ...}` (what `npm run bench:model` reads).
+`{"threads": {"1": {...}, "2": {...}}, "ranks": {"1": {...}, "2": {...}}, ...}` (what
+`npm run bench:model` reads).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads-list", default="1,2", help="thread counts, one fresh process each (default 1,2)")
     parser.add_argument("--threads", type=int, default=None, help="run in this process with N threads (internal)")
     parser.add_argument("--steps", type=int, default=8, help="timed repetitions per figure (default 8)")
+    parser.add_argument("--ranks-list", default="1,2", help="rank-group sizes for the sft_step figure ('' skips it)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         print(json.dumps(run_one(args.threads, args.steps)))
@@ -49,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"bench_model: the {threads}-thread run failed (exit {child.returncode}); see above")
         results[str(threads)] = json.loads(child.stdout.strip().splitlines()[-1])
         print(f"threads={threads}: {results[str(threads)]}", file=sys.stderr)
-    print(json.dumps({"bench": "model", "threads": results, "cpu_count": os.cpu_count()}))
+    from .bench_group import run_groups
+
+    ranks = run_groups([int(r) for r in args.ranks_list.split(",") if r], args.steps) if args.ranks_list else {}
+    print(json.dumps({"bench": "model", "threads": results, "ranks": ranks, "cpu_count": os.cpu_count()}))
     return 0
 
 

@@ -68,8 +68,10 @@ LAYOUTS = ("full", "dcp", "hub")
 
 
 def default_layout(model: PolicyModel) -> str:
-    """`dcp` under a process group (sharded or replicated weights, resumable at any N), else `full`."""
-    return "dcp" if fsdp.is_distributed() and model.module() is not None else "full"
+    """`dcp` for weights sharded across a process group, else `full` (rank 0 writes replicated weights
+    and their optimizer whole: resumable at any N too, and the layout the tiny groups' resume is
+    tested with)."""
+    return "dcp" if fsdp.is_distributed() and model.shards_parameters else "full"
 
 
 def save_any(directory: str | Path, model: PolicyModel, optimizer: torch.optim.Optimizer | None, step: int,

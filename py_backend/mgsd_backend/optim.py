@@ -10,6 +10,9 @@
   param group before stepping.
 - A NaN/inf loss or gradient norm raises `NonFiniteLoss` before `optimizer.step()`: the weights
   and the optimizer state stay exactly as they were, and the gradients are cleared.
+- In a rank group (group/), `loss` is this rank's share of the global token-mean (None when the
+  rank has no rows), and `reduce_grads` sums the gradients over the ranks after backward, so the
+  clip sees the global gradient norm and every replica takes the same step.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import logging
 
 import torch
+
+from collections.abc import Callable
 
 from .errors import NonFiniteLoss, RequestError
 
@@ -60,19 +65,22 @@ def set_hyperparameters(optimizer: torch.optim.Optimizer, betas: tuple[float, fl
         group["weight_decay"] = weight_decay if group.get("decay", True) else 0.0
 
 
-def apply_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-                 lr: float, grad_clip: float, where: str) -> float:
-    """backward → clip the grad norm to `grad_clip` → step at `lr`. Returns the pre-clip grad norm.
-
-    `where` (op and role) goes into the NonFiniteLoss message."""
+def apply_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, loss: torch.Tensor | None,
+                 lr: float, grad_clip: float, where: str,
+                 reduce_grads: Callable[[list[torch.nn.Parameter]], None] | None = None) -> float:
+    """backward → (reduce over ranks) → clip the grad norm to `grad_clip` → step at `lr`. Returns
+    the pre-clip grad norm. `where` (op and role) goes into the NonFiniteLoss message."""
     optimizer.zero_grad(set_to_none=True)
-    if not bool(torch.isfinite(loss.detach())):
+    if loss is not None and not bool(torch.isfinite(loss.detach())):
         raise NonFiniteLoss(f"{where}: the loss is {float(loss.detach()):g}; no update was made (weights unchanged)",
                             hint="Lower the learning rate, or check the inputs (empty targets, inf log-probs).")
-    if not loss.requires_grad:
+    if loss is not None and not loss.requires_grad:
         raise RequestError(f"{where}: the loss does not depend on any trainable parameter",
                            hint="The batch may have no response tokens; send at least one real token.")
-    loss.backward()
+    if loss is not None:
+        loss.backward()
+    if reduce_grads is not None:
+        reduce_grads(params)
     return finish_update(params, optimizer, lr, grad_clip, where)
 
 
@@ -90,3 +98,18 @@ def finish_update(params: list[torch.nn.Parameter], optimizer: torch.optim.Optim
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return float(grad_norm)
+
+
+def all_reduce_gradients(params: list[torch.nn.Parameter], all_reduce_sum_: Callable[[torch.Tensor], object]) -> None:
+    """Sums every parameter's gradient over the ranks (replicated weights, DDP semantics) in one
+    flat all-reduce; a rank without a gradient (no rows) contributes zeros. `all_reduce_sum_`
+    sums a tensor in place over the group (group.Group.all_reduce_sum_)."""
+    if not params:
+        return
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    all_reduce_sum_(flat)
+    offset = 0
+    for p in params:
+        size = p.numel()
+        p.grad = flat[offset:offset + size].view_as(p).clone()
+        offset += size

@@ -11,6 +11,11 @@ Any exception in a handler becomes an error reply (`code`, `message`, `op`, `hin
 and the server keeps serving. The process exits on `stop`, when its client disconnects (the
 ROUTER closed), and when its parent process dies (a watchdog thread, which works even while an op
 is busy). Logs go to stderr; nothing is printed on stdout.
+
+Rank groups (group/): only rank 0 runs `run()`; model ops and `set_threads` go through a
+`group.serve.Dispatcher` (with one rank its collectives return at once), which fans them out to
+ranks > 0 — those run `follow()` — and merges their replies. A `PeerLost` (a peer died or hung
+in a collective) is not answered: it ends the process, and the orchestrator reports the rank.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ import zmq.utils.monitor
 
 from . import wire
 from .errors import RequestError, explain
+from .group import Group, PeerLost, solo
+from .group.agree import RankFailed
+from .group.serve import Dispatcher
 from .protocol import MODEL_OPS, PROTOCOL_VERSION, Op
 from .validate import validate_request
 
@@ -61,10 +69,12 @@ class ServerOptions:
 class Server:
     """One worker process's server. `run()` blocks until stop, disconnect or parent death."""
 
-    def __init__(self, options: ServerOptions, worker_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(self, options: ServerOptions, worker_factory: Callable[[], Any] | None = None,
+                 group: Group | None = None) -> None:
         self.options = options
         self.started = time.monotonic()
-        self._worker_factory, self._worker_error = _worker_factory(options.threads, worker_factory)
+        self.group = group or solo()
+        self._worker_factory, self._worker_error = _worker_factory(options.threads, worker_factory, self.group)
         self._worker: Any = None
         self._stopping = False
         self._handlers: dict[Op, Handler] = {
@@ -75,6 +85,7 @@ class Server:
         }
         for op in MODEL_OPS:
             self._handlers[op] = self._model_handler(op)
+        self._dispatcher = Dispatcher(self.group, self._run_local, self._pad_values)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -96,6 +107,12 @@ class Server:
             # NOTE: the stop reply must leave before the process exits; close blocks only until it
             # is flushed, and an overloaded machine can take seconds to schedule the IO thread.
             sock.close(linger=STOP_REPLY_LINGER_MS if self._stopping else 0)
+
+    def follow(self) -> int:
+        """Ranks > 0: serve rank 0's fanned-out ops until it stops (no socket of their own)."""
+        if self.options.parent_pid is not None:
+            start_parent_watchdog(self.options.parent_pid)
+        return self._dispatcher.follow()
 
     def _loop(self, sock: zmq.Socket, monitor: zmq.Socket) -> int:
         poller = zmq.Poller()
@@ -127,7 +144,11 @@ class Server:
             "threads": torch.get_num_threads(),
             "model_ops": self._worker_error is None,
             "model_ops_error": self._worker_error,
+            "ranks": self._ranks(),
         }
+
+    def _ranks(self) -> list[dict[str, int]]:
+        return [{"rank": rank, "pid": pid} for rank, pid in enumerate(self.group.pids)]
 
     # ---- one message -----------------------------------------------------------------------
     def handle(self, frames: list[Any]) -> list[Any]:
@@ -147,14 +168,19 @@ class Server:
             op = header["op"]
             tensors = wire.decode(frames[1:])
             known = validate_request(op, header["args"], tensors)
-            result, out = self._handlers[known](header["args"], tensors)
+            if known in (Op.PING, Op.ECHO, Op.STOP):
+                result, out = self._handlers[known](header["args"], tensors)
+            else:  # every rank runs it (one rank: the same path, collectives return at once)
+                result, out = self._dispatcher.lead(known, header["args"], tensors)
             return [_dump({"v": PROTOCOL_VERSION, "id": request_id, "ok": True, "result": result}), *wire.encode(out)]
+        except PeerLost:
+            raise  # the group is broken: no reply; __main__ exits and the orchestrator names the rank
         except Exception as error:  # noqa: BLE001 - every failure becomes an error reply
             return [_dump({"v": PROTOCOL_VERSION, "id": request_id, "ok": False, "error": error_body(error, op)})]
 
     # ---- handlers --------------------------------------------------------------------------
     def _ping(self, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
-        return {"pid": os.getpid(), "uptime_s": time.monotonic() - self.started}, {}
+        return {"pid": os.getpid(), "uptime_s": time.monotonic() - self.started, "ranks": self._ranks()}, {}
 
     def _echo(self, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
         return args, tensors
@@ -165,8 +191,17 @@ class Server:
         return {"threads": torch.get_num_threads()}, {}
 
     def _stop(self, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
+        if self.group.distributed:
+            self._dispatcher.stop_followers()
         self._stopping = True
         return {}, {}
+
+    def _run_local(self, op: Op, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
+        """This rank's share of an op (the dispatcher calls it on every rank)."""
+        return self._handlers[op](args, tensors)
+
+    def _pad_values(self, op: Op, args: Any) -> Any:
+        return self._worker.reply_pad_values(args["role"]) if self._worker is not None else {}
 
     def _model_handler(self, op: Op) -> Handler:
         def handler(args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
@@ -224,6 +259,8 @@ def error_body(error: BaseException, op: str | None) -> dict[str, Any]:
     code, message and hint; anything else is `op_failed` with the exception's first line. The
     traceback goes to the log and into the reply (the client shows it only with --verbose)."""
     trace = "".join(traceback.format_exception(error))
+    if isinstance(error, RankFailed) and error.remote_traceback:
+        trace = f"{error.remote_traceback}\n(re-raised on rank 0)\n{trace}"
     known = explain(error, op)
     if known is not None:
         log.error("op %s failed (%s): %s\n%s", op, known.code, known.message, trace)
@@ -277,7 +314,8 @@ def start_parent_watchdog(parent_pid: int, interval_s: float = 0.5) -> threading
     return thread
 
 
-def _worker_factory(threads: int, given: Callable[[], Any] | None) -> tuple[Callable[[], Any] | None, str | None]:
+def _worker_factory(threads: int, given: Callable[[], Any] | None,
+                    group: Group) -> tuple[Callable[[], Any] | None, str | None]:
     if given is not None:
         return given, None
     try:
@@ -290,7 +328,7 @@ def _worker_factory(threads: int, given: Callable[[], Any] | None) -> tuple[Call
             reason = f"importing mgsd_backend.worker failed: {type(error).__name__}: {error}"
             log.warning("%s; ping/echo/stop still work\n%s", reason, "".join(traceback.format_exception(error)))
         return None, reason
-    return (lambda: Worker(threads=threads)), None
+    return (lambda: Worker(threads=threads, group=group)), None
 
 
 def _dump(header: Mapping[str, Any]) -> bytes:

@@ -20,6 +20,12 @@ A training step with `micro_batch_size` below its row count runs as micro-batche
 `alias_of` makes a role share another role's model (e.g. the live student as its own teacher); an
 alias is never trained through.
 
+Rank groups (group/): every rank holds a replica of each role and runs the op on its own rows;
+training ops compute the local loss, agree with the other ranks (`group.agree`: failures, token
+counts, non-finite losses, token-mean metrics over the global batch), then backward their share
+of the global token-mean and sum the gradients over the ranks, so results do not depend on N
+beyond float reduction order. With one rank the same code runs with trivial collectives.
+
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
 image/view mismatch, a full distribution too large for the wire, …) whose message names the op,
 the role and the sample; training ops raise `NonFiniteLoss` without touching the weights.
@@ -43,6 +49,8 @@ import torch
 from . import checkpoint as ckpt
 from .chat_views import has_image, parse_views
 from .errors import NonFiniteLoss, RequestError, UnknownRole
+from .group import Group, solo
+from .group.agree import GlobalStep, LocalStep, agree
 from .losses.distill import TeacherRows, distill_loss
 from .losses.logprobs import full_logprobs, token_logprobs, topk_logprobs
 from .losses.pg import ClipParams, pg_loss
@@ -52,7 +60,7 @@ from .models.registry import build_model
 from .op_tensors import (check_wire_size, device_of, require_tokens, response_tensors, scatter_rows,
                          to_cpu)
 from .micro_batch import combine_results, combine_tensors, row_slices, slice_request
-from .optim import apply_update, build_adamw, finish_update, set_hyperparameters
+from .optim import all_reduce_gradients, apply_update, build_adamw, finish_update, set_hyperparameters
 from .prompt_cache import PromptCache
 from .protocol import WIRE_TEACHER_TENSORS
 from .sharding.update_monitor import UpdateMonitor
@@ -87,11 +95,16 @@ class Worker:
     """Holds models by role and runs the model ops on them. Each model op of protocol.py's `Op` is
     the method of the same name (the server dispatches with `getattr(worker, op.value)`)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, group: Group | None = None) -> None:
         torch.set_num_threads(threads)
-        self.roles: dict[str, RoleState] = {}
+        self.group = group or solo()
         self._accumulate_scale: float | None = None  # set while a micro-batched step runs
         self._prompts = PromptCache()  # one encode per (model, views, images) within a step
+        self.roles: dict[str, RoleState] = {}
+
+    def reply_pad_values(self, role: str) -> dict[str, int]:
+        """Pad values of `generate`'s reply tensors (rank 0 pads the shards to one width)."""
+        return {"response_ids": self._role(role, "generate").model.pad_id}
 
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
@@ -126,7 +139,10 @@ class Worker:
         state, restored = self._build_role(args)
         state.sampler = InProcessSampler(state.model)
         self.roles[name] = state
-        return {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}, {}
+        result = {"describe": state.model.describe(), "step": state.step, "optimizer_restored": restored}
+        if self.group.distributed and not _is_sharded(state.model):  # compared by group/serve.py, then dropped
+            result["weights_fingerprint"] = _fingerprint(state.model)
+        return result, {}
 
     def _build_role(self, args: dict[str, Any]) -> tuple[RoleState, bool]:
         checkpoint, trainable, opt = args.get("checkpoint"), bool(args["trainable"]), args.get("optimizer")
@@ -177,7 +193,9 @@ class Worker:
         model = state.model
         prompts = self._encode(model, args["views"], tensors.get("images"), "generate", "views")
         s = args["sampling"]
-        params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]))
+        # row_offset: the global index of this shard's first row (seeds follow the row, not the rank)
+        params = SamplingParams(int(s["max_new_tokens"]), float(s["temperature"]), float(s["top_p"]), int(s["seed"]),
+                                row_offset=int(s.get("row_offset", 0)))
         assert state.sampler is not None, "every loaded role has a sampler"
         model.train(False)
         with model.compute_context(sampling=True):
@@ -211,91 +229,135 @@ class Worker:
     def sft_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
         if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
             return self._micro_batched("sft_step", self.sft_step, args, tensors)
-        state = self._trainable(args["role"], "sft_step")
-        model = state.model
-        prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
-        targets = args["targets"]
-        if len(targets) != prompts.batch_size:
-            raise RequestError(f"sft_step: {len(targets)} targets for {prompts.batch_size} views; send one per view")
-        try:
-            ids_BR, mask_BR = model.encode_targets(targets, bool(args["append_eos"]))
-        except ValueError as err:
-            raise RequestError(f"sft_step: args.targets: {err}") from err
-        require_tokens(mask_BR, "sft_step")
-        model.train(True)
-        with model.compute_context():
-            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-            loss = sft_loss(logprobs_N)
-        update = self._update(state, loss, args, "sft_step")
-        return {"loss": float(loss.detach()), "tokens": int(mask_BR.sum()), **update, "lr": float(args["lr"])}, {}
+        state = self.roles.get(args["role"])
+
+        def local() -> LocalStep:
+            model = self._trainable(args["role"], "sft_step").model
+            prompts = self._encode(model, args["views"], tensors.get("images"), "sft_step", "views")
+            targets = args["targets"]
+            if len(targets) != prompts.batch_size:
+                raise RequestError(f"sft_step: {len(targets)} targets for {prompts.batch_size} views; send one per view")
+            try:
+                ids_BR, mask_BR = model.encode_targets(targets, bool(args["append_eos"]))
+            except ValueError as err:
+                raise RequestError(f"sft_step: args.targets: {err}") from err
+            model.train(True)
+            with model.compute_context():
+                hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+                logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+                loss = sft_loss(logprobs_N)
+            return LocalStep(loss, int(mask_BR.sum()), {"loss": float(loss.detach())})
+
+        step = self._agree_step("sft_step", args, local)
+        assert state is not None, "agree checked the role on every rank"
+        update = self._update(state, step, args, "sft_step")
+        return {"loss": step.means["loss"], "tokens": step.tokens, **update, "lr": float(args["lr"])}, {}
 
     @timed
     def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
         if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
             return self._micro_batched("distill_step", self.distill_step, args, tensors)
-        state = self._trainable(args["role"], "distill_step")
-        model = state.model
-        prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
-        ids_BR, mask_BR = response_tensors(tensors, model)
-        require_tokens(mask_BR, "distill_step")
-        teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
-        old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
-        model.train(True)
-        with model.compute_context():
-            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-            try:
-                out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
-                                   float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
-            except ValueError as err:
-                raise RequestError(f"distill_step: {err}") from err
-        update = self._update(state, out.loss, args, "distill_step")
-        result = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()), "kl": out.kl,
-                  "kl_kind": out.kl_kind, "student_entropy": out.student_entropy,
-                  "teacher_entropy": out.teacher_entropy, **update, "lr": float(args["lr"]),
-                  "tokens": out.tokens}
-        return result, to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
+        state = self.roles.get(args["role"])
+
+        def local() -> LocalStep:
+            model = self._trainable(args["role"], "distill_step").model
+            prompts = self._encode(model, args["views"], tensors.get("images"), "distill_step", "views")
+            ids_BR, mask_BR = response_tensors(tensors, model)
+            teacher = self._teacher_rows(args, tensors, model, ids_BR, mask_BR)
+            old_N = tensors["old_logprobs"].to(ids_BR.device)[mask_BR] if "old_logprobs" in tensors else None
+            model.train(True)
+            with model.compute_context():
+                hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+                try:
+                    out = distill_loss(model, hidden_ND, ids_BR[mask_BR], teacher, args["estimator"],
+                                       float(args["temperature"]), ClipParams.from_args(args["clip"]), old_N)
+                except ValueError as err:
+                    raise RequestError(f"distill_step: {err}") from err
+            means = {"loss": float(out.loss.detach()), "log_ratio_mean": float(out.log_ratio_N.mean()),
+                     "kl": out.kl, "student_entropy": out.student_entropy, "teacher_entropy": out.teacher_entropy}
+            log_ratio = to_cpu({"log_ratio": scatter_rows(out.log_ratio_N.float(), mask_BR)})
+            return LocalStep(out.loss, out.tokens, means, extra=(out.kl_kind, log_ratio))
+
+        step = self._agree_step("distill_step", args, local)
+        assert state is not None, "agree checked the role on every rank"
+        update = self._update(state, step, args, "distill_step")
+        kl_kind, log_ratio = step.local.extra if step.local.extra else (None, {})
+        kinds = self.group.all_gather_object(kl_kind, "distill_step: kl_kind")
+        result = {**step.means, "kl_kind": next(k for k in kinds if k is not None), **update,
+                  "lr": float(args["lr"]), "tokens": step.tokens}
+        return result, log_ratio
 
     @timed
     def pg_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
         if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
             return self._micro_batched("pg_step", self.pg_step, args, tensors)
-        state = self._trainable(args["role"], "pg_step")
-        model = state.model
-        prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
-        ids_BR, mask_BR = response_tensors(tensors, model)
-        require_tokens(mask_BR, "pg_step")
-        advantages = tensors["advantages"].to(ids_BR.device).float()
-        advantages_BR = advantages[:, None].expand_as(ids_BR) if advantages.ndim == 1 else advantages
-        if advantages_BR.shape != ids_BR.shape:
-            raise RequestError(f"pg_step: advantages has shape {list(advantages.shape)}; expected "
-                               f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
-        old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
-        model.train(True)
-        with model.compute_context():
-            hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
-            logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
-            loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR], ClipParams.from_args(args["clip"]))
-        update = self._update(state, loss, args, "pg_step")
-        return {"loss": float(loss.detach()), **update, "lr": float(args["lr"]),
-                "clip_fraction": float(clip_fraction), "tokens": int(mask_BR.sum())}, {}
+        state = self.roles.get(args["role"])
+
+        def local() -> LocalStep:
+            model = self._trainable(args["role"], "pg_step").model
+            prompts = self._encode(model, args["views"], tensors.get("images"), "pg_step", "views")
+            ids_BR, mask_BR = response_tensors(tensors, model)
+            advantages = tensors["advantages"].to(ids_BR.device).float()
+            advantages_BR = advantages[:, None].expand_as(ids_BR) if advantages.ndim == 1 else advantages
+            if advantages_BR.shape != ids_BR.shape:
+                raise RequestError(f"pg_step: advantages has shape {list(advantages.shape)}; expected "
+                                   f"[{ids_BR.shape[0]}] (per sequence) or {list(ids_BR.shape)} (per token)")
+            old_N = tensors["old_logprobs"].to(ids_BR.device).float()[mask_BR]
+            model.train(True)
+            with model.compute_context():
+                hidden_ND = model.response_hidden(prompts, ids_BR, mask_BR)[mask_BR]
+                logprobs_N, _ = token_logprobs(model, hidden_ND, ids_BR[mask_BR], 1.0)
+            loss, clip_fraction = pg_loss(logprobs_N, old_N, advantages_BR[mask_BR],
+                                          ClipParams.from_args(args["clip"]))
+            return LocalStep(loss, int(mask_BR.sum()), {"loss": float(loss.detach()),
+                                                         "clip_fraction": float(clip_fraction)})
+
+        step = self._agree_step("pg_step", args, local)
+        assert state is not None, "agree checked the role on every rank"
+        update = self._update(state, step, args, "pg_step")
+        return {"loss": step.means["loss"], **update, "lr": float(args["lr"]),
+                "clip_fraction": step.means["clip_fraction"], "tokens": step.tokens}, {}
 
     # ---- helpers ----------------------------------------------------------------------------
-    def _update(self, state: RoleState, loss: torch.Tensor, args: dict[str, Any], op: str) -> dict[str, float]:
-        """One optimizer update → {grad_norm, update_rel_norm, update_changed_fraction}; inside a
-        micro-batched step only the backward of this micro-batch's weighted loss (→ {})."""
+    def _agree_step(self, op: str, args: dict[str, Any], local: Callable[[], LocalStep]) -> GlobalStep:
+        """This rank's local part (none on an empty shard), then the decisions of all ranks."""
+        def empty_shard() -> LocalStep:  # no rows here: still check the role, then join the collectives
+            self._trainable(args["role"], op)
+            return LocalStep(None, 0)
+
+        step = agree(self.group, op, local if len(args["views"]) > 0 else empty_shard)
+        if step.tokens == 0:
+            require_tokens(torch.zeros(1, dtype=torch.bool), op)  # raises the usual no-tokens error
+        where = f"{op} on role {args['role']!r}"
+        if step.gradless_ranks:
+            raise RequestError(f"{where}: the loss does not depend on any trainable parameter (rank(s) "
+                               f"{step.gradless_ranks})", hint="Check that the role was loaded with trainable true.")
+        if step.nonfinite_ranks:
+            ranks = f"; non-finite on rank(s) {step.nonfinite_ranks}" if self.group.distributed else ""
+            raise NonFiniteLoss(f"{where}: the loss is {float(step.means.get('loss') or 'nan'):g}; no update was made "
+                                f"(weights unchanged{ranks})",
+                                hint="Lower the learning rate, or check the inputs (empty targets, inf log-probs).")
+        return step
+
+    def _update(self, state: RoleState, step: GlobalStep, args: dict[str, Any], op: str) -> dict[str, float]:
+        """Backward of this rank's share of the global token-mean, gradients summed over ranks (a
+        sharded model's FSDP sums its own), one update → {grad_norm, update_rel_norm,
+        update_changed_fraction}; inside a micro-batched step only the weighted backward (→ {})."""
         assert state.optimizer is not None, "trainable roles carry an optimizer"
         where = f"{op} on role {args['role']!r}"
+        loss = step.local.loss
+        share = None if loss is None or step.local.tokens == 0 else loss * step.loss_scale
         if self._accumulate_scale is not None:
-            if not bool(torch.isfinite(loss.detach())):
-                state.optimizer.zero_grad(set_to_none=True)
-                raise NonFiniteLoss(f"{where}: a micro-batch's loss is {float(loss.detach()):g}; no update was made "
-                                    "(weights unchanged)", hint="Lower the learning rate, or check the inputs.")
-            (loss * self._accumulate_scale).backward()
+            if share is not None:
+                (share * self._accumulate_scale).backward()
             return {}
+        group = self.group
+        reduce = None if not group.distributed or _is_sharded(state.model) else (
+            lambda params: all_reduce_gradients(params, lambda t: group.all_reduce_sum_(t, f"{where}: gradients")))
         params = state.model.trainable_parameters()
         monitor = UpdateMonitor(params)
-        grad_norm = apply_update(params, state.optimizer, loss, float(args["lr"]), float(args["grad_clip"]), where)
+        grad_norm = apply_update(params, state.optimizer, share, float(args["lr"]), float(args["grad_clip"]), where,
+                                 reduce)
         state.step += 1
         self._tell_sampler(state)
         return {"grad_norm": grad_norm, **monitor.measure()}
@@ -304,6 +366,12 @@ class Worker:
                        tensors: Tensors) -> OpResult:
         """Runs `op` on consecutive micro-batches of rows, then makes one update (micro_batch.py)."""
         state = self._trainable(args["role"], op)
+        if self.group.distributed and not _is_sharded(state.model):
+            # Each micro-batch's agree scales by its own global count, and the replicas' gradients
+            # would need one reduction before finish_update: not wired yet (docs/scale-out.md).
+            raise RequestError(f"{op}: micro_batch_size with a group of {self.group.world_size} ranks on a replicated "
+                               f"({state.model.kind}) model is not supported yet",
+                               hint="Leave micro_batch_size unset (null) for the tiny model, or use one rank.")
         slices = row_slices(len(args["views"]), args["micro_batch_size"])
         tokens = [self._row_tokens(op, state.model, args, tensors, rows) for rows in slices]
         params = state.model.trainable_parameters()
@@ -388,7 +456,19 @@ class Worker:
         images = tensors.get("images") if any(has_image(v) for v in views) else None
         prompts = self._encode(teacher, source["views"], images, "distill_step", "teacher.views")
         teacher.train(False)
-        with torch.no_grad(), teacher.compute_context():
+        with torch.no_grad():
             device = device_of(teacher)
             hidden_ND = teacher.response_hidden(prompts, ids_BR.to(device), mask_BR.to(device))[mask_BR.to(device)]
         return TeacherRows(model=teacher, hidden_ND=hidden_ND, k=None if k is None else int(k))
+
+
+def _fingerprint(model: PolicyModel) -> float:
+    """A float64 sum over the trainable weights: equal on replicas built identically."""
+    with torch.no_grad():
+        return float(sum(p.detach().double().sum() for p in model.trainable_parameters()))
+
+
+def _is_sharded(model: PolicyModel) -> bool:
+    """A model sharded across the ranks (FSDP2) reduces its own gradients and holds different
+    parameter shards per rank; replicated models (`tiny`) are reduced here and compared at load."""
+    return bool(getattr(model, "shards_parameters", False))

@@ -5,17 +5,20 @@
  * worker (each with its own threads, so their work overlaps) and gives one `WorkerHandle` each; a
  * caller picks the worker that serves a call (`client.worker('teacher').score(...)`). Requests,
  * pipelining, timeouts and error reporting live in `worker-handle.ts`; process start and stop in
- * `launch.ts`.
+ * `launch.ts`. A worker with `ranks` > 1 is a rank group (`rank-group.ts`): N processes, of which
+ * rank 0 is the one peer its handle talks to; the handle's errors then name the rank that failed.
  */
 import { BackendError } from '../errors.js';
-import { launchWorker, type LaunchOptions } from './launch.js';
+import { launchWorker, type LaunchOptions, type WorkerPeer } from './launch.js';
+import { launchRankGroup } from './rank-group.js';
 import { WorkerHandle } from './worker-handle.js';
 
 export { type CallOptions, PythonTraceback, type Reply, WorkerHandle } from './worker-handle.js';
 
 /** What `BackendClient.start` needs: per-worker launch settings plus shared ones. */
 export interface BackendOptions {
-  workers: Record<string, { threads: number; env?: Record<string, string>; maxMessageMib?: number }>;
+  /** Per worker: torch threads of each rank, and `ranks` (default 1) processes in its group. */
+  workers: Record<string, { threads: number; ranks?: number; env?: Record<string, string>; maxMessageMib?: number }>;
   logDir: string;
   python?: string | null;
   startTimeoutMs: number;
@@ -35,9 +38,12 @@ export class BackendClient {
     const names = Object.keys(options.workers);
     if (names.length === 0) throw new BackendError('no_workers', 'BackendClient.start: options.workers is empty', { hint: 'Name at least one worker, e.g. { student: { threads: 1 } }.' });
     const launches = names.map((name) => {
-      const worker = options.workers[name]!;
+      const { ranks = 1, ...worker } = options.workers[name]!;
       const launch: LaunchOptions = { name, logDir: options.logDir, python: options.python, startTimeoutMs: options.startTimeoutMs, ...worker };
-      return launchWorker(launch).then((launched) => new WorkerHandle(launched, options.requestTimeoutMs, options.shutdownGraceMs, options.heartbeatTimeoutMs));
+      // A collective inside an op may wait at most as long as the op itself.
+      const collectiveTimeoutS = Math.max(1, Math.ceil(options.requestTimeoutMs / 1000));
+      const started: Promise<WorkerPeer> = ranks > 1 ? launchRankGroup({ ...launch, ranks, collectiveTimeoutS }) : launchWorker(launch);
+      return started.then((peer) => new WorkerHandle(peer, options.requestTimeoutMs, options.shutdownGraceMs, options.heartbeatTimeoutMs));
     });
     const settled = await Promise.allSettled(launches);
     const failure = settled.find((s) => s.status === 'rejected');

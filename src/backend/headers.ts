@@ -21,6 +21,8 @@ export const HelloSchema = z.looseObject({
   threads: z.number().int(),
   model_ops: z.boolean(),
   model_ops_error: z.string().nullable(),
+  /** Every rank of the worker's group with its pid, rank 0 (this peer) first. */
+  ranks: z.array(z.object({ rank: z.number().int(), pid: z.number().int() })),
 });
 /** A parsed hello. */
 export type Hello = z.output<typeof HelloSchema>;

@@ -51,13 +51,41 @@ export interface LaunchOptions {
   onEndpoint?: (endpoint: string) => void;
   /** Bind loopback tcp even when ipc would work (tests of the fallback's defences). */
   forceTcp?: boolean;
+  /** Log file name without `.log` (default: `name`); rank groups use `<name>.rank<r>`. */
+  logName?: string;
+  /** Aborting it kills the worker (a rank group stops rank 0 when another rank fails to start). */
+  cancelSignal?: AbortSignal;
+}
+
+/**
+ * What a `WorkerHandle` drives: one ZeroMQ peer and the process(es) behind it. A `LaunchedWorker`
+ * is one process; a rank group (`rank-group.ts`) is rank 0's socket plus every rank's process.
+ */
+export interface WorkerPeer {
+  readonly name: string;
+  readonly hello: Hello;
+  readonly endpoint: string;
+  /** The log to quote when the peer dies (a group: the log of the rank that caused it). */
+  readonly log: WorkerLog;
+  readonly pid: number;
+  /** Resolves once the peer is gone (a group: once any rank is gone and the others were stopped). */
+  readonly exited: Promise<ExitInfo>;
+  readonly exitInfo: ExitInfo | undefined;
+  send(frames: Array<Uint8Array | string>): Promise<void>;
+  onMessage(handler: (frames: Frames) => void): void;
+  /** Calls `onStall` once when the heartbeat goes silent (a group: any rank's). */
+  watchHeartbeat(timeoutMs: number, onStall: (stall: Stall) => void): void;
+  /** SIGKILLs the process (a group: every rank). */
+  kill(): void;
+  describeExit(): string;
+  shutdown(requestStop: () => Promise<unknown>, graceMs: number): Promise<ExitInfo>;
 }
 
 /** A message's frames as received (identity frame removed). */
 export type Frames = Buffer[];
 
 /** A started worker that said a valid hello. The client drives it through `send`/`onMessage`. */
-export class LaunchedWorker {
+export class LaunchedWorker implements WorkerPeer {
   private handler: ((frames: Frames) => void) | undefined;
   private sending: Promise<unknown> = Promise.resolve();
 
@@ -147,7 +175,7 @@ export class LaunchedWorker {
 /** Starts a worker and completes the handshake. Throws `BackendError`/`ProtocolError` on failure. */
 export async function launchWorker(options: LaunchOptions): Promise<LaunchedWorker> {
   const interpreter = resolveInterpreter(options.python);
-  const log = new WorkerLog(join(options.logDir, `${options.name}.log`));
+  const log = new WorkerLog(join(options.logDir, `${options.logName ?? options.name}.log`));
   const socket = new Router({ linger: 0, mandatory: true, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
   const { endpoint, dir } = await bindPrivate(socket, log, options.forceTcp ?? false).catch(async (error: unknown) => {
     socket.close();
@@ -163,6 +191,7 @@ export async function launchWorker(options: LaunchOptions): Promise<LaunchedWork
   if (options.maxMessageMib !== undefined) args.push('--max-message-mib', String(options.maxMessageMib));
   const child = spawnBackendProcess({ name: `worker ${options.name}`, interpreter, args, extraEnv: { ...options.env, [TOKEN_ENV]: token }, log });
   const context = { worker: options.name, python: interpreter.path, endpoint, logFile: log.path };
+  options.cancelSignal?.addEventListener('abort', () => child.kill(), { once: true });
   try {
     const expected = { token, pid: child.pid ?? -1 };
     const { identity, hello, pump } = await handshake(socket, expected, child.exited, options, log, context);

@@ -183,7 +183,8 @@ const StepMetrics = {
 
 /** Each op's result (the reply header's `result`). */
 export const RESULT_SCHEMAS = {
-  ping: z.looseObject({ pid: z.number().int(), uptime_s: z.number() }),
+  /** `ranks`: every rank of the worker's group with its pid (one entry for a single-process worker). */
+  ping: z.looseObject({ pid: z.number().int(), uptime_s: z.number(), ranks: z.array(z.object({ rank: z.number().int(), pid: z.number().int() })) }),
   set_threads: z.looseObject({ threads: z.number().int().positive() }),
   echo: z.record(z.string(), z.unknown()),
   stop: z.looseObject({}),

@@ -11,7 +11,7 @@
  */
 import { BackendError, ProtocolError, VerboseDetail } from '../errors.js';
 import { decodeTensors, encodeTensors, type Tensor, type Tensors } from './codec.js';
-import type { LaunchedWorker } from './launch.js';
+import type { WorkerPeer } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type Stall } from './heartbeat.js';
 import { exitedError, type LostWorker, stalledError } from './worker-lost.js';
@@ -60,7 +60,7 @@ export class WorkerHandle {
   private deathError: BackendError | undefined;
 
   constructor(
-    private readonly worker: LaunchedWorker,
+    private readonly worker: WorkerPeer,
     /** Default timeout of a request, ms. */
     readonly requestTimeoutMs: number,
     private readonly shutdownGraceMs = 5000,

@@ -7,7 +7,8 @@
  * macro:  "<model>/<input>" → all-task macro success (mean over tasks of the level-balanced mean);
  * macro_optimal, perception, modality_gap (text − image, per task and macro), gap_closed.
  * ```
- * Everything but `wall_seconds` is a deterministic function of the config and seed.
+ * Everything but `wall_seconds` and `cpu_seconds` is a deterministic function of the config and seed
+ * (whatever `backend.ranks` is, up to float reduction order).
  */
 import { z } from 'zod';
 
@@ -47,6 +48,8 @@ export interface ResultsFile {
   gap_closed: number | null;
   run: { name: string; seed: number; profile: string; model: string; dataset: string };
   wall_seconds: number;
+  /** CPU seconds of every process of the run (Node and every worker rank); null off Linux. */
+  cpu_seconds: number | null;
 }
 
 const ResultRowSchema = z.object({
@@ -72,6 +75,8 @@ export const ResultsFileSchema = z.object({
   gap_closed: z.number().nullable(),
   run: z.object({ name: z.string(), seed: z.number().int(), profile: z.string(), model: z.string(), dataset: z.string() }),
   wall_seconds: z.number(),
+  // Results written before cpu_seconds existed read as null (not measured).
+  cpu_seconds: z.number().nullable().default(null),
 });
 // Schema and interface must describe the same file, both ways (a compile-time check).
 const _schemaMatches: [(file: ResultsFile) => z.input<typeof ResultsFileSchema>, (file: z.output<typeof ResultsFileSchema>) => ResultsFile] = [(file) => file, (file) => file];
@@ -82,6 +87,7 @@ export function assembleResults(
   evaluations: ReadonlyArray<[string, ModelEvaluation]>,
   run: ResultsFile['run'],
   wallSeconds: number,
+  cpuSeconds: number | null = null,
 ): ResultsFile {
   const rows: ResultRow[] = [];
   const macro: Record<string, number> = {};
@@ -103,7 +109,7 @@ export function assembleResults(
   const base = macro['base/text'];
   const mgsd = macro['mgsd/image'];
   const gapClosed = sft !== undefined && base !== undefined && mgsd !== undefined && base !== sft ? round((mgsd - sft) / (base - sft)) : null;
-  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1) };
+  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1), cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1) };
 }
 
 function rowsOf(model: string, input: 'image' | 'text', summary: MetricsSummary): ResultRow[] {

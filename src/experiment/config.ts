@@ -136,6 +136,13 @@ const BackendSchema = z
     threadsPerWorker: positiveInt.default(1),
     /** Threads of a worker while it runs alone (the tiny base stage); null = every core. */
     soloThreads: positiveInt.nullable().default(null),
+    /** Rank processes of each training worker (student, baselines): a number, or `auto` (one per core). */
+    ranks: z
+      .union([positiveInt, z.literal('auto')])
+      .default(1)
+      .describe(
+        'Rank processes of each training worker (the student and the baselines): a number, or `auto` for one per CPU core. The ranks split every batch by rows and sum their gradients (docs/scale-out.md); results do not depend on it beyond float reduction order. The frozen teacher keeps one rank.',
+      ),
     /** Run the frozen teacher in its own worker (overlaps with the student) or in the student's. */
     separateTeacherWorker: z.boolean().default(true),
     startTimeoutMs: positiveInt.default(120_000),

@@ -4,6 +4,7 @@
  * image style, parser and decoding settings.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { z } from 'zod';
@@ -21,7 +22,7 @@ import type { ExperimentConfig } from './config.js';
 import { viewOptionsOf } from './context.js';
 import { benchmarkContext } from './evaluations.js';
 import { validateConfig } from './load.js';
-import { loadRequest } from './models.js';
+import { loadRequest, ranksOf } from './models.js';
 import type { Progress } from './progress.js';
 import { CHECKPOINT_MANIFEST } from './checkpoints.js';
 import { datasetDirOf } from './dataset-stage.js';
@@ -82,7 +83,8 @@ async function evaluate(
     });
   }
   const client = await BackendClient.start({
-    workers: { eval: { threads: 2 } },
+    // The evaluation runs alone: its ranks (backend.ranks) share every core.
+    workers: { eval: { threads: Math.max(1, Math.floor(availableParallelism() / ranksOf(config))), ranks: ranksOf(config) } },
     logDir: run.logs,
     python: config.backend.python,
     startTimeoutMs: config.backend.startTimeoutMs,

@@ -3,14 +3,15 @@
  * requests, the context helpers every stage uses, and `run-state.json` persistence.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { checkpointPath, gradingOf, scheduleOf, viewOptionsOf, workerFor, type PipelineContext } from './context.js';
+import { ConfigError } from '../errors.js';
 import { loadConfig } from './load.js';
-import { loadRequest, modelSpecOf, placementOf } from './models.js';
+import { loadRequest, modelSpecOf, placementOf, ranksOf } from './models.js';
 import { RunDir } from './run-dir.js';
 import { RunState } from './run-state.js';
 
@@ -20,9 +21,9 @@ afterAll(() => scratchDirs.forEach((dir) => rmSync(dir, { recursive: true, force
 
 describe('placementOf', () => {
   it('gives the student, the teacher and the baselines a worker each when the teacher is separate', () => {
-    const placement = placementOf(tiny(['backend.threadsPerWorker=2']));
+    const placement = placementOf(tiny(['backend.threadsPerWorker=2', 'backend.ranks=1']));
     expect(placement).toEqual({
-      workers: { student: { threads: 2 }, teacher: { threads: 2 }, baseline: { threads: 2 } },
+      workers: { student: { threads: 2, ranks: 1 }, teacher: { threads: 2, ranks: 1 }, baseline: { threads: 2, ranks: 1 } },
       student: 'student',
       teacher: 'teacher',
       baseline: 'baseline',
@@ -37,8 +38,27 @@ describe('placementOf', () => {
   });
 
   it('puts every role in one main worker (teacher scored in process) without a separate teacher', () => {
-    const placement = placementOf(tiny(['backend.separateTeacherWorker=false']));
-    expect(placement).toEqual({ workers: { main: { threads: 1 } }, student: 'main', teacher: 'main', baseline: 'main', isTeacherSeparate: false });
+    const placement = placementOf(tiny(['backend.separateTeacherWorker=false', 'backend.ranks=1']));
+    expect(placement).toEqual({ workers: { main: { threads: 1, ranks: 1 } }, student: 'main', teacher: 'main', baseline: 'main', isTeacherSeparate: false });
+  });
+});
+
+describe('backend.ranks', () => {
+  it('gives the student and the baselines the configured ranks, the teacher one', () => {
+    const placement = placementOf(tiny(['backend.ranks=3']));
+    expect(placement.workers.student).toEqual({ threads: 1, ranks: 3 });
+    expect(placement.workers.baseline?.ranks).toBe(3);
+    expect(placement.workers.teacher).toEqual({ threads: 1, ranks: 1 });
+  });
+
+  it('reads auto as one rank per core (the tiny preset) and keeps one rank by default elsewhere', () => {
+    expect(ranksOf(tiny())).toBe(availableParallelism());
+    expect(ranksOf(loadConfig('qwen3-vl-2b').config)).toBe(1);
+  });
+
+  it('refuses a rank count that is neither a positive integer nor auto', () => {
+    expect(() => tiny(['backend.ranks=0'])).toThrow(ConfigError);
+    expect(() => tiny(['backend.ranks=many'])).toThrow(/backend\.ranks/);
   });
 });
 

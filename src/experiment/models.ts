@@ -6,13 +6,19 @@
  * teacher and the baselines each get a single-thread process, so their work overlaps on a 2-core
  * machine; otherwise (one GPU) every role lives in one `main` worker and the teacher is scored
  * in-process.
+ *
+ * Rank groups: the student and the baseline workers run `backend.ranks` rank processes each (rows
+ * split across them, docs/scale-out.md), so a stage that trains or evaluates alone keeps every core
+ * busy; the frozen teacher, which only scores beside the student, keeps one rank.
  */
+import { availableParallelism } from 'node:os';
+
 import type { ArgsOf } from '../backend/protocol.js';
 import type { ExperimentConfig } from './config.js';
 
 /** Which worker serves each role. */
 export interface Placement {
-  workers: Record<string, { threads: number }>;
+  workers: Record<string, { threads: number; ranks: number }>;
   student: string;
   teacher: string;
   baseline: string;
@@ -20,15 +26,23 @@ export interface Placement {
   isTeacherSeparate: boolean;
 }
 
+/** Which worker serves each role, and how many ranks and threads each worker has. */
 export function placementOf(config: ExperimentConfig): Placement {
   const threads = config.backend.threadsPerWorker;
+  const ranks = ranksOf(config);
   if (config.backend.separateTeacherWorker) {
-    const workers: Record<string, { threads: number }> = { student: { threads }, teacher: { threads } };
+    const workers: Placement['workers'] = { student: { threads, ranks }, teacher: { threads, ranks: 1 } };
     const hasBaseline = config.baselines.visualSft.enabled || config.baselines.grpo.enabled;
-    if (hasBaseline) workers.baseline = { threads };
+    if (hasBaseline) workers.baseline = { threads, ranks };
     return { workers, student: 'student', teacher: 'teacher', baseline: hasBaseline ? 'baseline' : 'student', isTeacherSeparate: true };
   }
-  return { workers: { main: { threads } }, student: 'main', teacher: 'main', baseline: 'main', isTeacherSeparate: false };
+  return { workers: { main: { threads, ranks } }, student: 'main', teacher: 'main', baseline: 'main', isTeacherSeparate: false };
+}
+
+/** `backend.ranks` as a number (`auto`: one rank per core of this machine). */
+export function ranksOf(config: ExperimentConfig): number {
+  const { ranks } = config.backend;
+  return ranks === 'auto' ? availableParallelism() : ranks;
 }
 
 type LoadArgs = Extract<ArgsOf<'load'>, { model: unknown }>;

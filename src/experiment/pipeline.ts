@@ -17,6 +17,7 @@ import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval
 import { ImageSource } from '../rollout/views.js';
 import { startTrackerSink } from '../trackers/sink.js';
 import type { ExperimentConfig } from './config.js';
+import { cpuSecondsSoFar } from './cpu-time.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.js';
@@ -40,12 +41,13 @@ export interface PipelineRequest {
 /** Runs (or resumes) the whole experiment; writes and returns `results.json`. */
 export async function runPipeline(request: PipelineRequest): Promise<ResultsFile> {
   const started = performance.now();
+  const cpuStarted = cpuSecondsSoFar();
   const { config, services } = request;
   await checkPython(config);
   const sink = config.reportTo.length > 0 ? await startTrackerSink(services.run.root, config.reportTo, config.backend.python) : null;
   let results: ResultsFile;
   try {
-    results = await runWithWorkers(request, started);
+    results = await runWithWorkers(request, started, cpuStarted);
   } catch (error) {
     // The run's own error is the one to report; a sink failure on the way out is in logs/trackers.log.
     await sink?.close().catch(() => undefined);
@@ -55,10 +57,11 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
   return results;
 }
 
-async function runWithWorkers(request: PipelineRequest, started: number): Promise<ResultsFile> {
+async function runWithWorkers(request: PipelineRequest, started: number, cpuStarted: number | null): Promise<ResultsFile> {
   const { config, services } = request;
   const placement = placementOf(config);
-  services.progress.note(`[backend] starting workers: ${Object.keys(placement.workers).join(', ')}`);
+  const described = Object.entries(placement.workers).map(([name, w]) => (w.ranks > 1 ? `${name} (${w.ranks} ranks)` : name));
+  services.progress.note(`[backend] starting workers: ${described.join(', ')}`);
   const client = await BackendClient.start({
     workers: placement.workers,
     logDir: services.run.logs,
@@ -67,6 +70,8 @@ async function runWithWorkers(request: PipelineRequest, started: number): Promis
     requestTimeoutMs: config.backend.requestTimeoutMs,
     heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
   });
+  let evaluations: Array<[string, ModelEvaluation]>;
+  let datasetDir: string;
   try {
     checkDevices(client, config);
     // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
@@ -91,14 +96,18 @@ async function runWithWorkers(request: PipelineRequest, started: number): Promis
       evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
       reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
     };
-    const evaluations = await runStages(context);
+    evaluations = await runStages(context);
     context.reuse.recordInManifest();
-    const results = assembleResults(evaluations, runInfo(config, dataset.dir), (performance.now() - started) / 1000);
-    services.run.writeJson(services.run.results, results);
-    return results;
+    datasetDir = dataset.dir;
   } finally {
     await client.close();
   }
+  // After close: every worker rank has been reaped, so its CPU time is in our children's total.
+  const cpuEnded = cpuSecondsSoFar();
+  const cpu = cpuStarted === null || cpuEnded === null ? null : cpuEnded - cpuStarted;
+  const results = assembleResults(evaluations, runInfo(config, datasetDir), (performance.now() - started) / 1000, cpu);
+  services.run.writeJson(services.run.results, results);
+  return results;
 }
 
 /**
@@ -168,11 +177,15 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   return evaluations;
 }
 
-/** Runs `work` on the student worker with every core: nothing else runs during the base stage. */
+/**
+ * Runs `work` on the student worker with every core: nothing else runs during the base stage. A
+ * student of N ranks already spreads over N cores; each rank gets its share of the rest.
+ */
 async function alone<T>(context: PipelineContext, work: () => Promise<T>): Promise<T> {
   const { backend } = context.config;
   const student = workerFor(context, 'student');
-  await student.setThreads(backend.soloThreads ?? availableParallelism());
+  const ranks = context.placement.workers[context.placement.student]!.ranks;
+  await student.setThreads(backend.soloThreads ?? Math.max(1, Math.floor(availableParallelism() / ranks)));
   const result = await work(); // on failure the run ends: the thread count no longer matters
   await student.setThreads(backend.threadsPerWorker);
   return result;

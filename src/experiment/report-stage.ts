@@ -80,6 +80,8 @@ function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
     ['dataset', results.run.dataset],
     ['code', `mgsd ${String(manifest.mgsd ?? '?')}${manifest.git_commit ? ` (${String(manifest.git_commit).slice(0, 10)})` : ''}`],
     ['wall time', `${(results.wall_seconds / 60).toFixed(1)} min`],
+    // Older results files have no cpu_seconds; off Linux it is null.
+    ...(typeof results.cpu_seconds === 'number' ? [['CPU time', `${(results.cpu_seconds / 60).toFixed(1)} min (${(results.cpu_seconds / Math.max(results.wall_seconds, 1e-9)).toFixed(2)} cores busy on average)`] as [string, string]] : []),
     ['training seed / data seed', `${String(manifest.seed ?? '?')} / ${String(manifest.data_seed ?? '?')}`],
     ['changed from the preset', changes.length === 0 ? 'nothing' : formatChanges(changes).join(', ')],
     ...reusedOf(run),

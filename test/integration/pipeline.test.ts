@@ -88,7 +88,7 @@ function stableLines(path: string): unknown[] {
 }
 
 function stableResults(run: string): unknown {
-  const { wall_seconds: _w, ...rest } = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8')) as Record<string, unknown>;
+  const { wall_seconds: _w, cpu_seconds: _c, ...rest } = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8')) as Record<string, unknown>;
   return rest;
 }
 

@@ -96,7 +96,10 @@ class SamplingParams:
     temperature: float  # 0 means greedy
     top_p: float
     seed: int
-    row_offset: int = 0  # global index of this batch's first row
+    row_offset: int = 0
+    """Global index of the first row of this batch: a rank serving rows [a, b) of a request passes
+    a, so per-row seeds can follow the row, not the rank (models derive row i's seed from seed and
+    row_offset + i)."""
 
 
 class PolicyModel(abc.ABC):

@@ -1,0 +1,150 @@
+"""The rank group of this process, built from the launch environment, and its collectives.
+
+Environment (set by `src/backend/rank-group.ts`, or by torchrun for a multi-node launch):
+`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`, `MASTER_PORT`, and optionally
+`MGSD_COLLECTIVE_TIMEOUT_S` (default 300). Without `WORLD_SIZE`, or with 1, the group is `solo()`:
+no process group exists and every collective returns its own input (the N = 1 path).
+
+Two gloo groups over the same ranks:
+- the *work* group (the default group, timeout = the collective timeout) carries every collective
+  inside an op, so a peer that hangs in an op fails the others after that timeout;
+- the *control* group (timeout of a week) only carries rank 0's broadcast of the next request:
+  ranks > 0 wait there while the orchestrator does other work, which may take any time.
+A peer that dies closes its gloo connections, so the others fail at once in either group.
+
+Any failure inside a collective raises `PeerLost`: the group is broken for good (gloo cannot
+recover a group), so the caller ends the process (`serve.py`) and the orchestrator, which sees
+every rank's exit, reports the first rank that died.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+
+T = TypeVar("T")
+
+DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
+CONTROL_TIMEOUT = datetime.timedelta(days=7)
+PEER_LOST_EXIT_CODE = 70
+"""Exit status of a rank that left because a peer died or hung (not itself the cause)."""
+
+
+class GroupError(RuntimeError):
+    """The rank group is misconfigured (environment) or broken."""
+
+
+class PeerLost(GroupError):
+    """A collective failed: another rank died, hung past the timeout, or the network broke."""
+
+
+@dataclass
+class Group:
+    """This process's place in its rank group. `world_size == 1` is the solo group."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    pids: list[int] = field(default_factory=lambda: [os.getpid()])
+    rows: tuple[int, int] | None = None
+    """Rows [a, b) of the request this rank is serving (row ops), for error messages."""
+    _control: Any = None
+
+    @property
+    def is_leader(self) -> bool:
+        """Rank 0: the ZeroMQ peer, which fans requests out and replies."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    # ---- collectives (each returns its input unchanged when solo) --------------------------
+    def broadcast_request(self, request: Any) -> Any:
+        """Rank 0's `request` on every rank (control group: waits as long as needed)."""
+        if not self.distributed:
+            return request
+        box = [request if self.is_leader else None]
+        self._guard("broadcast of the next request", lambda: dist.broadcast_object_list(box, src=0, group=self._control))
+        return box[0]
+
+    def all_gather_object(self, value: T, what: str) -> list[T]:
+        """Every rank's `value`, in rank order, on every rank."""
+        if not self.distributed:
+            return [value]
+        out: list[Any] = [None] * self.world_size
+        self._guard(what, lambda: dist.all_gather_object(out, value))
+        return out
+
+    def gather_object(self, value: T, what: str) -> list[T] | None:
+        """Every rank's `value` in rank order on rank 0; None on the other ranks."""
+        if not self.distributed:
+            return [value]
+        out: list[Any] | None = [None] * self.world_size if self.is_leader else None
+        self._guard(what, lambda: dist.gather_object(value, out, dst=0))
+        return out
+
+    def all_reduce_sum_(self, tensor: torch.Tensor, what: str) -> torch.Tensor:
+        """Sums `tensor` over the ranks, in place (CPU tensors: gloo)."""
+        if self.distributed:
+            self._guard(what, lambda: dist.all_reduce(tensor, op=dist.ReduceOp.SUM))
+        return tensor
+
+    def broadcast_(self, tensor: torch.Tensor, what: str) -> torch.Tensor:
+        """Rank 0's values of `tensor` on every rank, in place."""
+        if self.distributed:
+            self._guard(what, lambda: dist.broadcast(tensor, src=0))
+        return tensor
+
+    def _guard(self, what: str, collective: Callable[[], Any]) -> None:
+        try:
+            collective()
+        except Exception as error:  # noqa: BLE001 - gloo raises RuntimeError subclasses of many kinds
+            raise PeerLost(f"rank {self.rank}/{self.world_size}: {what} failed ({type(error).__name__}: "
+                           f"{str(error).strip()[:300]}); another rank died, hung past the collective "
+                           f"timeout, or the network between ranks broke") from error
+
+
+def solo() -> Group:
+    """The group of a single-process worker (no process group)."""
+    return Group()
+
+
+def init_from_env(environ: dict[str, str] | None = None) -> Group:
+    """The group described by the environment; creates the gloo groups when WORLD_SIZE > 1."""
+    env = os.environ if environ is None else environ
+    world = _int_env(env, "WORLD_SIZE", 1)
+    if world == 1:
+        return solo()
+    rank, local = _int_env(env, "RANK", None), _int_env(env, "LOCAL_RANK", 0)
+    if not 0 <= rank < world:
+        raise GroupError(f"RANK={rank} is outside [0, WORLD_SIZE={world}); the launcher set inconsistent variables")
+    missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not env.get(k)]
+    if missing:
+        raise GroupError(f"WORLD_SIZE={world} but {', '.join(missing)} is not set; a rank group needs the rendezvous "
+                         "address of rank 0 (set by the TypeScript launcher or by torchrun)")
+    timeout_s = float(env.get("MGSD_COLLECTIVE_TIMEOUT_S", DEFAULT_COLLECTIVE_TIMEOUT_S))
+    timeout = datetime.timedelta(seconds=timeout_s)
+    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=world, timeout=timeout)
+    control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
+    group = Group(rank=rank, world_size=world, local_rank=local, _control=control)
+    group.pids = group.all_gather_object(os.getpid(), "exchange of process ids at start-up")
+    return group
+
+
+def _int_env(env: Any, name: str, default: int | None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise GroupError(f"{name} is not set; every rank of a group needs RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT")
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise GroupError(f"{name}={raw!r} is not an integer") from None
