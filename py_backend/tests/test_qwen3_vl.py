@@ -2,7 +2,8 @@
 
 Everything goes through the production loading path (`build_hf_model` on a saved directory), on CPU
 in float32. Checks (the codec has its own file, test_qwen3_vl_codec.py): seeded and left-padded generation, log-probs against a manual full forward, M-RoPE
-consistency between cached decoding and the teacher-forced forward, the image reaching the
+consistency between cached decoding and the teacher-forced forward, mgsd's decode loop against
+transformers' greedy `generate`, the image reaching the
 student and never the teacher, LoRA training, merge-on-save and exact reloads, load errors.
 """
 
@@ -365,3 +366,31 @@ def test_worker_samples_scores_distils_and_saves_an_hf_student(tiny_dir, tmp_pat
     _, now = worker.score({"role": "student", "views": students, "temperature": 1.0, "mode": "token", "k": 4},
                           tensors)
     torch.testing.assert_close(again["logprobs"], now["logprobs"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("with_image", [True, False])
+def test_own_decode_loop_matches_transformers_generate_greedy(frozen, with_image):
+    # mgsd's KV-cache loop replaced `generate`: greedy ids and their log-probs must be what
+    # transformers' own greedy generate produces from the same inputs (stop ids included).
+    from transformers import GenerationConfig
+
+    views = [student_view(), student_view("A longer one. ")] if with_image else [teacher_view("S"), teacher_view()]
+    prompts = frozen.encode_prompts(views, random_images(2, 4) if with_image else None)
+    inputs = frozen._model_inputs(prompts, prompts.inputs["input_ids"], prompts.inputs["attention_mask"])
+    config = GenerationConfig(max_new_tokens=16, do_sample=False, eos_token_id=frozen.stop_ids,
+                              pad_token_id=frozen.pad_id, return_dict_in_generate=True, output_logits=True)
+    with torch.no_grad():
+        frozen._core.model.rope_deltas = None
+        out = frozen._core.generate(**inputs, generation_config=config)
+        frozen._core.model.rope_deltas = None
+    ids = out.sequences[:, prompts.inputs["input_ids"].shape[1]:]
+    reference = torch.log_softmax(torch.stack(out.logits, 1).float(), -1).gather(2, ids[..., None])[..., 0]
+    ours = sample(frozen, prompts, 0, temperature=0, max_new_tokens=16)
+    mask = ours.response_mask_BR
+    # transformers does not suppress vision ids: these prompts' greedy paths never reach one.
+    assert not torch.isin(ids, torch.tensor(frozen.vision_ids)).any()
+    assert ours.response_ids_BR.shape == ids.shape and mask.sum() >= 8
+    assert torch.equal(ours.response_ids_BR, ids.masked_fill(~mask, frozen.pad_id))
+    torch.testing.assert_close(ours.logprobs_BR[mask], reference[mask], atol=1e-4, rtol=0)
+    assert frozen._core.model.rope_deltas is None
+

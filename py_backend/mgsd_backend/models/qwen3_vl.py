@@ -252,7 +252,7 @@ class Qwen3VLPolicy(PolicyModel):
         return self._root(**kwargs) if self._root is not None else self._core.model(**kwargs)
 
     def compute_context(self, sampling: bool = False):
-        # Sampling calls core.generate → core.forward, outside the FSDP root: gather the root first.
+        # Sampling's decode loop calls core.forward, outside the FSDP root: gather the root first.
         stack = contextlib.ExitStack()
         stack.enter_context(autocast_context(self._plan, self.device, sharded=self._root is not None))
         if sampling:

@@ -1,14 +1,21 @@
-"""The `hf` sampler: KV-cache decoding of a Qwen3-VL through transformers' `generate`, with mgsd's
-own token selection (sampling.py) so randomness is per row and log-probs come from the same pass.
+"""The `hf` sampler: mgsd's own KV-cache decoding loop for a Qwen3-VL, with mgsd's token selection
+(sampling.py), so randomness is per row and log-probs come from the same pass.
 
-How. `generate` runs in greedy mode with one logits processor, `RowSampler`, that receives every
-step's float32 raw logits, picks the token itself (`select_next`: suppression of Qwen's vision
-placeholders, temperature, top-p, per-row Gumbel noise seeded from (seed, global row)) and returns
-its choice scores, whose argmax transformers' greedy step then takes: exactly that token. The
-processor records the token's log-prob under the documented semantics (log-softmax of the raw
-logits / temperature, before suppression and top-p): no second, teacher-forced pass is needed.
-The cached logits differ from a teacher-forced forward's only by float noise (tested against
-`score`).
+How. One prefill forward over the prompt (with the image) fills a `DynamicCache`; then one forward
+per token. Positions are computed once: the prefill's [4, B, P] layout (row 0 the text position the
+causal mask reads, rows 1-3 M-RoPE from `get_rope_index`, exactly as transformers' `generate` lays
+them out) and every decode step at last + 1 + step on all four axes, so the model never consults or
+sets its cached `rope_deltas`. Each step `select_next` picks the token from the float32 raw logits
+of the last column (suppression of Qwen's vision placeholders, temperature, top-p, per-row Gumbel
+noise seeded from (seed, global row)) and returns its log-prob under the documented semantics
+(log-softmax of the raw logits / temperature, before suppression and top-p): no second,
+teacher-forced pass. Rows past a stop id are fed `pad`, as transformers does; the loop ends when
+every row has stopped. Greedy ids equal transformers' greedy `generate` (tested).
+
+Why not `generate`: on small models its per-token Python (logits processors, stopping criteria,
+`prepare_inputs_for_generation`, cache bookkeeping) costs as much as the forward itself.
+It runs under the policy's `compute_context(sampling=True)`, which gathers an FSDP root, because it
+calls `core` (not the root) directly.
 
 Why suppress vision placeholders: fed back in, an `<|image_pad|>` would be read as image input
 (real checkpoints give them ~0 mass; random test models do not).
@@ -18,6 +25,7 @@ Dimension letters: B batch, P prompt length, R response length, V vocabulary.
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import torch
@@ -26,52 +34,82 @@ from .base import EncodedPrompts, Generation, SamplingParams
 from .sampling import RowNoise, select_next, suppress_bias
 
 
-class RowSampler:
-    """A transformers logits processor that selects each row's next token and records its log-prob."""
-
-    def __init__(self, params: SamplingParams, batch: int, suppress_ids: list[int]) -> None:
-        self._params = params
-        self._suppress_ids = suppress_ids
-        self._bias_V: torch.Tensor | None = None  # made on the first call, on the logits' device
-        self._noise = RowNoise(params.seed, params.row_offset, batch) if params.temperature > 0 else None
-        self.logprobs: list[torch.Tensor] = []  # one [B] float32 per decoding step
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        if self._bias_V is None:
-            self._bias_V = suppress_bias(self._suppress_ids, scores.shape[-1], scores.device)
-        _, logprob_B, choice_BV = select_next(scores, self._params.temperature, self._params.top_p, self._noise,
-                                              self._bias_V)
-        self.logprobs.append(logprob_B)
-        # transformers (greedy mode) takes the argmax of these very scores: our token.
-        return choice_BV
-
-
 def hf_generate(policy, prompts: EncodedPrompts, params: SamplingParams) -> Generation:
     """`Qwen3VLPolicy.generate`'s body (the policy supplies model, tokenizer and inputs)."""
-    from transformers import GenerationConfig, LogitsProcessorList
-
-    # Every knob explicit: the checkpoint's recommended top-k/top-p never leak in. Greedy in
-    # transformers' terms because RowSampler already made the choice.
-    config = GenerationConfig(
-        max_new_tokens=params.max_new_tokens, min_new_tokens=0, do_sample=False, num_beams=1, temperature=1.0,
-        top_p=1.0, top_k=None, min_p=None, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0,
-        eos_token_id=policy.stop_ids, pad_token_id=policy.pad_id, bos_token_id=None,
-        use_cache=True, return_dict_in_generate=True, num_return_sequences=1,
-    )
-    inputs = prompts.inputs
-    sampler = RowSampler(params, prompts.batch_size, policy.vision_ids)
-    kwargs = policy.model_inputs(prompts, inputs["input_ids"], inputs["attention_mask"])
-    out = policy.core.generate(**kwargs, generation_config=config, logits_processor=LogitsProcessorList([sampler]))
-    response_BR = out.sequences[:, inputs["input_ids"].shape[1]:]
+    response_BR, logprobs_BR = decode(policy, prompts, params)
     mask_BR = response_mask(response_BR, policy.stop_ids)
     response_BR = response_BR.masked_fill(~mask_BR, policy.pad_id)
     check_sampled_ids(response_BR, mask_BR, len(policy.tokenizer), policy.source)
-    if sampler.logprobs:
-        logprobs_BR = torch.stack(sampler.logprobs, 1)[:, :response_BR.shape[1]].masked_fill(~mask_BR, 0.0)
-    else:
-        logprobs_BR = torch.zeros(response_BR.shape, dtype=torch.float32, device=response_BR.device)
+    logprobs_BR = logprobs_BR.masked_fill(~mask_BR, 0.0)
     texts, char_end_BR = texts_and_char_ends(policy.tokenizer, response_BR, mask_BR)
     return Generation(response_BR.cpu(), mask_BR.cpu(), logprobs_BR.float().cpu(), char_end_BR, texts)
+
+
+def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The KV-cache loop → (response ids [B, R] int64, their log-probs [B, R] float32), R ≤ max_new_tokens.
+
+    Rows that have emitted a stop id are fed `pad` from then on (masked later by `response_mask`);
+    every row still draws its noise each step, so a row's stream never depends on the others. The
+    loop ends when every row has stopped or after `max_new_tokens` steps."""
+    from transformers import DynamicCache
+
+    core = policy.core
+    prompt_BP, prompt_mask_BP = prompts.inputs["input_ids"], prompts.inputs["attention_mask"]
+    batch, width_P, steps = prompt_BP.shape[0], prompt_BP.shape[1], params.max_new_tokens
+    device = prompt_BP.device
+    empty = torch.zeros((batch, 0), dtype=torch.long, device=device)
+    if steps <= 0:
+        return empty, empty.float()
+    mask_BT = torch.cat([prompt_mask_BP, prompt_mask_BP.new_ones(batch, steps)], 1)
+    positions_4BP = prefill_positions(policy, prompts)
+    next_4B1 = positions_4BP[..., -1:] + 1  # decode step t sits at next + t on all four axes
+    stop_ids = torch.tensor(policy.stop_ids, device=device)
+    noise = RowNoise(params.seed, params.row_offset, batch) if params.temperature > 0 else None
+    bias_V: torch.Tensor | None = None
+    cache = DynamicCache(config=core.config)
+    kwargs = policy.model_inputs(prompts, prompt_BP, prompt_mask_BP)
+    kwargs.pop("mm_token_type_ids", None)  # only used to derive positions, which we pass
+    kwargs.update(position_ids=positions_4BP)
+    tokens: list[torch.Tensor] = []
+    logprobs: list[torch.Tensor] = []
+    running_B = torch.ones(batch, dtype=torch.bool, device=device)
+    text_model, head = core.model.language_model, core.lm_head
+    for step in range(steps):
+        if step == 0:  # the prefill: the full model, which merges the image features in
+            logits_BV = core(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+        else:  # a text token: straight to the language model and the head (skips two wrappers' Python)
+            hidden_B1D = text_model(**kwargs, past_key_values=cache, use_cache=True).last_hidden_state
+            logits_BV = head(hidden_B1D[:, -1])
+        logits_BV = logits_BV.float()
+        if bias_V is None:
+            bias_V = suppress_bias(policy.vision_ids, logits_BV.shape[-1], logits_BV.device)
+        token_B, logprob_B, _ = select_next(logits_BV, params.temperature, params.top_p, noise, bias_V)
+        token_B = token_B.masked_fill(~running_B, policy.pad_id)
+        tokens.append(token_B)
+        logprobs.append(logprob_B)
+        running_B &= ~torch.isin(token_B, stop_ids)
+        if step + 1 == steps or not bool(running_B.any()):
+            break
+        kwargs = {"input_ids": token_B[:, None], "attention_mask": mask_BT[:, : width_P + step + 1],
+                  "position_ids": next_4B1 + step}
+    return torch.stack(tokens, 1), torch.stack(logprobs, 1)
+
+
+def prefill_positions(policy, prompts: EncodedPrompts) -> torch.Tensor:
+    """[4, B, P] positions of the prompt, as transformers' generation lays them out: row 0 the text
+    position (cumsum of the mask, which the causal mask reads), rows 1-3 the M-RoPE axes (from
+    `get_rope_index` with an image, the text position without). Decode steps continue each row +1."""
+    prompt_BP, mask_BP = prompts.inputs["input_ids"], prompts.inputs["attention_mask"]
+    text_BP = (mask_BP.long().cumsum(-1) - 1).masked_fill(mask_BP == 0, 0)
+    if prompts.has_images:
+        rope_index = policy.core.model.get_rope_index
+        extra = ({"mm_token_type_ids": prompts.inputs["mm_token_type_ids"]}
+                 if "mm_token_type_ids" in inspect.signature(rope_index).parameters else {})
+        mrope_3BP, _ = rope_index(prompt_BP, image_grid_thw=prompts.inputs["image_grid_thw"], video_grid_thw=None,
+                                  attention_mask=mask_BP, **extra)
+    else:
+        mrope_3BP = text_BP.unsqueeze(0).expand(3, -1, -1)
+    return torch.cat([text_BP.unsqueeze(0), mrope_3BP.to(text_BP.device)], 0)
 
 
 def texts_and_char_ends(tokenizer, response_BR: torch.Tensor, mask_BR: torch.Tensor):

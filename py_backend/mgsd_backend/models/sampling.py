@@ -1,4 +1,4 @@
-"""Next-token selection shared by every sampler (the tiny VLM's loop and the hf logits processor).
+"""Next-token selection shared by every sampler (the tiny VLM's loop and the hf decode loop).
 
 Greedy (temperature 0) takes the argmax. Otherwise logits are divided by the temperature, nucleus
 (top-p) filtering keeps the smallest prefix of the sorted distribution whose mass reaches `top_p`
@@ -64,8 +64,7 @@ def select_next(logits_BV: torch.Tensor, temperature: float, top_p: float, noise
                 suppress_bias_V: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Raw logits → (token ids [B] int64, their log-probs [B] float32, choice scores [B, V]).
 
-    The token is the argmax of the choice scores (the hf sampler hands them to transformers, whose
-    greedy argmax then takes the same token). `suppress_bias_V` (0, or -inf on ids that must never
+    The token is the argmax of the choice scores. `suppress_bias_V` (0, or -inf on ids that must never
     be chosen; `suppress_bias`) applies to the choice only, not to the reported log-prob. `noise`
     is required unless greedy."""
     logits_BV = logits_BV.float()

@@ -87,7 +87,7 @@ def shard_qwen3_vl(core: nn.Module, plan: PrecisionPlan, device: torch.device, *
         module.set_gradient_divide_factor(1.0)
         module.set_force_sum_reduction_for_comms(True)
     # FSDP2 initialises lazily at the first forward and requires it to be the root's; sampling
-    # enters through `core.generate` (a child unit first), so run one head row through the root now.
+    # enters through `core`'s forward (a child unit first), so run one head row through the root now.
     with torch.no_grad():
         root(head_input=torch.zeros(1, core.config.text_config.hidden_size, dtype=plan.param_dtype, device=device))
     return root
