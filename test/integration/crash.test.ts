@@ -33,6 +33,7 @@ const ENDLESS = [
   'eval.validation.maxNewTokens=24',
   'backend.heartbeatTimeoutMs=3000',
   `data.cacheDir=${join(WORK, 'datasets')}`,
+  `reuse.cacheDir=${join(WORK, 'stages')}`,
 ].flatMap((override) => ['--set', override]);
 
 interface Exit {
@@ -94,11 +95,13 @@ describe('mgsd run: dying and stopped processes', () => {
     const run = join(WORK, 'kill-student');
     const { done } = start(run);
     const pids = await midOpsd(run, done);
-    process.kill(pids.student!, 'SIGKILL');
+    // The tiny preset runs the student as a rank group (`backend.ranks: auto`): kill its rank 0.
+    const rank0 = pids['student.rank0'] ?? pids.student!;
+    process.kill(rank0, 'SIGKILL');
     const exit = await done;
     expect(exit.code, exit.stderr).toBe(1);
-    expect(exit.stderr).toMatch(new RegExp(`^error: backend worker student \\(pid ${pids.student}\\) was killed by SIGKILL`, 'm'));
-    expect(exit.stderr).toContain(join(run, 'logs', 'student.log'));
+    expect(exit.stderr).toMatch(new RegExp(`^error: backend worker student \\(pid ${rank0}\\) (rank 0 of \\d+ .*)?was killed by SIGKILL`, 'm'));
+    expect(exit.stderr).toMatch(/logs\/student(\.rank0)?\.log/);
     expectOneCleanError(exit, run);
     await expectAllGone(pids);
   }, 90_000);
