@@ -95,7 +95,7 @@ export function comparisonHtml(comparison: Comparison): string {
   }
   body.push('<h2>Macro success per model and variant</h2>', `<figure>${macroBarChartSvg(comparison.rows)}</figure>`);
   body.push('<h2>Detail</h2>', htmlTable(detailTable(comparison)));
-  const style = 'body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:anywhere}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.wrap{overflow-x:auto;max-width:100%}figure{margin:0}figure svg{max-width:100%;height:auto}li{overflow-wrap:anywhere}';
+  const style = 'body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:break-word}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.wrap{overflow-x:auto;max-width:100%}figure{margin:0}figure svg{max-width:100%;height:auto}li{overflow-wrap:anywhere}';
   return ['<!doctype html>', '<html lang="en"><head><meta charset="utf-8"><title>mgsd comparison</title>', `<style>${style}</style>`, '</head><body>', ...body, '</body></html>', ''].join('\n');
 }
 

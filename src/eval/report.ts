@@ -89,7 +89,7 @@ const STYLE = [
   'table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}',
   'th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}',
   'li{overflow-wrap:anywhere}.figures{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0;max-width:100%}figure svg,figure img{max-width:100%;height:auto}',
-  'figcaption{font-size:12px;max-width:560px;overflow-wrap:anywhere}.wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere}',
+  'figcaption{font-size:12px;max-width:560px;overflow-wrap:anywhere}.wrap{overflow-x:auto;max-width:100%}td{overflow-wrap:break-word}',
 ].join('');
 
 function figureHtml(figure: ReportFigure): string {
