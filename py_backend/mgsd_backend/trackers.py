@@ -85,6 +85,10 @@ class MlflowTracker(Tracker):
         import mlflow
 
         if "MLFLOW_TRACKING_URI" not in os.environ:
+            # Offline by default: a file store inside the run. MLflow 3 refuses file stores unless
+            # told otherwise (a database backend needs SQLAlchemy, which mlflow-skinny lacks);
+            # set MLFLOW_TRACKING_URI to use a server or a database instead.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
             mlflow.set_tracking_uri((run / "mlruns").resolve().as_uri())
         self.mlflow = mlflow
         mlflow.set_experiment("mgsd")

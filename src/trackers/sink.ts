@@ -52,7 +52,10 @@ export async function startTrackerSink(runRoot: string, trackers: readonly Track
     const code = await exited;
     log.end();
     const message = `--report-to ${trackers.join(',')}: the tracker sink exited with status ${code} before it was ready: ${stderr.trim().split('\n').at(-1) ?? ''}`;
-    const hint = `Install the trackers' libraries: ${interpreter.path} -m pip install -r requirements-trackers.txt (or drop --report-to). Log: ${logPath}`;
+    const hint =
+      code === EXIT_MISSING_LIBRARY
+        ? `Install the trackers' libraries: ${interpreter.path} -m pip install -r requirements-trackers.txt (or drop --report-to). Log: ${logPath}`
+        : `The tracker's library refused to start; read ${logPath}, fix its setting, or drop that tracker from --report-to.`;
     throw code === EXIT_MISSING_LIBRARY ? new ConfigError('tracker_missing', message, { hint }) : new BackendError('tracker_failed', message, { hint });
   }
   return { close: () => closeSink(child, exited, log, logPath) };
