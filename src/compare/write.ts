@@ -9,6 +9,7 @@
 import { join, resolve } from 'node:path';
 
 import { escapeXml } from '../eval/svg-chart.js';
+import { htmlTable, markdownTable, type Table } from '../eval/table-render.js';
 import { writeFileAtomic, writeJsonAtomic } from '../fs-atomic.js';
 import { macroBarChartSvg } from './bar-chart.js';
 import { findRuns } from './read-runs.js';
@@ -35,7 +36,6 @@ export function writeComparison(paths: readonly string[], options: { out: string
   return { ...files, comparison };
 }
 
-type Table = { header: string[]; rows: string[][] };
 
 /** One ablation table per model/input: variants as rows, tasks + macro as columns. */
 function ablationTables(comparison: Comparison): Array<[string, Table]> {
@@ -115,13 +115,3 @@ function formatP(p: number): string {
   return p < 0.001 ? '<0.001' : p.toFixed(3);
 }
 
-function markdownTable(table: Table): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(table.header), line(table.header.map(() => '---')), ...table.rows.map(line)].join('\n');
-}
-
-function htmlTable(table: Table): string {
-  const head = `<tr>${table.header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
-  const rows = table.rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`);
-  return `<div class="wrap"><table>${head}${rows.join('')}</table></div>`;
-}

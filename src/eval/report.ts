@@ -9,6 +9,7 @@
 import { ENV_NAMES } from '../envs/types.js';
 import type { ResultRow, ResultsFile } from './results.js';
 import { escapeXml } from './svg-chart.js';
+import { htmlTable, markdownTable, type Table } from './table-render.js';
 
 /** A figure of the report. */
 export interface ReportFigure {
@@ -32,7 +33,7 @@ export interface ReportInput {
 }
 
 /** A table: header cells and rows of cells. */
-export type Table = { header: string[]; rows: string[][] };
+export type { Table };
 
 /** A titled section: an optional sentence, table and figures. */
 export interface ReportSection {
@@ -174,13 +175,3 @@ function signedPoints(value: number): string {
   return `${points >= 0 ? '+' : ''}${points.toFixed(1)}`;
 }
 
-function markdownTable(table: Table): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(table.header), line(table.header.map(() => '---')), ...table.rows.map(line)].join('\n');
-}
-
-function htmlTable(table: Table): string {
-  const head = `<tr>${table.header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
-  const rows = table.rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`);
-  return `<div class="wrap"><table>${head}${rows.join('')}</table></div>`;
-}
