@@ -47,7 +47,7 @@ export function miniOverrides(work) {
 }
 
 const EXPECTED = {
-  'kill-student': { exit: 1, error: /^error: backend worker student \(pid \d+\) was killed by SIGKILL/m },
+  'kill-student': { exit: 1, error: /^error: backend worker student \(pid \d+\) (rank 0 of \d+ .*)?was killed by SIGKILL/m },
   'kill-teacher': { exit: 1, error: /^error: backend worker teacher \(pid \d+\) was killed by SIGKILL/m },
   'stop-teacher': { exit: 1, error: /^error: backend worker teacher \(pid \d+\) stopped responding: no heartbeat for/m },
   term: { exit: 143, error: /^error: run stopped by SIGTERM/m },
@@ -77,6 +77,11 @@ function workerPids(logDir) {
   for (const file of readdirSync(logDir)) {
     const matches = [...readFileSync(join(logDir, file), 'utf8').matchAll(/handshake done: pid (\d+)/g)];
     if (matches.length) pids[file.replace(/\.log$/, '')] = Number(matches.at(-1)[1]);
+  }
+  // A worker run as a rank group (`backend.ranks`) logs per rank: its rank 0 stands for it.
+  for (const [name, pid] of Object.entries(pids)) {
+    const worker = name.replace(/\.rank0$/, '');
+    if (worker !== name) pids[worker] ??= pid;
   }
   return pids;
 }
