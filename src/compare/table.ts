@@ -10,6 +10,7 @@
  */
 import { DataError, UsageError } from '../errors.js';
 import type { ComparedRun } from './read-runs.js';
+import { minimumDetectableDifference, type PowerCell, type PowerStatement, powerStatement } from './power.js';
 import { mcnemarExact, mean, pairedBootstrap, sampleSd, type SeedPairs, tInterval95 } from './stats.js';
 
 /** Keys that never make two runs different experiments. */
@@ -31,7 +32,8 @@ export interface ComparisonRow {
   ci95: [number, number] | null;
   /** Row − reference, mean over the common seeds; null for the reference itself. */
   delta: number | null;
-  test: { n_pairs: number; seeds: number[]; mcnemar_b: number; mcnemar_c: number; mcnemar_p: number; bootstrap_p: number } | null;
+  /** mdd: the minimum detectable difference at α 0.05 / 80 % power for these seeds, from the pairs' discordance (power.ts). */
+  test: { n_pairs: number; seeds: number[]; mcnemar_b: number; mcnemar_c: number; mcnemar_p: number; bootstrap_p: number; mdd: number } | null;
   /** Why there is no test (reference itself, no common seed, different puzzles). */
   note: string | null;
 }
@@ -44,6 +46,8 @@ export interface Comparison {
   skipped: string[];
   rows: ComparisonRow[];
   method: string;
+  /** The smallest macro difference this comparison can detect (from the reference's test cells and seeds). */
+  power: PowerStatement;
 }
 
 interface Variant {
@@ -70,6 +74,7 @@ export function compareRuns(runs: readonly ComparedRun[], gridKeys: readonly str
     }
   }
   return {
+    power: powerOfReference(reference),
     grid_keys: keys,
     reference: `${reference.modelInput}@${reference.variant.label}`,
     runs: variants.flatMap((variant) => [...variant.bySeed.values()].map((run) => ({ dir: run.dir, variant: variant.label, seed: run.seed, data_seed: run.dataSeed }))),
@@ -120,11 +125,14 @@ function withTest(row: ComparisonRow, variant: Variant, reference: { variant: Va
   const flat = pairsBySeed.flat();
   if (flat.length === 0) return { ...row, note: 'no puzzle in common with the reference' };
   const mcnemar = mcnemarExact(flat);
+  const cells = cellsOf(reference.variant, reference.modelInput).filter((cell) => row.task === 'macro' || cell.task === row.task);
+  // A task row is that task's mean over its levels: its cells alone, as a one-task macro.
+  const mdd = minimumDetectableDifference(cells, seeds.length, (mcnemar.b + mcnemar.c) / flat.length);
   const bootstrap = pairedBootstrap(pairsBySeed, BOOTSTRAP_RESAMPLES, `${row.variant}|${row.model_input}|${row.task}`);
   return {
     ...row,
     delta: deltas.length > 0 ? mean(deltas) : null,
-    test: { n_pairs: flat.length, seeds, mcnemar_b: mcnemar.b, mcnemar_c: mcnemar.c, mcnemar_p: mcnemar.p, bootstrap_p: bootstrap.p },
+    test: { n_pairs: flat.length, seeds, mcnemar_b: mcnemar.b, mcnemar_c: mcnemar.c, mcnemar_p: mcnemar.p, bootstrap_p: bootstrap.p, mdd },
   };
 }
 
@@ -139,6 +147,17 @@ function parseReference(spec: string | null, variants: readonly Variant[], model
     throw new UsageError('bad_reference', `--reference ${JSON.stringify(spec)}: no variant "${label}"`, { hint: `Variants: ${variants.map((v) => JSON.stringify(v.label)).join(', ')}.` });
   }
   return { variant, modelInput };
+}
+
+/** The test cells (task, level, puzzles) of `modelInput` in the variant's first seed. */
+function cellsOf(variant: Variant, modelInput: string): PowerCell[] {
+  const run = [...variant.bySeed.values()][0]!;
+  const [model, input] = modelInput.split('/');
+  return run.results.rows.filter((r) => r.model === model && r.input === input).flatMap((r) => r.levels.map((level) => ({ task: r.task, level: level.level, n: level.n })));
+}
+
+function powerOfReference(reference: { variant: Variant; modelInput: string }): PowerStatement {
+  return powerStatement(cellsOf(reference.variant, reference.modelInput), reference.variant.bySeed.size);
 }
 
 function splitOnce(text: string, separator: string): [string, string | null] {

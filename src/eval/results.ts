@@ -24,6 +24,17 @@ export interface ModelEvaluation {
   perception: TaskPerception[] | null;
 }
 
+/** Which checkpoint of a trained model was evaluated (experiment/selection.ts). */
+export interface ModelSelection {
+  rule: 'best-val' | 'last';
+  /** Steps done at the chosen checkpoint. */
+  step: number;
+  /** Steps the stage ran. */
+  steps: number;
+  /** Validation macro success at the chosen step (null: no validation there). */
+  val_success: number | null;
+}
+
 /** One row of the table. */
 export interface ResultRow {
   model: string;
@@ -48,6 +59,8 @@ export interface ResultsFile {
   /** (mgsd/image − sft/image) / (base/text − sft/image): the share of the gap OPSD closed. */
   gap_closed: number | null;
   run: { name: string; seed: number; profile: string; model: string; dataset: string };
+  /** Each trained model's chosen checkpoint (`eval.selection`): rule, step, of how many steps, its validation macro success. */
+  selection: Record<string, ModelSelection>;
   wall_seconds: number;
   /** CPU seconds of every process of the run (Node and every worker rank); null off Linux. */
   cpu_seconds: number | null;
@@ -75,6 +88,10 @@ export const ResultsFileSchema = z.object({
   modality_gap: z.record(z.string(), z.record(z.string(), z.number())),
   gap_closed: z.number().nullable(),
   run: z.object({ name: z.string(), seed: z.number().int(), profile: z.string(), model: z.string(), dataset: z.string() }),
+  // Results written before the selection rule existed read as {} (not recorded).
+  selection: z
+    .record(z.string(), z.object({ rule: z.enum(['best-val', 'last']), step: z.number().int(), steps: z.number().int(), val_success: z.number().nullable() }))
+    .default({}),
   wall_seconds: z.number(),
   // Results written before cpu_seconds existed read as null (not measured).
   cpu_seconds: z.number().nullable().default(null),
@@ -89,6 +106,7 @@ export function assembleResults(
   run: ResultsFile['run'],
   wallSeconds: number,
   cpuSeconds: number | null = null,
+  selection: Record<string, ModelSelection> = {},
 ): ResultsFile {
   const rows: ResultRow[] = [];
   const macro: Record<string, number> = {};
@@ -110,7 +128,7 @@ export function assembleResults(
   const base = macro[resultKey(MODEL.base, 'text')];
   const mgsd = macro[resultKey(MODEL.mgsd, 'image')];
   const gapClosed = sft !== undefined && base !== undefined && mgsd !== undefined && base !== sft ? round((mgsd - sft) / (base - sft)) : null;
-  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1), cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1) };
+  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, selection, wall_seconds: round(wallSeconds, 1), cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1) };
 }
 
 function rowsOf(model: string, input: 'image' | 'text', summary: MetricsSummary): ResultRow[] {

@@ -297,7 +297,8 @@ const OpsdStageSchema = z
       .strict()
       .prefault({})
       .describe('the teacher that reads the symbolic state'),
-    validateEvery: positiveInt.max(MAX_STEPS).default(50).describe('steps between validations (the best checkpoint by validation macro success is the `mgsd` model)'),
+    // Moved to eval.validation.every (one cadence for every trained model); kept only to say so.
+    validateEvery: positiveInt.optional().describe('moved: use `eval.validation.every` (one validation cadence for every trained model)'),
     checkpointEvery: positiveInt.max(MAX_STEPS).default(50).describe('steps between checkpoints'),
     overlap: z
       .boolean()
@@ -314,7 +315,10 @@ const VisualSftBaselineSchema = z
       .enum(['answer', 'full'])
       .default('answer')
       .describe('`answer`: ground-truth answers only (the official direct-SFT format); `full`: full ground-truth responses, read-out and plan (a chain-of-thought SFT baseline)'),
-    steps: steps.nullable().default(null).describe('optimizer steps; null = as many as OPSD'),
+    steps: steps
+      .nullable()
+      .default(null)
+      .describe('optimizer steps; null = enough to see at least as many training samples as OPSD (ceil(opsd.steps × opsd.batchSize / batchSize))'),
     ...OptimSchema,
     lr: OptimSchema.lr.default(1e-3).describe(LR),
     batchSize: OptimSchema.batchSize.default(32).describe(BATCH),
@@ -325,7 +329,10 @@ const VisualSftBaselineSchema = z
 const GrpoBaselineSchema = z
   .object({
     enabled: z.boolean().default(false).describe('train the GRPO baseline'),
-    steps: steps.nullable().default(null).describe('optimizer steps; null = as many as OPSD'),
+    steps: steps
+      .nullable()
+      .default(null)
+      .describe('optimizer steps; null = enough to see at least as many training samples as OPSD (ceil(opsd.steps × opsd.batchSize / batchSize))'),
     ...OptimSchema,
     lr: OptimSchema.lr.default(1e-3).describe(LR),
     schedule: schedule.default('constant').describe('learning-rate schedule after warm-up'),
@@ -349,9 +356,14 @@ const EvalSchema = z
     validation: SamplingSchema.extend({
       temperature: z.number().min(0).max(10).default(0.6).describe('sampling temperature (0 = greedy)'),
       topP: z.number().gt(0).max(1).default(0.95).describe('nucleus sampling mass'),
+      every: positiveInt.max(MAX_STEPS).default(50).describe('steps between validations of every trained model (OPSD, visual SFT, GRPO), and after the last step'),
     })
       .prefault({})
-      .describe('OPSD validation decoding (official: T 0.6, top-p 0.95)'),
+      .describe('validation of every trained model on the validation split, logged as a curve in its metrics (official decoding: T 0.6, top-p 0.95)'),
+    selection: z
+      .enum(['best-val', 'last'])
+      .default('best-val')
+      .describe('which checkpoint of each trained model (OPSD, visual SFT, GRPO) is evaluated: `best-val` = best validation macro success (official for OPSD; ties keep the earlier), `last` = the final step'),
   })
   .strict()
   .describe('the benchmark every model is evaluated on');
@@ -433,6 +445,13 @@ export const ExperimentConfigSchema = ConfigObject.superRefine((config, ctx) => 
       code: 'custom',
       path: ['stages', 'sft', 'lora', 'enabled'],
       message: 'LoRA is only available for hf models; the tiny model trains all its weights',
+    });
+  }
+  if (config.stages.opsd.validateEvery !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stages', 'opsd', 'validateEvery'],
+      message: `moved: set eval.validation.every=${config.stages.opsd.validateEvery} instead (one validation cadence for every trained model)`,
     });
   }
   if (config.data.renderStyle === 'compact' && config.data.imageSizePx % config.model.tiny.patchPx !== 0) {

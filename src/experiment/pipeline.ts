@@ -26,6 +26,7 @@ import { loadRequest, placementOf } from './models.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
 import { checkDevices, checkMemoryPlan, checkPython, updateRoundingWarnings } from './preflight.js';
 import { RunReuse } from './stage-reuse.js';
+import { budgetWarnings, selectionsOf } from './selection.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
@@ -73,10 +74,11 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   });
   let evaluations: Array<[string, ModelEvaluation]>;
   let datasetDir: string;
+  let selection: ResultsFile['selection'];
   try {
     checkDevices(client, config);
     // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
-    for (const line of [...updateRoundingWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
+    for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
     const splits = {
       train: dataset.records.filter((r) => r.split === 'train'),
@@ -98,6 +100,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
       reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
     };
     evaluations = await runStages(context);
+    selection = selectionsOf(state.all());
     context.reuse.recordInManifest();
     datasetDir = dataset.dir;
   } finally {
@@ -106,7 +109,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   // After close: every worker rank has been reaped, so its CPU time is in our children's total.
   const cpuEnded = cpuSecondsSoFar();
   const cpu = cpuStarted === null || cpuEnded === null ? null : cpuEnded - cpuStarted;
-  const results = assembleResults(evaluations, runInfo(config, datasetDir), (performance.now() - started) / 1000, cpu);
+  const results = assembleResults(evaluations, runInfo(config, datasetDir), (performance.now() - started) / 1000, cpu, selection);
   services.run.writeJson(services.run.results, results);
   return results;
 }

@@ -11,6 +11,7 @@
  * float reduction order and the OPSD overlap.
  */
 import type { ExperimentConfig } from './config.js';
+import { baselineSteps } from './selection.js';
 import { codeVersion, hashKey } from './stage-cache.js';
 
 /** The keys of one run's stages and models (null: the stage is disabled). */
@@ -47,10 +48,12 @@ export function stageKeysOf(config: ExperimentConfig, datasetKey: string): Stage
   const opsd = stages.opsd.enabled
     ? hashKey({ stage: 'opsd', ...common, from: sftModel, teacher: baseModel, settings: stages.opsd, parser: config.parser, validation: validationOf(config) })
     : null;
-  const visualSteps = baselines.visualSft.steps ?? stages.opsd.steps;
-  const visualSft = baselines.visualSft.enabled ? hashKey({ stage: 'visual-sft', ...common, from: sftModel, settings: { ...baselines.visualSft, steps: visualSteps } }) : null;
-  const grpoSteps = baselines.grpo.steps ?? stages.opsd.steps;
-  const grpo = baselines.grpo.enabled ? hashKey({ stage: 'grpo', ...common, from: sftModel, settings: { ...baselines.grpo, steps: grpoSteps }, parser: config.parser }) : null;
+  // Validation picks the checkpoint of every trained model, so it is part of their keys (selection.ts).
+  const validation = validationOf(config);
+  const visualSettings = { ...baselines.visualSft, steps: baselineSteps(config, 'visualSft') };
+  const visualSft = baselines.visualSft.enabled ? hashKey({ stage: 'visual-sft', ...common, from: sftModel, settings: visualSettings, parser: config.parser, validation }) : null;
+  const grpoSettings = { ...baselines.grpo, steps: baselineSteps(config, 'grpo') };
+  const grpo = baselines.grpo.enabled ? hashKey({ stage: 'grpo', ...common, from: sftModel, settings: grpoSettings, parser: config.parser, validation }) : null;
   const models: Record<string, string> = { base: baseModel, sft: sftModel };
   if (opsd !== null) models.mgsd = opsd;
   if (visualSft !== null) models['visual-sft'] = visualSft;
@@ -58,9 +61,9 @@ export function stageKeysOf(config: ExperimentConfig, datasetKey: string): Stage
   return { dataset: datasetKey, base, sft, opsd, 'visual-sft': visualSft, grpo, models };
 }
 
-/** The OPSD validation decoding picks the best checkpoint, so it is part of the OPSD key. */
+/** The validation (decoding, cadence) and the selection rule pick a trained model's checkpoint. */
 function validationOf(config: ExperimentConfig): Record<string, unknown> {
-  return { sampling: config.eval.validation, batchSize: config.eval.batchSize };
+  return { sampling: config.eval.validation, batchSize: config.eval.batchSize, selection: config.eval.selection };
 }
 
 /**
@@ -68,7 +71,7 @@ function validationOf(config: ExperimentConfig): Record<string, unknown> {
  * test split (dataset key), the benchmark decoding and grading, and the perception source.
  */
 export function evaluationKeyOf(config: ExperimentConfig, keys: StageKeys, model: string, parts: readonly string[]): string {
-  const { validation: _validation, ...decoding } = config.eval;
+  const { validation: _validation, selection: _selection, ...decoding } = config.eval;
   return hashKey({
     evaluation: [...parts],
     weights: keys.models[model],

@@ -65,7 +65,8 @@ export class RunReuse {
     const offsets = { metrics: copyLog(join(hit.dir, 'metrics.jsonl'), this.run.metrics(stage)), ledger: copyLog(join(hit.dir, 'ledger.jsonl'), this.run.ledger(stage)) };
     const stepsDone = hit.entry.stepsDone ?? 0;
     this.run.writeJson(join(this.run.checkpoints(stage), 'latest.json'), { stepsDone, dir: relative, logOffsets: offsets, state: {} });
-    const finished: FinishedStage = { stepsDone, checkpoint: relative, reusedFrom: { run: hit.entry.sourceRun, cache: hit.dir } };
+    const selected = hit.entry.selected === undefined ? {} : { selected: hit.entry.selected };
+    const finished: FinishedStage = { stepsDone, checkpoint: relative, reusedFrom: { run: hit.entry.sourceRun, cache: hit.dir }, ...selected };
     this.state.finish(stage, finished);
     this.progress.note(`[${stage}] reused (${stepsDone} steps) from ${hit.entry.sourceRun} via ${hit.dir}`);
     return finished;
@@ -139,7 +140,7 @@ export class RunReuse {
       'metrics.jsonl': { source: this.run.metrics(stage), mode: 'copy' },
     };
     if (existsSync(this.run.ledger(stage)) && statSync(this.run.ledger(stage)).size > 0) files['ledger.jsonl'] = { source: this.run.ledger(stage), mode: 'copy' };
-    this.cache.publish(stage, key, files, { stage, sourceRun: this.run.root, stepsDone: finished.stepsDone });
+    this.cache.publish(stage, key, files, { stage, sourceRun: this.run.root, stepsDone: finished.stepsDone, ...(finished.selected ? { selected: finished.selected } : {}) });
     return finished;
   }
 

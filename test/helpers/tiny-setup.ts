@@ -29,11 +29,12 @@ export function miniOverrides(cacheDir: string): string[] {
     'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}',
     'stages.base={steps: 2, batchSize: 4}',
     'stages.sft={steps: 2, batchSize: 4}',
-    'stages.opsd={steps: 2, batchSize: 4, validateEvery: 2, checkpointEvery: 1, rollout: {maxNewTokens: 24}}',
+    'stages.opsd={steps: 2, batchSize: 4, checkpointEvery: 1, rollout: {maxNewTokens: 24}}',
     'baselines.visualSft={enabled: false}',
     'baselines.grpo={enabled: false}',
     'eval.maxNewTokens=24',
     'eval.validation.maxNewTokens=24',
+    'eval.validation.every=2',
     `data.cacheDir=${cacheDir}`,
     // The stage cache beside the dataset cache, so tests never publish into the checkout's runs/.
     `reuse.cacheDir=${join(cacheDir, '..', 'stages')}`,

@@ -24,11 +24,12 @@ const MINI = [
   'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}',
   'stages.base={steps: 6, batchSize: 8}',
   'stages.sft={steps: 4, batchSize: 8}',
-  'stages.opsd={steps: 6, batchSize: 8, validateEvery: 3, checkpointEvery: 2, estimator: full, rollout: {maxNewTokens: 40}}',
+  'stages.opsd={steps: 6, batchSize: 8, checkpointEvery: 2, estimator: full, rollout: {maxNewTokens: 40}}',
   'baselines.visualSft={enabled: true, steps: 3, batchSize: 8}',
   'baselines.grpo={enabled: true, steps: 2, batchSize: 8, groupSize: 2, rollout: {maxNewTokens: 40}}',
   'eval.maxNewTokens=40',
   'eval.validation.maxNewTokens=40',
+  'eval.validation.every=3',
   `data.cacheDir=${join(WORK, 'datasets')}`,
   `reuse.cacheDir=${join(WORK, 'stages')}`,
 ].flatMap((override) => ['--set', override]);
@@ -113,6 +114,28 @@ describe('mgsd run (miniature config)', () => {
     expect(readFileSync(join(reference, 'report.html'), 'utf8')).toContain('<svg');
     const opsd = stableLines(join(reference, 'metrics', 'opsd.jsonl'));
     expect(opsd.filter((line) => (line as { kind?: string }).kind === 'validation')).toHaveLength(2);
+  });
+
+  it('validates every trained model alike and evaluates its best-validation checkpoint, recording the chosen step', () => {
+    const results = JSON.parse(readFileSync(join(reference, 'results.json'), 'utf8')) as { selection: Record<string, { rule: string; step: number; steps: number; val_success: number | null }> };
+    expect(Object.keys(results.selection).sort()).toEqual(['grpo', 'mgsd', 'visual-sft']);
+    const stages: Record<string, { stage: string; steps: number; validations: number[] }> = {
+      mgsd: { stage: 'opsd', steps: 6, validations: [3, 6] },
+      'visual-sft': { stage: 'visual-sft', steps: 3, validations: [3] },
+      grpo: { stage: 'grpo', steps: 2, validations: [2] },
+    };
+    for (const [model, { stage, steps, validations }] of Object.entries(stages)) {
+      const curve = (stableLines(join(reference, 'metrics', `${stage}.jsonl`)) as Array<{ kind?: string; step: number; val_macro_success: number }>).filter(
+        (line) => line.kind === 'validation',
+      );
+      expect(curve.map((point) => point.step), model).toEqual(validations);
+      // best-val: the first step with the highest validation score, also the stage's best.json.
+      const best = curve.reduce((a, b) => (b.val_macro_success > a.val_macro_success ? b : a));
+      expect(results.selection[model], model).toEqual({ rule: 'best-val', step: best.step, steps, val_success: best.val_macro_success });
+      const pointer = JSON.parse(readFileSync(join(reference, 'checkpoints', stage, 'best.json'), 'utf8')) as { stepsDone: number };
+      expect(pointer.stepsDone, model).toBe(best.step);
+    }
+    expect(readFileSync(join(reference, 'report.md'), 'utf8')).toMatch(/best-val/);
   });
 
   it('logs the update monitor on every training step and exports the trained model in its hub layout', async () => {

@@ -63,10 +63,11 @@ describe.skipIf(CHROMIUM === undefined)('report.html and compare.html in headles
       'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 160}',
       'stages.base={steps: 4, batchSize: 8}',
       'stages.sft={steps: 2, batchSize: 8}',
-      'stages.opsd={steps: 4, batchSize: 8, validateEvery: 2, rollout: {maxNewTokens: 40}}',
+      'stages.opsd={steps: 4, batchSize: 8, rollout: {maxNewTokens: 40}}',
       'baselines.visualSft={steps: 2, batchSize: 8}',
       'eval.maxNewTokens=40',
       'eval.validation.maxNewTokens=40',
+      'eval.validation.every=2',
       `data.cacheDir=${join(WORK, 'datasets')}`,
       `reuse.cacheDir=${join(WORK, 'stages')}`,
     ].flatMap((set) => ['--set', set]);
