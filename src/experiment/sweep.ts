@@ -40,6 +40,8 @@ export interface SweepPlan {
   seeds: number[];
   /** Sweep files: each variant's own `--set` overrides, by variant name (absent for a plain grid). */
   variants?: Record<string, string[]>;
+  /** The command line that started the sweep (for generated docs; not part of the plan's identity). */
+  command?: string;
   runs: Array<{ name: string; seed: number; assignment: Record<string, string> }>;
 }
 
@@ -50,6 +52,8 @@ export interface SweepCommand {
   grid: GridAxis[];
   /** Named variants (a sweep file), each a list of `--set`s; null for a plain grid. */
   variants: Record<string, string[]> | null;
+  /** The command line, recorded in sweep.json (null: not recorded). */
+  commandLine: string | null;
   seeds: number[];
   out: string;
   reference: string | null;
@@ -114,7 +118,7 @@ export async function runSweep(command: SweepCommand): Promise<ComparisonFiles> 
   const out = resolve(command.out);
   const plan = planSweep(command.config, command.overrides, command.grid, command.seeds, command.variants);
   checkPlan(out, plan);
-  writeJsonAtomic(join(out, 'sweep.json'), plan);
+  writeJsonAtomic(join(out, 'sweep.json'), command.commandLine === null ? plan : { ...plan, command: command.commandLine });
   for (const [index, entry] of plan.runs.entries()) {
     const dir = join(out, entry.name);
     const label = `[sweep ${index + 1}/${plan.runs.length}] ${entry.name}`;

@@ -55,6 +55,7 @@ export function sweepCommand(): Command {
           overrides: [...(file?.set ?? []), ...options.set, ...reportToOverride(options.reportTo)],
           grid: options.grid.map(parseGridAxis),
           variants: file?.variants ?? null,
+          commandLine: ['npx', 'mgsd', ...process.argv.slice(2)].map(shellWord).join(' '),
           seeds: seedsText.split(',').map(Number),
           out: options.out,
           reference: options.reference ?? file?.reference ?? null,
@@ -69,4 +70,9 @@ export function sweepCommand(): Command {
         uninstall();
       }
     });
+}
+
+/** A word of a shell command line, quoted when it needs to be. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
