@@ -3,15 +3,20 @@
  * samples, the preflight names the keys of a tilted budget, the validation curve is read back from a
  * metrics log, and each trained model's chosen checkpoint reaches `results.json`.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import type { WorkerHandle } from '../backend/client.js';
 import { ConfigError } from '../errors.js';
+import type { PipelineContext } from './context.js';
 import { loadConfig } from './load.js';
-import { baselineSteps, budgetWarnings, opsdSamples, selectionsOf, validationCurve } from './selection.js';
+import { Progress } from './progress.js';
+import { RunDir } from './run-dir.js';
+import { baselineSteps, budgetWarnings, opsdSamples, selectedStage, selectionsOf, stageValidation, validationCurve } from './selection.js';
+import { openStage } from './stage-runtime.js';
 
 const tiny = (overrides: string[] = []) => loadConfig('tiny', overrides).config;
 
@@ -71,3 +76,41 @@ describe('validation curves and the recorded selection', () => {
     });
   });
 });
+
+describe('selection across a resume', () => {
+  /**
+   * A visual-SFT stage stopped right after its best checkpoint at step 4 was written but before it
+   * was marked best (best.json still at step 2): resuming must mark step 4, as an uninterrupted run
+   * did, and select it.
+   */
+  function stoppedStage(selection: 'best-val' | 'last') {
+    const config = tiny([`eval.selection=${selection}`]);
+    const run = new RunDir(mkdtempSync(join(tmpdir(), 'mgsd-selection-run-')));
+    run.create();
+    const services = { run, progress: new Progress({ write: () => undefined, isTty: false }), stop: { requested: false } };
+    const lines = [
+      { stage: 'visual-sft', step: 2, kind: 'validation', val_macro_success: 0.3 },
+      { stage: 'visual-sft', step: 4, kind: 'validation', val_macro_success: 0.5 },
+    ];
+    const text = lines.map((line) => `${JSON.stringify(line)}\n`).join('');
+    mkdirSync(run.checkpoints('visual-sft'), { recursive: true });
+    writeFileSync(run.metrics('visual-sft'), text);
+    const pointer = (step: number) => ({ stepsDone: step, dir: `checkpoints/visual-sft/step-00000${step}`, logOffsets: { metrics: Buffer.byteLength(text), ledger: 0 }, state: {} });
+    run.writeJson(join(run.checkpoints('visual-sft'), 'latest.json'), pointer(4));
+    if (selection === 'best-val') run.writeJson(join(run.checkpoints('visual-sft'), 'best.json'), { ...pointer(2), score: 0.3 });
+    const context = { config, services, splits: { train: [], val: [], test: [] }, evaluation: { config, run, images: null, test: [], note: () => undefined } } as unknown as PipelineContext;
+    const runtime = openStage(services, 'visual-sft', 6, null as unknown as WorkerHandle, 'visual-sft');
+    stageValidation(context, 'visual-sft', runtime, { name: 'visual-sft', worker: null as unknown as WorkerHandle, role: 'visual-sft' });
+    runtime.close();
+    return selectedStage(context, 'visual-sft', runtime, 6);
+  }
+
+  it('best-val: redoes the best mark of the resumed checkpoint and selects it with its validation score', () => {
+    expect(stoppedStage('best-val')).toEqual({ stepsDone: 6, checkpoint: 'checkpoints/visual-sft/step-000004', selected: { rule: 'best-val', step: 4, valSuccess: 0.5 } });
+  });
+
+  it('last: selects the latest checkpoint and marks nothing', () => {
+    expect(stoppedStage('last').selected).toEqual({ rule: 'last', step: 4, valSuccess: 0.5 });
+  });
+});
+

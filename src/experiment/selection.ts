@@ -9,8 +9,10 @@
  *   preflight warns, naming the keys, when a config gives a baseline fewer.
  *
  * Invariant (exact resume): a validation's seed depends only on the config seed and the step, the
- * best score so far is read back from the stage's `best.json`, and the chosen step is read from the
- * checkpoint pointers, so a resumed stage selects the same checkpoint as an uninterrupted one.
+ * best score so far is read back from the stage's `best.json` (or, when a stop fell between a best
+ * checkpoint and its mark, from the resumed checkpoint's own validation line), and the chosen step
+ * is read from the checkpoint pointers, so a resumed stage selects the same checkpoint as an
+ * uninterrupted one.
  */
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -84,6 +86,14 @@ export function stageValidation(context: PipelineContext, stage: string, runtime
   const validation = config.eval.validation;
   const decoding = evalContext(context.evaluation, model);
   let bestScore = runtime.checkpoints.best()?.score ?? -Infinity;
+  // A stop between a best checkpoint and its best mark leaves best.json one step behind; the
+  // checkpoint's logs hold that step's validation, so the mark is redone here (exact resume).
+  const resumed = runtime.resumed;
+  const atResume = resumed === null ? undefined : validationCurve(context.services.run.metrics(stage), stage).find((p) => p.step === resumed.stepsDone);
+  if (config.eval.selection === 'best-val' && resumed !== null && atResume !== undefined && atResume.macro > bestScore) {
+    bestScore = atResume.macro;
+    runtime.checkpoints.markBest(resumed, bestScore);
+  }
   return {
     every: validation.every,
     validate: async (stepsDone) => {
