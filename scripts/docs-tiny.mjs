@@ -23,14 +23,15 @@ const machine = option('--machine');
 const command = option('--command');
 if (args.length !== 1) {
   process.stderr.write('usage: npm run docs:tiny -- <sweep folder> [--doc <file.md>] [--machine "<cores, CPU, OS>"] [--command "<mgsd command>"]\n');
-  process.exit(2);
-}
-const folder = args[0];
-try {
-  const input = docInputFromFolder(resolve(folder), `npm run docs:tiny -- ${folder}`, { command, machine });
-  writeFileAtomic(doc, replaceGenerated(readFileSync(doc, 'utf8'), resultsBlock(input), doc));
-  process.stdout.write(`${doc}\n`);
-} catch (error) {
-  process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
-  process.exit(1);
+  process.exitCode = 2;
+} else {
+  const folder = args[0];
+  try {
+    const input = docInputFromFolder(resolve(folder), `npm run docs:tiny -- ${folder}`, { command, machine });
+    writeFileAtomic(doc, replaceGenerated(readFileSync(doc, 'utf8'), resultsBlock(input), doc));
+    process.stdout.write(`${doc}\n`);
+  } catch (error) {
+    process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    process.exitCode = 1;
+  }
 }
