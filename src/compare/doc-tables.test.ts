@@ -66,20 +66,30 @@ describe('generated doc tables', () => {
     expect(() => replaceGenerated('# no markers\n', block, 'doc.md')).toThrow(/doc\.md: expected exactly one/);
   });
 
-  it('reads a sweep folder: the recorded command, each run\'s selection and the machine from its manifest', () => {
+  it('reads a sweep folder: recomputes the comparison, takes the recorded command, each run\'s selection and the machine', () => {
     const folder = mkdtempSync(join(tmpdir(), 'mgsd-doc-tables-'));
-    const runs = comparison.runs.map((r) => ({ ...r, dir: join(folder, `${r.variant}-${r.seed}`) }));
-    for (const r of runs) {
-      mkdirSync(r.dir);
-      writeFileSync(join(r.dir, 'results.json'), JSON.stringify({ selection }));
-      writeFileSync(join(r.dir, 'manifest.json'), JSON.stringify({ cpus: 2, cpu_model: 'Some CPU', platform: 'linux 6' }));
+    for (const fixture of [run('mgsd', 0, [0, 1, 2, 3, 4]), run('sampled-t1', 0, [0, 1])]) {
+      const dir = join(folder, `${fixture.config.name as string}-seed0`);
+      mkdirSync(join(dir, 'eval'), { recursive: true });
+      writeFileSync(join(dir, 'config.resolved.json'), JSON.stringify(fixture.config));
+      writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...fixture.results, selection }));
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ cpus: 2, cpu_model: 'Some CPU', platform: 'linux 6' }));
+      for (const modelInput of ['mgsd/image', 'sft/image']) {
+        const lines = [...fixture.outcomes(modelInput).values()].map((outcome) => JSON.stringify(outcome));
+        writeFileSync(join(dir, 'eval', `${modelInput.replace('/', '-')}.jsonl`), `${lines.join('\n')}\n`);
+      }
     }
-    writeFileSync(join(folder, 'compare.json'), JSON.stringify({ ...comparison, runs }));
-    writeFileSync(join(folder, 'sweep.json'), JSON.stringify({ command: 'npx mgsd sweep --file x.yaml --out y' }));
+    writeFileSync(join(folder, 'compare.json'), JSON.stringify({ reference: 'mgsd/image@name=mgsd' }));
+    writeFileSync(join(folder, 'sweep.json'), JSON.stringify({ grid: [{ key: 'name', values: ['mgsd', 'sampled-t1'] }], command: 'npx mgsd sweep --file x.yaml --out y' }));
     const input = docInputFromFolder(folder, 'npm run docs:tiny -- y', { command: null, machine: null });
     expect(input.command).toBe('npx mgsd sweep --file x.yaml --out y');
     expect(input.machine).toBe('2 cores, Some CPU, linux 6, no GPU');
-    expect(input.runs.map((r) => r.selection)).toEqual(runs.map(() => selection));
+    expect(input.comparison.reference).toBe('mgsd/image@name=mgsd');
+    expect(input.runs).toEqual([
+      { variant: 'name=mgsd', seed: 0, selection },
+      { variant: 'name=sampled-t1', seed: 0, selection },
+    ]);
+    expect(resultsBlock(input)).toMatch(/\| mgsd\/image \(sampled-t1\) \| 1 \| 20\.0 ± – \| 20\.0 ± – \| -30\.0 \|/);
     expect(() => docInputFromFolder(join(folder, 'nope'), 'x', { command: null, machine: null })).toThrow(/compare\.json is missing/);
   });
 });

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { markdownTable, type Table } from '../eval/table-render.js';
 import type { ModelSelection } from '../eval/results.js';
 import { DataError } from '../errors.js';
-import { readJsonFile } from './read-runs.js';
-import type { Comparison, ComparisonRow } from './table.js';
+import { findRuns, readJsonFile } from './read-runs.js';
+import { type Comparison, type ComparisonRow, compareRuns } from './table.js';
 import { powerSentence } from './write.js';
 
 export const BEGIN_MARKER = '<!-- BEGIN GENERATED: tiny results (npm run docs:tiny) -->';
@@ -130,26 +130,28 @@ export function replaceGenerated(document: string, block: string, path: string):
 }
 
 /**
- * The block's inputs from a sweep folder (or a `mgsd compare --out` folder): its `compare.json`,
- * the command in `sweep.json` (else `command`), each run's selection (`results.json`) and the
- * machine from the first run's manifest (else `machine`).
+ * The block's inputs from a sweep folder (or a `mgsd compare --out` folder): the comparison, computed
+ * afresh from the runs with the reference its `compare.json` used; the command in `sweep.json` (else
+ * `command`); each run's selection (`results.json`); the machine from the first run's manifest (else
+ * `machine`).
  */
 export function docInputFromFolder(folder: string, generatedBy: string, overrides: { command: string | null; machine: string | null }): DocInput {
   const comparePath = join(folder, 'compare.json');
   if (!existsSync(comparePath)) {
     throw new DataError('no_comparison', `${comparePath} is missing`, { hint: `Finish the sweep (it writes compare.json), or run \`mgsd compare <runs> --out ${folder}\`.` });
   }
-  const comparison = readJsonFile<Comparison>(comparePath);
+  const found = findRuns([folder]);
+  const comparison = compareRuns(found.runs, found.gridKeys, readJsonFile<{ reference?: string }>(comparePath).reference ?? null, found.skipped);
   const sweepPath = join(folder, 'sweep.json');
   const recorded = existsSync(sweepPath) ? (readJsonFile<{ command?: string }>(sweepPath).command ?? null) : null;
   const command = overrides.command ?? recorded;
   if (command === null) {
     throw new DataError('no_command', `${folder}: no sweep.json with the command that produced it`, { hint: 'Pass --command "<the mgsd sweep or compare command>".' });
   }
-  const runs = comparison.runs.map((run) => ({
-    variant: run.variant,
+  const runs = found.runs.map((run) => ({
+    variant: comparison.runs.find((r) => r.dir === run.dir)!.variant,
     seed: run.seed,
-    selection: readJsonFile<{ selection?: Record<string, ModelSelection> }>(join(run.dir, 'results.json')).selection ?? {},
+    selection: run.results.selection ?? {},
   }));
   return { comparison, runs, command, generatedBy, machine: overrides.machine ?? machineOf(comparison.runs[0]?.dir) };
 }
