@@ -39,6 +39,7 @@ describe('generated doc tables', () => {
     command: 'npx mgsd sweep --file configs/sweeps/tiny-protocol.yaml --out runs/p',
     generatedBy: 'npm run docs:tiny -- runs/p',
     machine: '2 cores, Some CPU, linux, no GPU',
+    reused: ['sft@name=sampled-t1'],
   });
 
   it('names the command, the machine and that other CPUs may differ', () => {
@@ -52,7 +53,7 @@ describe('generated doc tables', () => {
   it('shows each model once per distinct result, with seeds, the paired test and the power', () => {
     expect(block).toMatch(/\| mgsd\/image \(mgsd\) \| 2 \| 45\.0 ± 7\.1 \| 45\.0 ± 7\.1 \| ref \|/);
     expect(block).toMatch(/\| mgsd\/image \(sampled-t1\) \| 2 \| 25\.0 ± 7\.1 \| 25\.0 ± 7\.1 \| -20\.0 \| 0\.\d+ \| \d+\.\d \|/);
-    // sft/image is identical in both variants (a reused stage): one row only.
+    // sampled-t1 reused the mgsd variant's sft evaluation: one row only.
     expect(block.match(/\| sft\/image/g)).toHaveLength(1);
     expect(block).toMatch(/\| mgsd \(mgsd\) \| best-val \| 0, 1 \| 150\/200, 150\/200 \| 42\.0, 42\.0 \|/);
     expect(block).toMatch(/\*\*Power\*\*: at α 0\.05 and 80 % power, with 1 task\/level cells of 10 test puzzles and 2 seeds/);
@@ -73,7 +74,8 @@ describe('generated doc tables', () => {
       mkdirSync(join(dir, 'eval'), { recursive: true });
       writeFileSync(join(dir, 'config.resolved.json'), JSON.stringify(fixture.config));
       writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...fixture.results, selection }));
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ cpus: 2, cpu_model: 'Some CPU', platform: 'linux 6' }));
+      const reused = fixture.config.name === 'sampled-t1' ? { sft: { run: join(folder, 'mgsd-seed0'), cache: '/cache/x' } } : {};
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ cpus: 2, cpu_model: 'Some CPU', platform: 'linux 6', evaluations_reused: reused }));
       for (const modelInput of ['mgsd/image', 'sft/image']) {
         const lines = [...fixture.outcomes(modelInput).values()].map((outcome) => JSON.stringify(outcome));
         writeFileSync(join(dir, 'eval', `${modelInput.replace('/', '-')}.jsonl`), `${lines.join('\n')}\n`);
@@ -85,6 +87,7 @@ describe('generated doc tables', () => {
     expect(input.command).toBe('npx mgsd sweep --file x.yaml --out y');
     expect(input.machine).toBe('2 cores, Some CPU, linux 6, no GPU');
     expect(input.comparison.reference).toBe('mgsd/image@name=mgsd');
+    expect(input.reused).toEqual(['sft@name=sampled-t1']);
     expect(input.runs).toEqual([
       { variant: 'name=mgsd', seed: 0, selection },
       { variant: 'name=sampled-t1', seed: 0, selection },

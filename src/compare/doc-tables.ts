@@ -8,7 +8,7 @@
  * document is kept byte for byte.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { markdownTable, type Table } from '../eval/table-render.js';
 import type { ModelSelection } from '../eval/results.js';
@@ -37,6 +37,11 @@ export interface DocInput {
   generatedBy: string;
   /** The machine kind the sweep ran on, in words (cores, CPU model, OS). */
   machine: string;
+  /**
+   * `<model>@<variant label>` of evaluations a variant reused from another run of the same
+   * comparison (its manifest's `evaluations_reused`): the same model, shown once.
+   */
+  reused: string[];
 }
 
 /** The generated block, markers included. */
@@ -59,7 +64,7 @@ export function resultsBlock(input: DocInput): string {
     '**Success (%) on the test split, mean ± sd over seeds** (level-balanced per task; macro = mean over tasks). ' +
       'Δ: points vs the reference on the same puzzles; p: McNemar exact; MDD: the smallest difference that pair detects at α 0.05 and 80 % power.',
     '',
-    markdownTable(macroTable(comparison)),
+    markdownTable(macroTable(comparison, input.reused)),
     '',
     '**Checkpoint each trained model kept** (`eval.selection`; step chosen / steps run, per seed):',
     '',
@@ -73,17 +78,14 @@ export function resultsBlock(input: DocInput): string {
 }
 
 /**
- * Rows: each model/input of each variant, except a row that repeats (same seeds, same values) a
- * row already shown — a stage the variant reused from another variant.
+ * Rows: each model/input of each variant, except a model whose evaluation the variant reused from
+ * another run of the comparison (the same model, already shown).
  */
-function macroTable(comparison: Comparison): Table {
+function macroTable(comparison: Comparison, reused: readonly string[]): Table {
   const tasks = [...new Set(comparison.rows.map((row) => row.task))].filter((task) => task !== 'macro');
-  const shown: ComparisonRow[] = [];
   const rows: string[][] = [];
   for (const macro of comparison.rows.filter((row) => row.task === 'macro')) {
-    const repeats = shown.some((row) => row.model_input === macro.model_input && JSON.stringify([row.seeds, row.per_seed]) === JSON.stringify([macro.seeds, macro.per_seed]));
-    if (repeats) continue;
-    shown.push(macro);
+    if (reused.includes(`${macro.model_input.split('/')[0]}@${macro.variant}`)) continue;
     const cell = (task: string) => {
       const row = comparison.rows.find((r) => r.variant === macro.variant && r.model_input === macro.model_input && r.task === task);
       return row === undefined ? '–' : meanSd(row);
@@ -153,7 +155,20 @@ export function docInputFromFolder(folder: string, generatedBy: string, override
     seed: run.seed,
     selection: run.results.selection ?? {},
   }));
-  return { comparison, runs, command, generatedBy, machine: overrides.machine ?? machineOf(comparison.runs[0]?.dir) };
+  return { comparison, runs, command, generatedBy, machine: overrides.machine ?? machineOf(comparison.runs[0]?.dir), reused: reusedWithin(comparison) };
+}
+
+/** `<model>@<variant>` for each evaluation a run reused from another run of `comparison`. */
+function reusedWithin(comparison: Comparison): string[] {
+  const dirs = new Set(comparison.runs.map((run) => resolve(run.dir)));
+  return comparison.runs.flatMap((run) => {
+    const path = join(run.dir, 'manifest.json');
+    if (!existsSync(path)) return [];
+    const reused = readJsonFile<{ evaluations_reused?: Record<string, { run?: string }> }>(path).evaluations_reused ?? {};
+    return Object.entries(reused)
+      .filter(([, from]) => from.run !== undefined && resolve(from.run) !== resolve(run.dir) && dirs.has(resolve(from.run)))
+      .map(([model]) => `${model}@${run.variant}`);
+  });
 }
 
 function machineOf(runDir: string | undefined): string {
