@@ -28,7 +28,7 @@ const SweepOptions = z.object({
 
 export function sweepCommand(): Command {
   return new Command('sweep')
-    .description('run a grid × seeds of runs (resumable as a whole, stages shared through the cache), then compare them')
+    .description('run a grid (or a sweep file\'s named variants) × seeds of runs (resumable as a whole, stages shared through the cache), then compare them')
     .option('-c, --config <preset|file>', 'preset name under configs/ or a YAML file', DEFAULT_PRESET)
     .option('--set <key.path=value>', 'override one config key for every run (repeatable)', collect, [])
     .option('--grid <key.path=v1,v2>', 'one grid axis: a config key and its values (repeatable; runs are the product)', collect, [])
