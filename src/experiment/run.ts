@@ -80,7 +80,8 @@ async function execute(command: RunCommand, opened: OpenedRun): Promise<RunOutco
   return { run, results };
 }
 
-interface OpenedRun {
+/** An opened run directory, its config, and the folder of the config file (relative paths). */
+export interface OpenedRun {
   run: RunDir;
   config: ExperimentConfig;
   configDir: string | null;
@@ -103,7 +104,8 @@ function withReuse(opened: OpenedRun, shouldReuse: boolean): OpenedRun {
   return shouldReuse ? opened : { ...opened, config: { ...opened.config, reuse: { ...opened.config.reuse, enabled: false } } };
 }
 
-function openForResume(run: RunDir): OpenedRun {
+/** Opens an existing run for `--resume`: its own resolved config (sha256-checked) and state files. */
+export function openForResume(run: RunDir): OpenedRun {
   const { raw, source } = run.readConfig();
   const config = validateConfig(raw, run.config);
   checkRunFiles(run);
@@ -154,7 +156,8 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
   };
 }
 
-function gitCommit(): string | null {
+/** The git commit of this checkout, or null for an installed package. */
+export function gitCommit(): string | null {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: new URL('../../', import.meta.url), stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()
