@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import { type BaseCard, CARD_FORMAT, readBaseCard, recipeHash, verifyBaseDir } from './base-card.js';
 import { renderReadme, writeCard } from './base-card-write.js';
 import { loadConfig } from './load.js';
+import { stageKeysOf } from './stage-keys.js';
 
 const scratch: string[] = [];
 afterAll(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -96,5 +97,42 @@ describe('renderReadme', () => {
     expect(text).toContain('Text-only task-macro success: **50.0 %**');
     expect(text).toContain('npx mgsd pretrain --out b');
     expect(text).toContain('npx mgsd pretrain --measure b');
+  });
+});
+
+describe('a loaded base in the stage keys and the config rules', () => {
+  const keysWith = (overrides: string[]) => stageKeysOf(loadConfig('tiny', overrides).config, 'dataset-key');
+
+  it('keys every stage by the base\'s card, not its path: another base changes them, a moved copy does not', () => {
+    const first = fakeBase();
+    const second = fakeBase();
+    writeFileSync(join(second, 'model.safetensors'), 'other weights');
+    writeCard(second, readBaseCard(first)); // a valid card for the other weights
+    const moved = fakeBase(); // same bytes as `first`, another folder
+    const keyOf = (dir: string) => keysWith([`model.path=${dir}`, 'stages.base.enabled=false']);
+    expect(keyOf(first).models.base).toBe(keyOf(moved).models.base);
+    expect(keyOf(first).sft).toBe(keyOf(moved).sft);
+    expect(keyOf(first).models.base).not.toBe(keyOf(second).models.base);
+    expect(keyOf(first).sft).not.toBe(keyOf(second).sft);
+  });
+
+  it('ignores model.path when the base stage trains a base from scratch', () => {
+    const dir = fakeBase();
+    expect(keysWith([`model.path=${dir}`, 'stages.base.enabled=true'])).toEqual(keysWith(['model.path=null', 'stages.base.enabled=true']));
+  });
+
+  it('allows cold-start rehearsal with a loaded base (tiny only), not with an hf model', () => {
+    const dir = fakeBase();
+    expect(loadConfig('tiny', [`model.path=${dir}`, 'stages.base.enabled=false', 'stages.sft.rehearsalFraction=0.3']).config.stages.sft.rehearsalFraction).toBe(0.3);
+    expect(() => loadConfig('qwen3-vl-2b', ['model.path=/models/qwen', 'stages.sft.rehearsalFraction=0.3'])).toThrow(/rehearsalFraction: rehearsal replays text-only base-stage examples/);
+  });
+
+  it('resolves a relative model.path from the config file\'s folder, and names the places searched when it is missing', () => {
+    const dir = fakeBase();
+    const configFile = join(dir, '..', `${basename(dir)}.yaml`);
+    scratch.push(configFile);
+    writeFileSync(configFile, `tasks: { maze: { levels: [3] } }\nmodel: { path: ${basename(dir)} }\nstages: { base: { enabled: false } }\n`);
+    expect(loadConfig(configFile).config.model.path).toBe(dir);
+    expect(() => loadConfig(configFile, ['model.path=no-such-base'])).toThrow(/model\.path: the tiny base "no-such-base" was not found \(looked for /);
   });
 });

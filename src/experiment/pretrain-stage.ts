@@ -29,6 +29,7 @@ import { RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { RunReuse } from './stage-reuse.js';
 import { runBaseStage } from './stages.js';
+import { interrupted } from './supervised-stages.js';
 
 /** The evaluation inputs of a pretrained base: the text-only view, and the teacher's view with the reference plan. */
 export const BASE_INPUTS = ['text', 'teacher'] as const;
@@ -90,6 +91,8 @@ export async function pretrainBase(config: ExperimentConfig, configDir: string |
     };
     const base = await context.reuse.stage(STAGE.base, () => runAlone(context, () => runBaseStage(context)));
     context.reuse.recordInManifest();
+    // A stop asked for after the last training step: the stage is finished, the evaluations are next.
+    if (services.stop.requested) throw interrupted('evaluation', base.stepsDone, services.run.root);
     const worker = workerFor(context, 'student');
     await worker.load(loadRequest(config, ROLE, checkpointPath(context, base.checkpoint), null));
     const metrics = await runAlone(context, () => evaluateBase(context));
