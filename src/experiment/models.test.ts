@@ -64,7 +64,7 @@ describe('backend.ranks', () => {
 
 describe('modelSpecOf and loadRequest', () => {
   it('maps the tiny model config to the wire spec, taking the image size from data.imageSizePx', () => {
-    const config = tiny(['model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}', 'data.imageSizePx=48']);
+    const config = tiny(['model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}', 'data.imageSizePx=48', 'model.path=null']);
     expect(modelSpecOf(config)).toEqual({ kind: 'tiny', config: { d_model: 32, n_layers: 1, n_heads: 2, patch_px: 8, max_seq_len: 160, image_size_px: 48 }, path: null });
   });
 
