@@ -15,6 +15,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
+import { baseIdentityOf, configuredBaseOf, loadedBasePath } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { formatChanges } from './config-diff.js';
 import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
@@ -66,6 +67,7 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
   const overrides = command.shouldReuse ? command.overrides : [...command.overrides, 'reuse.enabled=false'];
   const loaded = loadConfig(command.config, overrides);
   assertSequenceBudget(loaded.config, loaded.source);
+  configuredBaseOf(loaded.config); // a damaged or mismatched base fails before the run directory exists
   const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
   assertSafeOutput('--out', root, [{ label: '--config', path: loaded.source }]);
   return withRunLock(new RunDir(root).root, note, () => execute(command, createRunDir(new RunDir(root), loaded, note)));
@@ -148,12 +150,18 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
     config_source: source,
     seed: config.seed,
     data_seed: config.data.seed,
-    model: config.model.kind === 'tiny' ? { kind: 'tiny', ...config.model.tiny } : { kind: 'hf', path: config.model.path },
+    model: config.model.kind === 'tiny' ? { kind: 'tiny', ...config.model.tiny, base: loadedBaseOf(config) } : { kind: 'hf', path: config.model.path },
     node: process.version,
     platform: `${platform()} ${release()}`,
     cpus: cpus().length,
     started_at: new Date().toISOString(),
   };
+}
+
+/** The pretrained base a tiny run loads (its folder and card sha256), or null when it trains its own. */
+function loadedBaseOf(config: ExperimentConfig): { path: string; card_sha256: string } | null {
+  const path = loadedBasePath(config);
+  return path === null ? null : { path, card_sha256: baseIdentityOf(path) };
 }
 
 /** The git commit of this checkout, or null for an installed package. */
