@@ -20,6 +20,19 @@ export function toBuildInput(config: ExperimentConfig): DatasetBuildInput {
       minPathLength: task.minPathLength,
     };
   }
-  const { renderStyle, imageSizePx, benchmarks } = config.data;
-  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks: benchmarks.map((ref) => ({ ...ref })) };
+  const { renderStyle, imageSizePx } = config.data;
+  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks: excludedBenchmarksOf(config) };
+}
+
+/**
+ * The published files kept out of every split: `data.benchmarks`, then each
+ * `eval.outOfDistribution` file not listed there (whole files: an evaluated puzzle must never be
+ * trained on, whatever levels or limit the evaluation keeps).
+ */
+function excludedBenchmarksOf(config: ExperimentConfig): DatasetBuildInput['benchmarks'] {
+  const refs = config.data.benchmarks.map((ref) => ({ ...ref }));
+  for (const { kind, file } of config.eval.outOfDistribution) {
+    if (!refs.some((ref) => ref.kind === kind && ref.file === file)) refs.push({ kind, file, limitPerLevel: 0 });
+  }
+  return refs;
 }
