@@ -34,6 +34,8 @@ export function miniOverrides(cacheDir: string): string[] {
     'baselines.grpo={enabled: false}',
     'eval.maxNewTokens=24',
     'eval.validation.maxNewTokens=24',
+    // The published out-of-distribution sets would cost more than the rest of the run: ood.test.ts covers them.
+    'eval.outOfDistribution=[]',
     `data.cacheDir=${cacheDir}`,
     // The stage cache beside the dataset cache, so tests never publish into the checkout's runs/.
     `reuse.cacheDir=${join(cacheDir, '..', 'stages')}`,

@@ -31,6 +31,7 @@ const ENDLESS = [
   'baselines.grpo={enabled: false}',
   'eval.maxNewTokens=24',
   'eval.validation.maxNewTokens=24',
+  'eval.outOfDistribution=[]',
   'backend.heartbeatTimeoutMs=3000',
   `data.cacheDir=${join(WORK, 'datasets')}`,
   `reuse.cacheDir=${join(WORK, 'stages')}`,

@@ -67,6 +67,7 @@ describe.skipIf(CHROMIUM === undefined)('report.html and compare.html in headles
       'baselines.visualSft={steps: 2, batchSize: 8}',
       'eval.maxNewTokens=40',
       'eval.validation.maxNewTokens=40',
+      'eval.outOfDistribution=[]',
       `data.cacheDir=${join(WORK, 'datasets')}`,
       `reuse.cacheDir=${join(WORK, 'stages')}`,
     ].flatMap((set) => ['--set', set]);

@@ -37,6 +37,7 @@ const ARGS = [
     'baselines.visualSft.enabled=false',
     'eval={maxNewTokens: 40, perception: false, modalityGap: false}',
     'eval.validation.maxNewTokens=40',
+    'eval.outOfDistribution=[]',
     `data.cacheDir=${join(WORK, 'datasets')}`,
     `reuse.cacheDir=${join(WORK, 'stages')}`,
   ].flatMap((override) => ['--set', override]),
