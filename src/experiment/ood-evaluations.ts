@@ -7,7 +7,7 @@
 import type { ModelEvaluation, SetEvaluation } from '../eval/results.js';
 import type { PipelineContext } from './context.js';
 import { evaluateModel, type InputKind, isEvaluated, type ModelHandle } from './evaluations.js';
-import { oodPartPrefix } from './ood-sets.js';
+import { oodPartPrefix } from '../names.js';
 
 /**
  * Evaluates `model` with `inputs` on every out-of-distribution set. `load` puts the model on its
@@ -22,7 +22,7 @@ export async function evaluateOutOfDistribution(
 ): Promise<SetEvaluation[]> {
   const out: SetEvaluation[] = [];
   for (const set of context.outOfDistribution) {
-    const partPrefix = oodPartPrefix(set);
+    const partPrefix = oodPartPrefix(set.name);
     const services = { ...context.evaluation, test: set.records, partPrefix };
     const plan = { inputs, perception: false };
     const evaluation = await context.reuse.evaluation(

@@ -9,7 +9,7 @@ import type { DataRecord } from '../data/schema.js';
 import { decodePng } from '../envs/index.js';
 import { toBuildInput } from './dataset-input.js';
 import { loadConfig } from './load.js';
-import { assertDisjoint, ensureOodSets, oodPartPrefix } from './ood-sets.js';
+import { assertDisjoint, ensureOodSets } from './ood-sets.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mgsd-ood-sets-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -42,7 +42,6 @@ describe('ensureOodSets', () => {
     expect(mb!.records).toHaveLength(204); // every level-5 record of the file
     const png = decodePng(readFileSync(join(fl!.dir, fl!.records[0]!.image)));
     expect([png.width, png.height]).toEqual([40, 40]); // the tiny preset's compact 40-px images
-    expect(oodPartPrefix(fl!)).toBe('ood-vsp-frozenlake-');
     expect(notes.filter((note) => note.startsWith('[data] importing'))).toHaveLength(2);
 
     const again: string[] = [];

@@ -39,11 +39,6 @@ export interface OodSet {
   key: string;
 }
 
-/** The file-part prefix of a set's evaluation files: `eval/<model>-ood-<set>-<input>.jsonl`. */
-export function oodPartPrefix(set: Pick<OodSet, 'name'>): string {
-  return `ood-${set.name}-`;
-}
-
 /**
  * Imports (or reuses) every set of `eval.outOfDistribution`, then checks that none shares a puzzle
  * with `dataset` (the run's train, val and test splits).
