@@ -149,7 +149,7 @@ function loadBenchmarkKeys(refs: readonly BenchmarkRef[], configDir: string | nu
     const file = readBenchmark(ref.kind, resolveBenchmarkFile(ref.file, configDir));
     if (file.issues.length > 0) {
       const first = file.issues[0]!;
-      throw new DataError('benchmark_invalid', `data.benchmarks: ${file.path}:${first.lineNumber}: ${first.reason}`, {
+      throw new DataError('benchmark_invalid', `data.benchmarks / eval.outOfDistribution (a published file kept out of the splits): ${file.path}:${first.lineNumber}: ${first.reason}`, {
         hint: `Check the file with \`mgsd data import ${ref.kind} ${ref.file} --out <dir>\`, which lists every bad line.`,
       });
     }
