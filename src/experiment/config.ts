@@ -91,7 +91,7 @@ const DataSchema = z
           .strict(),
       )
       .default([])
-      .describe('published test sets kept out of every split (exclusion only; `eval.outOfDistribution` evaluates on them, and is kept out too)'),
+      .describe('published test sets kept out of every split (exclusion only; `eval.outOfDistribution` evaluates on its files and keeps them out of the train split)'),
     cacheDir: z.string().min(1).default('runs/.datasets').describe('where `mgsd run` keeps built datasets, named by a hash of the data config'),
   })
   .strict()
@@ -367,7 +367,7 @@ const EvalSchema = z
           .strict(),
       )
       .default([])
-      .describe('published test sets evaluated like the test split (image input for every model, text for base) and reported as out-of-distribution rows, apart from the in-distribution macro; every record of the files is kept out of every split (docs/datasets.md)'),
+      .describe('published test sets evaluated like the test split (image input for every model, text for base) and reported as out-of-distribution rows, apart from the in-distribution macro; every record of the files is kept out of the train split (docs/datasets.md)'),
     // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
     // keeps the official temperature and top-p instead of falling back to the sampling defaults.
     validation: SamplingSchema.extend({

@@ -2,7 +2,7 @@
  * The config → dataset-build mapping (the `data/` layer takes plain inputs, not the config), used by
  * `mgsd data build` and by `mgsd run`'s data stage.
  */
-import type { DatasetBuildInput } from '../data/build.js';
+import type { BenchmarkRef, DatasetBuildInput } from '../data/build.js';
 import { ENV_NAMES } from '../envs/types.js';
 import type { ExperimentConfig } from './config.js';
 
@@ -21,18 +21,22 @@ export function toBuildInput(config: ExperimentConfig): DatasetBuildInput {
     };
   }
   const { renderStyle, imageSizePx } = config.data;
-  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks: excludedBenchmarksOf(config) };
+  const benchmarks = config.data.benchmarks.map((ref) => ({ ...ref }));
+  const trainOnly = trainOnlyExclusionsOf(config);
+  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks, ...(trainOnly.length > 0 ? { trainOnlyExclusions: trainOnly } : {}) };
 }
 
 /**
- * The published files kept out of every split: `data.benchmarks`, then each
- * `eval.outOfDistribution` file not listed there (whole files: an evaluated puzzle must never be
- * trained on, whatever levels or limit the evaluation keeps).
+ * The `eval.outOfDistribution` files not already in `data.benchmarks`, kept out of the train split
+ * (whole files: an evaluated puzzle is never trained on, whatever levels or limit the evaluation
+ * keeps). Test and val stay the puzzles of the same config without them — the puzzles a base
+ * trained from such a config (`configs/tiny-base.yaml`) kept out of its own training.
  */
-function excludedBenchmarksOf(config: ExperimentConfig): DatasetBuildInput['benchmarks'] {
-  const refs = config.data.benchmarks.map((ref) => ({ ...ref }));
+function trainOnlyExclusionsOf(config: ExperimentConfig): BenchmarkRef[] {
+  const refs: BenchmarkRef[] = [];
   for (const { kind, file } of config.eval.outOfDistribution) {
-    if (!refs.some((ref) => ref.kind === kind && ref.file === file)) refs.push({ kind, file, limitPerLevel: 0 });
+    const isListed = [...config.data.benchmarks, ...refs].some((ref) => ref.kind === kind && ref.file === file);
+    if (!isListed) refs.push({ kind, file, limitPerLevel: 0 });
   }
   return refs;
 }

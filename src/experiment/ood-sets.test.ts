@@ -8,6 +8,7 @@ import { readBenchmark, resolveBenchmarkFile } from '../data/benchmarks.js';
 import type { DataRecord } from '../data/schema.js';
 import { decodePng } from '../envs/index.js';
 import { toBuildInput } from './dataset-input.js';
+import { ensureDataset } from './dataset-stage.js';
 import { loadConfig } from './load.js';
 import { assertDisjoint, ensureOodSets } from './ood-sets.js';
 
@@ -64,22 +65,43 @@ describe('ensureOodSets', () => {
     );
   });
 
-  it('refuses a set that shares a puzzle with the run dataset', () => {
+  it('refuses a set that shares a puzzle with the train split of the run dataset', () => {
     const [fl] = ensureOodSets(configWith([SETS[0]!]), null, EMPTY_DATASET as never, silentProgress());
     const twin = { ...fl!.records[1]!, id: 'frozenlake-L3-train-00007', split: 'train' as const };
     expect(() => assertDisjoint({ dir: '/runs/.datasets/x', records: [twin] }, [fl!])).toThrow(
       `out-of-distribution set vsp-frozenlake: ${fl!.records[1]!.id} is the same puzzle as frozenlake-L3-train-00007 (train split) of /runs/.datasets/x`,
     );
+    // Test and val are drawn as without the sets: a published puzzle there is evaluated twice, never trained on.
+    expect(() => assertDisjoint({ dir: '/d', records: [{ ...twin, split: 'test' }, { ...twin, split: 'val' }] }, [fl!])).not.toThrow();
   });
 });
 
 describe('configuring out-of-distribution sets', () => {
-  it('keeps every listed file out of every split of the build, whole', () => {
+  it('keeps every listed file out of the train split, whole, and leaves the build input of a config without sets as it was', () => {
     const input = toBuildInput(configWith(SETS));
-    expect(input.benchmarks).toEqual([
+    expect(input.benchmarks).toEqual([]);
+    expect(input.trainOnlyExclusions).toEqual([
       { kind: 'vsp-frozenlake', file: 'benchmarks/vsp-frozenlake.jsonl', limitPerLevel: 0 },
       { kind: 'vprl-minibehaviour', file: 'benchmarks/vprl-minibehaviour-test.jsonl', limitPerLevel: 0 },
     ]);
+    expect(Object.keys(toBuildInput(configWith([])))).not.toContain('trainOnlyExclusions');
+  });
+
+  it('builds the same test and val splits as without the sets, and a train split without any published puzzle', () => {
+    const small = ['tasks.maze.enabled=false', 'tasks.minibehaviour.enabled=false', 'tasks.frozenlake={levels: [3], perLevel: {train: 400, val: 20, test: 100}}'];
+    const build = (sets: readonly string[], name: string) => {
+      const config = loadConfig('tiny', [...small, `eval.outOfDistribution=[${sets.join(', ')}]`, `data.cacheDir=${join(work, name)}`]).config;
+      return ensureDataset(config, null, silentProgress()).dataset;
+    };
+    const plain = build([], 'plain');
+    const kept = build([SETS[0]!], 'kept');
+    const split = (records: readonly DataRecord[], name: string) => records.filter((record) => record.split === name).map((record) => record.id + JSON.stringify(record.instance));
+    expect(split(kept.records, 'test')).toEqual(split(plain.records, 'test'));
+    expect(split(kept.records, 'val')).toEqual(split(plain.records, 'val'));
+    const [vsp] = ensureOodSets(configWith([SETS[0]!.replace('levels: [4, 3]', 'levels: [3]').replace('limitPerLevel: 2', 'limitPerLevel: 0')]), null, EMPTY_DATASET as never, silentProgress());
+    // Without the exclusion the train split does hold published puzzles (3×3 FrozenLake has few distinct ones).
+    expect(() => assertDisjoint(plain, [vsp!])).toThrow(/is the same puzzle as frozenlake-L3-train-/);
+    expect(() => assertDisjoint(kept, [vsp!])).not.toThrow();
   });
 
   it('the tiny preset evaluates the published sets at the levels it trains on', () => {

@@ -6,7 +6,8 @@
  *
  * Invariants: a set is named by its file name without extension (also its record ids' prefix);
  * every configured level has records in the file; no set shares a puzzle (dedup key) with the run's
- * dataset — the build keeps every listed file out of every split, and this is checked, not assumed.
+ * train split — the build keeps every listed file out of it, and this is checked, not assumed. (Test
+ * and val may hold a published puzzle: they are drawn as without the sets, see `dataset-input.ts`.)
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -41,7 +42,7 @@ export interface OodSet {
 
 /**
  * Imports (or reuses) every set of `eval.outOfDistribution`, then checks that none shares a puzzle
- * with `dataset` (the run's train, val and test splits).
+ * with the train split of `dataset`.
  */
 export function ensureOodSets(config: ExperimentConfig, configDir: string | null, dataset: Dataset, progress: ProgressReporter): OodSet[] {
   const sets = config.eval.outOfDistribution.map((_entry, index) => ensureOodSet(config, configDir, index, progress));
@@ -85,17 +86,17 @@ function ensureOodSet(config: ExperimentConfig, configDir: string | null, index:
   return { name, kind: entry.kind, file: entry.file, levels, limitPerLevel: entry.limitPerLevel, records, dir, key };
 }
 
-/** Fails when a puzzle of a set is also in the run's dataset (it would be trained or validated on). */
+/** Fails when a puzzle of a set is also in the run's train split (a model would be trained on it). */
 export function assertDisjoint(dataset: Pick<Dataset, 'dir' | 'records'>, sets: readonly Pick<OodSet, 'name' | 'records'>[]): void {
   if (sets.length === 0) return;
   const inDataset = new Map<string, DataRecord>();
-  for (const record of dataset.records) inDataset.set(`${record.task}:${getEnv(record.task).spec.dedupKey(record.instance as never)}`, record);
+  for (const record of dataset.records.filter((r) => r.split === 'train')) inDataset.set(`${record.task}:${getEnv(record.task).spec.dedupKey(record.instance as never)}`, record);
   for (const set of sets) {
     for (const record of set.records) {
       const twin = inDataset.get(`${record.task}:${getEnv(record.task).spec.dedupKey(record.instance as never)}`);
       if (twin === undefined) continue;
       throw new DataError('ood_overlap', `out-of-distribution set ${set.name}: ${record.id} is the same puzzle as ${twin.id} (${twin.split} split) of ${dataset.dir}`, {
-        hint: 'The dataset was built without this file excluded; delete that dataset folder so the run rebuilds it with every eval.outOfDistribution file kept out.',
+        hint: 'The dataset was built without this file excluded; delete that dataset folder so the run rebuilds it with every eval.outOfDistribution file kept out of training.',
         context: { dataset: dataset.dir },
       });
     }
