@@ -97,7 +97,7 @@ function macroTable(comparison: Comparison, reused: readonly string[]): Table {
       meanSd(macro),
       macro.delta === null ? (macro.note === 'reference' ? 'ref' : '–') : signed(macro.delta),
       macro.test === null ? '–' : formatP(macro.test.mcnemar_p),
-      macro.test === null ? '–' : pct(macro.test.mdd),
+      macro.test === null || macro.test.mdd === null ? '–' : pct(macro.test.mdd),
     ]);
   }
   return { header: ['model/input (variant)', 'seeds', ...tasks, 'macro', 'Δ macro', 'p', 'MDD'], rows };

@@ -51,4 +51,31 @@ describe('compareRuns', () => {
     expect(() => compareRuns(runs, [], 'sft/image')).toThrow(/no model\/input "sft\/image".*/);
     expect(() => compareRuns(runs, [], 'mgsd/image@nope')).toThrow(/no variant "nope"/);
   });
+
+  it('adds each out-of-distribution set and their macro as tasks of their own, paired on the set puzzles', () => {
+    const withOod = (estimator: string, seed: number, hits: number[]): ComparedRun => {
+      const base = run(estimator, seed, [0]);
+      const ood = new Map<string, PuzzleOutcome>(Array.from({ length: 4 }, (_, i) => [`vsp/${i}`, { id: `vsp/${i}`, task: 'frozenlake', success: hits.includes(i) }]));
+      const results = {
+        ...base.results,
+        out_of_distribution: {
+          sets: [{ name: 'vsp', kind: 'vsp-frozenlake', levels: [3] }],
+          rows: [{ model: 'mgsd', input: 'image', set: 'vsp', task: 'frozenlake', success: hits.length / 4 }],
+          macro: { 'mgsd/image': hits.length / 4 },
+          macro_optimal: {},
+        },
+      } as unknown as ResultsFile;
+      return { ...base, results, outcomes: (modelInput, set) => (set === 'vsp' ? ood : base.outcomes(modelInput)) };
+    };
+    const comparison = compareRuns([withOod('full', 0, [0, 1, 2]), withOod('sampled', 0, [0])], ['stages.opsd.estimator'], null);
+    expect([...new Set(comparison.rows.map((row) => row.task))]).toEqual(['maze', 'macro', 'ood:vsp', 'ood:macro']);
+    const sampled = comparison.rows.filter((row) => row.variant.endsWith('sampled') && row.task.startsWith('ood:'));
+    expect(sampled.map((row) => [row.task, row.mean, row.delta])).toEqual([
+      ['ood:vsp', 0.25, -0.5],
+      ['ood:macro', 0.25, -0.5],
+    ]);
+    expect(sampled[0]!.test).toMatchObject({ n_pairs: 4, mcnemar_b: 0, mcnemar_c: 2 });
+    // The in-distribution macro is untouched by the sets.
+    expect(comparison.rows.find((row) => row.variant.endsWith('sampled') && row.task === 'macro')!.mean).toBe(0.1);
+  });
 });

@@ -68,7 +68,7 @@ function detailTable(comparison: Comparison): Table {
     row.test === null ? (row.note ?? '–') : `${formatP(row.test.mcnemar_p)} (b ${row.test.mcnemar_b}, c ${row.test.mcnemar_c})`,
     row.test === null ? '–' : formatP(row.test.bootstrap_p),
     row.test === null ? '–' : String(row.test.n_pairs),
-    row.test === null ? '–' : pct(row.test.mdd),
+    row.test === null || row.test.mdd === null ? '–' : pct(row.test.mdd),
   ]);
   return { header: ['model/input', 'variant', 'task', 'seeds', 'mean ± sd (%)', '95 % CI (%)', 'Δ vs ref (points)', 'McNemar p', 'bootstrap p', 'pairs', 'MDD (points)'], rows };
 }

@@ -4,6 +4,9 @@
  *   preflight → start workers → data → base (tiny) → [teacher loads base ∥ cold-start SFT]
  *        → evaluate base (teacher worker) ∥ evaluate SFT → [OPSD ∥ baselines] → evaluate → results
  *
+ * Every evaluated model is also scored on the published out-of-distribution sets (image input; base
+ * on text too, the upper bound) right after its test split, while it is loaded (`ood-evaluations.ts`).
+ *
  * Work on different workers overlaps (`∥`): the frozen teacher evaluates the base model while the
  * student trains, and the baselines train in their own worker while OPSD runs. Every step is
  * skipped when the run state says it is finished, so `--resume` continues where a run stopped, and
@@ -21,9 +24,11 @@ import type { ExperimentConfig } from './config.js';
 import { cpuSecondsSoFar } from './cpu-time.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
-import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.js';
+import { evaluateModel, isEvaluated, type EvaluationPlan, type ModelHandle } from './evaluations.js';
 import { runGrpoPipelineStage } from './grpo-stage.js';
 import { loadRequest, placementOf } from './models.js';
+import { withOutOfDistribution } from './ood-evaluations.js';
+import { ensureOodSets } from './ood-sets.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
 import { checkDevices, checkMemoryPlan, checkPython, updateRoundingWarnings } from './preflight.js';
 import { RunReuse } from './stage-reuse.js';
@@ -100,6 +105,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
       images,
       state,
       evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
+      outOfDistribution: ensureOodSets(config, request.configDir, dataset, services.progress),
       reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
     };
     evaluations = await runStages(context);
@@ -167,8 +173,11 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   const { reuse } = context;
   const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage(STAGE.base, () => runAlone(context, () => runBaseStage(context))) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
+  const baseModel: ModelHandle = { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE };
   const baseEvaluation = branch(
-    teacherReady.then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline))),
+    teacherReady
+      .then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, baseModel, baseline)))
+      .then((evaluation) => withOutOfDistribution(context, baseModel, ['image', 'text'], async () => undefined, evaluation)),
   );
   const sft = config.stages.sft.enabled ? await reuse.stage(STAGE.sft, () => runColdStartStage(context, base)) : base;
   const evaluations: Array<[string, ModelEvaluation]> = [];
@@ -230,12 +239,15 @@ async function evaluateCheckpoint(
 ): Promise<ModelEvaluation> {
   const worker = workerFor(context, where);
   const role = where === 'student' ? 'student' : model;
-  return context.reuse.evaluation(model, plan, async () => {
-    if (!isEvaluated(context.evaluation, model, plan)) {
-      await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
-    }
-    return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
+  const handle: ModelHandle = { name: model, worker, role };
+  let loading: Promise<void> | null = null; // loaded at most once, and only when something is computed
+  const load = (): Promise<void> =>
+    (loading ??= worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null)).then(() => undefined));
+  const evaluation = await context.reuse.evaluation(model, plan, async () => {
+    if (!isEvaluated(context.evaluation, model, plan)) await load();
+    return evaluateModel(context.evaluation, handle, plan);
   });
+  return withOutOfDistribution(context, handle, ['image'], load, evaluation);
 }
 
 function runInfo(config: ExperimentConfig, datasetDir: string): ResultsFile['run'] {

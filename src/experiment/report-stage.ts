@@ -13,6 +13,7 @@ import { readJsonl } from '../data/jsonl.js';
 import type { DataRecord } from '../data/schema.js';
 import { encodePng, getEnv } from '../envs/index.js';
 import { ENV_NAMES, type Action, type Instance } from '../envs/types.js';
+import { oodFindings } from '../eval/ood-report.js';
 import { type ReportFigure, reportHtml, reportMarkdown } from '../eval/report.js';
 import { type ResultsFile, ResultsFileSchema } from '../eval/results.js';
 import { DataError } from '../errors.js';
@@ -39,7 +40,7 @@ export function writeReport(run: RunDir): { markdown: string; html: string } {
     title: `mgsd run ${config.name} (seed ${config.seed})`,
     facts: facts(run, results),
     results,
-    findings: findings(results),
+    findings: [...findings(results), ...oodFindings(results)],
     curves: [...curves(run), ...validationFigure(run, config)],
     samples: samples(run, results),
     sections: diagnosticSections(run, results, config, changesOf(readManifest(run))),

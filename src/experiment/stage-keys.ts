@@ -79,15 +79,17 @@ function validationOf(config: ExperimentConfig): Record<string, unknown> {
 }
 
 /**
- * The key of a model's evaluation (its parts: `image`, `text`, `perception`): the model's key, the
- * test split (dataset key), the benchmark decoding and grading, and the perception source.
+ * The key of a model's evaluation (its parts: `image`, `text`, `perception`, prefixed for an
+ * out-of-distribution set): the model's key, the evaluated set (the run's dataset key, or the
+ * imported set's key), the benchmark decoding and grading, and the perception source.
  */
-export function evaluationKeyOf(config: ExperimentConfig, keys: StageKeys, model: string, parts: readonly string[]): string {
-  const { validation: _validation, selection: _selection, ...decoding } = config.eval;
+export function evaluationKeyOf(config: ExperimentConfig, keys: StageKeys, model: string, parts: readonly string[], datasetKey: string = keys.dataset): string {
+  // Which sets are evaluated out of distribution changes no single evaluation: each set has its own key.
+  const { validation: _validation, selection: _selection, outOfDistribution: _sets, ...decoding } = config.eval;
   return hashKey({
     evaluation: [...parts],
     weights: keys.models[model],
-    dataset: keys.dataset,
+    dataset: datasetKey,
     decoding,
     parser: config.parser,
     common: commonOf(config),

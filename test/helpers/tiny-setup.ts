@@ -37,6 +37,8 @@ export function miniOverrides(cacheDir: string): string[] {
     'eval.maxNewTokens=24',
     'eval.validation.maxNewTokens=24',
     'eval.validation.every=2',
+    // The published out-of-distribution sets would cost more than the rest of the run: ood.test.ts covers them.
+    'eval.outOfDistribution=[]',
     `data.cacheDir=${cacheDir}`,
     // The stage cache beside the dataset cache, so tests never publish into the checkout's runs/.
     `reuse.cacheDir=${join(cacheDir, '..', 'stages')}`,

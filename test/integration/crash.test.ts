@@ -33,6 +33,7 @@ const ENDLESS = [
   'eval.maxNewTokens=24',
   'eval.validation.maxNewTokens=24',
   'eval.validation.every=5000',
+  'eval.outOfDistribution=[]',
   'backend.heartbeatTimeoutMs=3000',
   `data.cacheDir=${join(WORK, 'datasets')}`,
   `reuse.cacheDir=${join(WORK, 'stages')}`,

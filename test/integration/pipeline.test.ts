@@ -31,6 +31,8 @@ const MINI = [
   'eval.maxNewTokens=40',
   'eval.validation.maxNewTokens=40',
   'eval.validation.every=3',
+  // A few puzzles of two published sets: resume and reuse must reproduce the out-of-distribution rows too.
+  'eval.outOfDistribution=[{kind: vsp-frozenlake, file: benchmarks/vsp-frozenlake.jsonl, levels: [3], limitPerLevel: 3}, {kind: vprl-minibehaviour, file: benchmarks/vprl-minibehaviour-test.jsonl, levels: [5], limitPerLevel: 3}]',
   `data.cacheDir=${join(WORK, 'datasets')}`,
   `reuse.cacheDir=${join(WORK, 'stages')}`,
 ].flatMap((override) => ['--set', override]);
@@ -109,6 +111,10 @@ describe('mgsd run (miniature config)', () => {
       ['base/image', 'base/text', 'grpo/image', 'mgsd/image', 'mgsd/text', 'sft/image', 'sft/text', 'visual-sft/image'].sort(),
     );
     expect(results.rows).toHaveLength(8 * 3);
+    // Every image model and base/text on each published set, in rows of their own.
+    const ood = (results as unknown as { out_of_distribution: { rows: unknown[]; macro: Record<string, number> } }).out_of_distribution;
+    expect(Object.keys(ood.macro).sort()).toEqual(['base/image', 'base/text', 'grpo/image', 'mgsd/image', 'sft/image', 'visual-sft/image'].sort());
+    expect(ood.rows).toHaveLength(6 * 2);
     for (const file of ['report.md', 'report.html', 'manifest.json', 'config.resolved.json', 'ledger/opsd.jsonl', 'checkpoints/opsd/best.json']) {
       expect(existsSync(join(reference, file)), file).toBe(true);
     }

@@ -69,6 +69,7 @@ describe.skipIf(CHROMIUM === undefined)('report.html and compare.html in headles
       'eval.maxNewTokens=40',
       'eval.validation.maxNewTokens=40',
       'eval.validation.every=2',
+      'eval.outOfDistribution=[]',
       `data.cacheDir=${join(WORK, 'datasets')}`,
       `reuse.cacheDir=${join(WORK, 'stages')}`,
     ].flatMap((set) => ['--set', set]);

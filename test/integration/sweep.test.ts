@@ -39,6 +39,7 @@ const ARGS = [
     'eval={maxNewTokens: 40, perception: false, modalityGap: false}',
     'eval.validation.maxNewTokens=40',
     'eval.validation.every=2',
+    'eval.outOfDistribution=[]',
     `data.cacheDir=${join(WORK, 'datasets')}`,
     `reuse.cacheDir=${join(WORK, 'stages')}`,
   ].flatMap((override) => ['--set', override]),
