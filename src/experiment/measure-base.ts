@@ -8,8 +8,9 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 
+import { PACKAGE_ROOT } from '../data/benchmarks.js';
 import { BackendClient } from '../backend/client.js';
 import { evaluateRecords } from '../eval/benchmark.js';
 import type { MetricsSummary } from '../eval/metrics.js';
@@ -44,7 +45,9 @@ export async function measureBase(request: MeasureRequest): Promise<MeasuredBase
   const recipe = validateConfig(card.recipe.config, where);
   const config = validateConfig({ ...card.recipe.config, model: { ...recipe.model, path: dir }, stages: { ...recipe.stages, base: { ...recipe.stages.base, enabled: false } } }, where);
   verifyBaseDir(dir, config, '--measure');
-  const { dataset } = ensureDataset(config, null, request.progress);
+  // The recipe's relative paths (the published sets kept out of its train split) resolve from its folder.
+  const recipeFile = isAbsolute(card.recipe.source) ? card.recipe.source : resolve(PACKAGE_ROOT, card.recipe.source);
+  const { dataset } = ensureDataset(config, dirname(recipeFile), request.progress);
   const lines: string[] = [];
   const manifestSha = sha256OfFile(join(dataset.dir, 'manifest.json'));
   lines.push(manifestSha === card.dataset.manifestSha256 ? `dataset ${dataset.dir}: manifest sha256 matches the card` : `dataset ${dataset.dir}: manifest sha256 ${manifestSha.slice(0, 12)}… differs from the card's ${card.dataset.manifestSha256.slice(0, 12)}… (another mgsd version built it)`);

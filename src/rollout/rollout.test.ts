@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -38,7 +38,9 @@ beforeAll(() => {
     ...['frozenlake', 'maze', 'minibehaviour'].map((task) => `tasks.${task}.perLevel={train: 4, val: 1, test: 1}`),
     `data.cacheDir=${work}`,
   ];
-  const { dataset } = ensureDataset(loadConfig('tiny', overrides).config, null, NO_PROGRESS);
+  const loaded = loadConfig('tiny', overrides);
+  // The preset's folder: its relative benchmark paths (data exclusions) resolve from there.
+  const { dataset } = ensureDataset(loaded.config, dirname(loaded.source), NO_PROGRESS);
   dataDir = dataset.dir;
   all = dataset.records;
   // One record of each task, in task order.
