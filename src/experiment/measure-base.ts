@@ -10,8 +10,8 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
-import { PACKAGE_ROOT } from '../data/benchmarks.js';
 import { BackendClient } from '../backend/client.js';
+import { PACKAGE_ROOT } from '../data/benchmarks.js';
 import { evaluateRecords } from '../eval/benchmark.js';
 import type { MetricsSummary } from '../eval/metrics.js';
 import { ImageSource } from '../rollout/views.js';
