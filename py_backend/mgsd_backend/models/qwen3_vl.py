@@ -44,6 +44,7 @@ from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
 from .qwen3_vl_codec import ImageSettings, Qwen3VLCodec, check_chat_template
 from .qwen3_vl_lora import add_lora, enable_checkpointing, merge_gathered_lora, write_merged_checkpoint
 from .qwen3_vl_sampler import hf_generate
+from .qwen3_vl_tail import last_layer_only_at
 
 LOGIT_CHUNK_ROWS = 1024
 
@@ -106,6 +107,7 @@ class Qwen3VLPolicy(PolicyModel):
         from transformers import GenerationConfig
 
         model.generation_config = GenerationConfig(eos_token_id=self._stop_ids, pad_token_id=self._pad_id)
+        self._checkpointing = gradient_checkpointing and trainable
         self._setup_training(gradient_checkpointing)
         self._device = device or model.lm_head.weight.device
         self._plan = plan or PrecisionPlan(model.dtype, model.dtype, "bf16" if model.dtype != torch.float32 else "fp32")
@@ -235,9 +237,14 @@ class Qwen3VLPolicy(PolicyModel):
         kwargs = self._model_inputs(prompts, ids_BT, mask_BT)
         if not prompts.has_images:
             kwargs["position_ids"] = text_positions(mask_BT)
+        # Only the R columns that predict response tokens are read: the last layer computes just
+        # those (qwen3_vl_tail.py) where it runs inside this call (not sharded, not checkpointed).
+        tail = (last_layer_only_at(self._core, width_P - 1, width_P + width_R - 1, mask_BT)
+                if width_R > 0 and self._root is None and not (self._checkpointing and torch.is_grad_enabled()) else contextlib.nullcontext())
         self._clear_rope_cache()
         try:
-            out = self._hidden(**kwargs, use_cache=False)
+            with tail:
+                out = self._hidden(**kwargs, use_cache=False)
         finally:
             self._clear_rope_cache()
         return out.last_hidden_state[:, width_P - 1: width_P + width_R - 1]
