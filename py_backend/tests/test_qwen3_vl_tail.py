@@ -1,4 +1,5 @@
-"""The last decoder layer computed only at the response columns (models/qwen3_vl_tail.py).
+"""The hf model's exact fast paths: the last decoder layer computed only at the response columns
+(models/qwen3_vl_tail.py) and the vision patch embedding as one linear map (qwen3_vl_patch_embed.py).
 
 `response_hidden` runs it; these tests compare it with the stock forward (the same call with the
 override off) on left-padded prompts with and without images and responses with masked tails:
@@ -82,3 +83,34 @@ def test_a_cached_pass_inside_the_context_is_refused(frozen):
             frozen._core.model(input_ids=prompts.inputs["input_ids"], attention_mask=prompts.inputs["attention_mask"],
                                past_key_values=DynamicCache(config=frozen._core.config), use_cache=True)
     assert width > 1
+
+
+# ---- the vision patch embedding as one linear map (models/qwen3_vl_patch_embed.py) -------------
+
+
+def test_linear_patch_embed_equals_the_stock_convolution_with_gradients(tiny_dir):
+    from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLVisionPatchEmbed
+
+    policy = load(tiny_dir, trainable=True)
+    embed = policy._core.model.visual.patch_embed
+    assert "forward" in vars(embed), "the policy installs the linear patch embedding"
+    pixels = policy.encode_prompts([student_view()], random_images(1, 3)).inputs["pixel_values"]
+    outputs = []
+    for forward in (embed.forward, lambda x: Qwen3VLVisionPatchEmbed.forward(embed, x)):
+        embed.zero_grad(set_to_none=True)
+        out = forward(pixels)
+        out.square().sum().backward()
+        outputs.append((out.detach(), embed.proj.weight.grad.clone(), embed.proj.bias.grad.clone()))
+    for ours, stock in zip(*outputs):
+        torch.testing.assert_close(ours, stock, atol=1e-5, rtol=1e-5)
+
+
+def test_a_convolution_that_is_not_one_map_per_block_keeps_the_stock_forward(tiny_dir):
+    from mgsd_backend.models.qwen3_vl_patch_embed import use_linear_patch_embed
+
+    policy = load(tiny_dir)
+    embed = policy._core.model.visual.patch_embed
+    del embed.forward
+    embed.proj.padding = (1, 0, 0)
+    assert use_linear_patch_embed(policy._core) is False
+    assert "forward" not in vars(embed)

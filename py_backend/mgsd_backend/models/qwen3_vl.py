@@ -43,6 +43,7 @@ from ..sharding.master_weights import PrecisionPlan, autocast_context, plan_prec
 from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
 from .qwen3_vl_codec import ImageSettings, Qwen3VLCodec, check_chat_template
 from .qwen3_vl_lora import add_lora, enable_checkpointing, merge_gathered_lora, write_merged_checkpoint
+from .qwen3_vl_patch_embed import use_linear_patch_embed
 from .qwen3_vl_sampler import hf_generate
 from .qwen3_vl_tail import last_layer_only_at
 
@@ -108,6 +109,7 @@ class Qwen3VLPolicy(PolicyModel):
 
         model.generation_config = GenerationConfig(eos_token_id=self._stop_ids, pad_token_id=self._pad_id)
         self._checkpointing = gradient_checkpointing and trainable
+        use_linear_patch_embed(model)  # the same map, about 2-3x cheaper on CPU (qwen3_vl_patch_embed.py)
         self._setup_training(gradient_checkpointing)
         self._device = device or model.lm_head.weight.device
         self._plan = plan or PrecisionPlan(model.dtype, model.dtype, "bf16" if model.dtype != torch.float32 else "fp32")
@@ -238,9 +240,9 @@ class Qwen3VLPolicy(PolicyModel):
         if not prompts.has_images:
             kwargs["position_ids"] = text_positions(mask_BT)
         # Only the R columns that predict response tokens are read: the last layer computes just
-        # those (qwen3_vl_tail.py) where it runs inside this call (not sharded, not checkpointed).
+        # those (qwen3_vl_tail.py), unless activation checkpointing would recompute it outside this call.
         tail = (last_layer_only_at(self._core, width_P - 1, width_P + width_R - 1, mask_BT)
-                if width_R > 0 and self._root is None and not (self._checkpointing and torch.is_grad_enabled()) else contextlib.nullcontext())
+                if width_R > 0 and not (self._checkpointing and torch.is_grad_enabled()) else contextlib.nullcontext())
         self._clear_rope_cache()
         try:
             with tail:
