@@ -72,17 +72,22 @@ def test_columns_outside_the_sequence_are_refused(frozen):
             pass
 
 
-def test_a_cached_pass_inside_the_context_is_refused(frozen):
-    """Generation's cached decoding must never run through the override."""
-    prompts = frozen.encode_prompts([teacher_view()], None)
-    width = prompts.inputs["input_ids"].shape[1]
+def test_a_decode_step_inside_the_context_is_refused(frozen):
+    """A prefill from an empty cache may run through the override (generation does); a step that
+    extends a filled cache must not."""
     from transformers import DynamicCache
 
-    with last_layer_only_at(frozen._core, 0, 1, prompts.inputs["attention_mask"]), torch.no_grad():
-        with pytest.raises(RuntimeError, match="cache-free"):
-            frozen._core.model(input_ids=prompts.inputs["input_ids"], attention_mask=prompts.inputs["attention_mask"],
-                               past_key_values=DynamicCache(config=frozen._core.config), use_cache=True)
-    assert width > 1
+    prompts = frozen.encode_prompts([teacher_view()], None)
+    ids_BP, mask_BP = prompts.inputs["input_ids"], prompts.inputs["attention_mask"]
+    width = ids_BP.shape[1]
+    cache = DynamicCache(config=frozen._core.config)
+    with torch.no_grad():
+        with last_layer_only_at(frozen._core, width - 1, width, mask_BP):
+            frozen._core.model(input_ids=ids_BP, attention_mask=mask_BP, past_key_values=cache, use_cache=True)
+        assert cache.get_seq_length() == width  # every column's keys and values were cached
+        with last_layer_only_at(frozen._core, 0, 1, mask_BP[:, :1]), pytest.raises(RuntimeError, match="empty cache"):
+            frozen._core.model(input_ids=ids_BP[:, -1:], attention_mask=torch.cat([mask_BP, mask_BP[:, -1:]], 1),
+                               past_key_values=cache, use_cache=True)
 
 
 # ---- the vision patch embedding as one linear map (models/qwen3_vl_patch_embed.py) -------------
