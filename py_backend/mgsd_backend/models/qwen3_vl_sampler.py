@@ -62,7 +62,7 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
     if steps <= 0:
         return empty, empty.float()
     mask_BT = torch.cat([prompt_mask_BP, prompt_mask_BP.new_ones(batch, steps)], 1)
-    positions_4BP = prefill_positions(policy, prompts)
+    positions_4BP = prompts.inputs["positions_4BP"]  # prefill_positions, computed once by encode_prompts
     next_4B1 = positions_4BP[..., -1:] + 1  # decode step t sits at next + t on all four axes
     stop_ids = torch.tensor(policy.stop_ids, device=device)
     noise = RowNoise(params.seed, params.row_offset, batch) if params.temperature > 0 else None
