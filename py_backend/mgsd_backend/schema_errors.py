@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import relevance
 
 from .errors import RequestError
+from .schema_check import SchemaCheck, compile_check
 
 _SAFE_MAX = 2**53 - 1
 _MISSING_HINT = "Every required argument must be sent explicitly; docs/protocol.md lists them."
@@ -40,15 +41,18 @@ WireValidator = validators.extend(Draft202012Validator, type_checker=_TYPES)
 """Draft 2020-12 with strict integers and finite numbers (Python's json accepts NaN)."""
 
 
-def validator(schema: Mapping[str, Any]) -> Any:
-    """A validator for one schema of the contract. The schemas are not re-checked against the
-    metaschema here (a quarter second at every worker start): `test_protocol.py` checks them."""
-    return WireValidator(schema)
+def validator(schema: Mapping[str, Any]) -> SchemaCheck:
+    """The check of one schema of the contract (`schema_check.py`: a compiled verdict, then
+    jsonschema for anything doubtful). The schemas are not re-checked against the metaschema
+    here (a quarter second at every worker start): `test_protocol.py` checks them."""
+    return compile_check(schema, WireValidator(schema))
 
 
-def first_error(check: Any, value: Any, root: str) -> RequestError | None:
+def first_error(check: SchemaCheck, value: Any, root: str) -> RequestError | None:
     """The most useful violation of `value` (named `root`, e.g. `args`) as a RequestError, or None."""
-    errors = list(check.iter_errors(value))
+    if check.surely_valid(value):
+        return None
+    errors = list(check.explain.iter_errors(value))
     if not errors:
         return None
     return _explain(max(errors, key=_priority), root, check.schema, None)

@@ -180,3 +180,22 @@ def test_kept_columns_of_the_last_block_equal_the_full_forward_with_gradients():
     assert our_grads.keys() == full_grads.keys()
     for name, grad in full_grads.items():
         torch.testing.assert_close(our_grads[name], grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_spec_path_loads_a_saved_base_when_no_checkpoint_is_given(tmp_path):
+    """`{"kind": "tiny", "path": dir}` (a base written by `mgsd pretrain`) starts from that model's
+    weights, not the seed's; a saved shape other than the spec's is refused, naming both."""
+    from mgsd_backend.errors import ModelLoadError
+
+    saved = make_model(seed=3)
+    saved.save(str(tmp_path))
+    spec = {"kind": "tiny", "config": SMALL_CONFIG, "path": str(tmp_path)}
+    loaded = build_model(spec, device="cpu", dtype="float32", seed=0, trainable=False, checkpoint=None)
+    fresh = make_model(seed=0)
+    for (name, a), (_, b), (_, c) in zip(saved.module().state_dict().items(), loaded.module().state_dict().items(),
+                                          fresh.module().state_dict().items()):
+        assert torch.equal(a, b), name
+    assert any(not torch.equal(a, c) for a, c in zip(saved.module().state_dict().values(), fresh.module().state_dict().values()))
+    other = {**SMALL_CONFIG, "n_layers": SMALL_CONFIG.get("n_layers", 1) + 1}
+    with pytest.raises(ModelLoadError, match="different config"):
+        build_model({**spec, "config": other}, device="cpu", dtype="float32", seed=0, trainable=False, checkpoint=None)

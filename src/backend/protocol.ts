@@ -109,6 +109,12 @@ export const ModelSpecSchema = z.discriminatedUnion('kind', [
       max_seq_len: positiveInt,
       image_size_px: positiveInt,
     }),
+    path: z
+      .string()
+      .min(1)
+      .nullable()
+      .optional()
+      .describe('a saved tiny model (config.json + model.safetensors, e.g. written by `mgsd pretrain`) whose weights the role starts from when no checkpoint is given; null = fresh weights'),
   }),
   z.strictObject({
     kind: z.literal('hf'),

@@ -141,7 +141,14 @@ const LoraSchema = z
 const ModelSchema = z
   .object({
     kind: z.enum(['tiny', 'hf']).default('tiny').describe('`tiny` (the character-level VLM, trained from scratch) or `hf` (a Hugging Face Qwen3-VL checkpoint)'),
-    path: z.string().min(1).nullable().default(null).describe('hf: a hub id (e.g. Qwen/Qwen3-VL-4B-Instruct) or a local directory — swap checkpoints here'),
+    path: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        'hf: a hub id (e.g. Qwen/Qwen3-VL-4B-Instruct) or a local directory — swap checkpoints here. tiny: a base directory written by `mgsd pretrain` (checked against its card.json), loaded as the frozen teacher and the student\'s start when `stages.base.enabled` is false (with the base stage on, a base is trained from scratch and this is not used); a relative path resolves from the config file\'s folder, then the current directory, then the package root',
+      ),
     tiny: TinyModelSchema.prefault({}),
     dtype: z.enum(['float32', 'bfloat16']).default('float32').describe('parameter dtype'),
     device: z.enum(['cpu', 'cuda']).default('cpu').describe('a CUDA config on a machine without CUDA fails before training'),
@@ -247,7 +254,9 @@ const SftStageSchema = z
       .enum(['readout', 'perception-qa'])
       .default('readout')
       .describe('what the cold start teaches: the state read-out of the planning response (no EOS: the model continues with its plan), or perception QA'),
-    rehearsalFraction: probability.default(0).describe('fraction of steps that replay base-stage text examples (tiny model: keeps its planning)'),
+    rehearsalFraction: probability
+      .default(0)
+      .describe('fraction of steps that replay text-only base-stage examples (tiny model only, trained or loaded base: keeps its planning)'),
     lora: LoraSchema.prefault({}),
   })
   .strict()
@@ -421,11 +430,11 @@ export const ExperimentConfigSchema = ConfigObject.superRefine((config, ctx) => 
       message: 'the text-only base stage exists only for the tiny model; a pretrained hf model is its own base. Set it to false',
     });
   }
-  if (config.stages.sft.rehearsalFraction > 0 && !(config.model.kind === 'tiny' && config.stages.base.enabled)) {
+  if (config.stages.sft.rehearsalFraction > 0 && config.model.kind !== 'tiny') {
     ctx.addIssue({
       code: 'custom',
       path: ['stages', 'sft', 'rehearsalFraction'],
-      message: 'rehearsal replays the tiny base stage; it needs model.kind "tiny" with stages.base.enabled',
+      message: 'rehearsal replays text-only base-stage examples for the tiny model; it needs model.kind "tiny" (an hf model keeps its planning through LoRA)',
     });
   }
   if (config.model.kind === 'tiny' && config.stages.sft.lora.enabled) {

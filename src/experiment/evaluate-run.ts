@@ -17,7 +17,7 @@ import { ConfigError } from '../errors.js';
 import { assertWritableFile, writeFileAtomic } from '../fs-atomic.js';
 import { type EvalOutcome, evaluateRecords } from '../eval/benchmark.js';
 import { toScoreLine } from '../rollout/grade.js';
-import { ImageSource } from '../rollout/views.js';
+import { ImageSource, type ViewKind } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
 import { viewOptionsOf } from './context.js';
 import { benchmarkContext } from './evaluations.js';
@@ -36,6 +36,13 @@ import { MODEL_STAGES, type ModelName, STAGE } from '../names.js';
 
 export { MODEL_STAGES } from '../names.js';
 
+/** The inputs `mgsd eval --input` offers. */
+export const EVAL_INPUTS = ['image', 'text', 'teacher'] as const;
+/** One of `EVAL_INPUTS`. */
+export type EvalInput = (typeof EVAL_INPUTS)[number];
+/** The view each input shows: the teacher's view is the one the frozen teacher scores with (reference plan included). */
+const EVAL_VIEWS: Record<EvalInput, ViewKind> = { image: 'student', text: 'text', teacher: 'teacher' };
+
 /** What to evaluate. */
 export interface EvaluateRunRequest {
   run: string;
@@ -44,7 +51,8 @@ export interface EvaluateRunRequest {
   /** Dataset directory (default: the run's dataset). */
   dataset: string | null;
   split: Split;
-  input: 'image' | 'text';
+  /** image (student view), text (symbolic state), or teacher (symbolic state with the reference plan). */
+  input: EvalInput;
   out: string | null;
   progress: Progress;
 }
@@ -95,7 +103,7 @@ async function evaluate(
     const worker = client.worker('eval');
     await worker.load(loadRequest(config, 'eval', checkpoint, null));
     const context = benchmarkContext(config, new ImageSource(viewOptionsOf(config)), worker, 'eval');
-    const outcome = await evaluateRecords(records, request.input === 'image' ? 'student' : 'text', context);
+    const outcome = await evaluateRecords(records, EVAL_VIEWS[request.input], context);
     if (request.out !== null) {
       const lines = outcome.graded.map((graded, i) => JSON.stringify({ ...toScoreLine(graded), response: outcome.texts[i] }));
       writeFileAtomic(resolve(request.out), `${lines.join('\n')}\n`, { label: '--out' });
@@ -135,7 +143,8 @@ export function checkpointOf(run: RunDir, config: ExperimentConfig, model: strin
       hint: `Use one of ${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory under ${run.root}/checkpoints.`,
     });
   }
-  if (stage === STAGE.base && config.model.kind === 'hf') return null;
+  // An hf model, or a tiny run that loaded a pretrained base (model.path), has no base stage: its base is the configured model.
+  if (stage === STAGE.base && (config.model.kind === 'hf' || !config.stages.base.enabled)) return null;
   const finished = new RunState(run).get(stage);
   if (finished === null) {
     const done = Object.keys(run.readState().stages);

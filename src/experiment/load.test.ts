@@ -46,7 +46,7 @@ describe('loadConfig', () => {
   });
 
   it('rejects cross-field contradictions at load time', () => {
-    expect(() => loadConfig('tiny', ['model.kind=hf'])).toThrow(/model\.path: model\.kind "hf" needs model\.path/);
+    expect(() => loadConfig('tiny', ['model.kind=hf', 'model.path=null'])).toThrow(/model\.path: model\.kind "hf" needs model\.path/);
   });
 
   it('rejects malformed overrides and unknown presets with a hint', () => {

@@ -5,12 +5,13 @@
  * is allowed, one line per problem (zod's issues, printed with their paths).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 
+import { PACKAGE_ROOT } from '../data/benchmarks.js';
 import { readTextFile } from '../data/jsonl.js';
 import { ConfigError } from '../errors.js';
 import { type ExperimentConfig, ExperimentConfigSchema } from './config.js';
@@ -67,12 +68,41 @@ function readdirYaml(dir: string): string[] {
 export function loadConfig(name: string, overrides: readonly string[] = []): LoadedConfig {
   const source = resolvePresetPath(name);
   const raw = readYaml(source);
-  const preset = overrides.length === 0 ? null : ExperimentConfigSchema.safeParse(structuredClone(raw));
+  const presetRaw = overrides.length === 0 ? null : structuredClone(raw);
   for (const override of overrides) applyOverride(raw, override);
+  resolveTinyBasePath(raw, dirname(source), true);
+  // Resolved alike (when found), so the comparison below does not list the path as changed.
+  if (presetRaw !== null) resolveTinyBasePath(presetRaw, dirname(source), false);
+  const preset = presetRaw === null ? null : ExperimentConfigSchema.safeParse(presetRaw);
   const config = validateConfig(raw, source);
   // A preset that is only valid with its overrides (a partial file) is compared as written.
   const changes = preset === null ? [] : changedKeys(preset.success ? preset.data : readYaml(source), config);
   return { config, source, overrides: [...overrides], changes };
+}
+
+/**
+ * Makes a tiny model's relative `model.path` (a pretrained base directory) absolute, in place: from
+ * the config file's folder, else the current directory, else the package root — the first that
+ * exists — so the embedded preset finds its shipped base from any folder and from an installed
+ * package. (An hf `model.path` may be a hub id and is left as written.) Applied after the `--set`
+ * overrides, so `--set model.path=null` needs no base on disk.
+ */
+function resolveTinyBasePath(raw: Record<string, unknown>, configDir: string, mustExist: boolean): void {
+  const model = raw.model;
+  if (model === null || typeof model !== 'object' || Array.isArray(model)) return;
+  const section = model as Record<string, unknown>;
+  const path = section.path;
+  if ((section.kind ?? 'tiny') !== 'tiny' || typeof path !== 'string' || path === '' || isAbsolute(path)) return;
+  const candidates = [...new Set([configDir, process.cwd(), PACKAGE_ROOT].map((dir) => resolve(dir, path)))];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (found === undefined) {
+    if (!mustExist) return;
+    throw new ConfigError('base_not_found', `model.path: the tiny base "${path}" was not found (looked for ${candidates.join(', ')})`, {
+      hint: 'Point model.path at a directory written by `mgsd pretrain --out <dir>`, or set stages.base.enabled=true (and model.path=null) to train a base from scratch.',
+      context: { key: 'model.path' },
+    });
+  }
+  section.path = found;
 }
 
 /** Validates a plain object (e.g. `config.resolved.json` of a run) against the schema. */

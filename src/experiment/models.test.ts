@@ -64,8 +64,15 @@ describe('backend.ranks', () => {
 
 describe('modelSpecOf and loadRequest', () => {
   it('maps the tiny model config to the wire spec, taking the image size from data.imageSizePx', () => {
-    const config = tiny(['model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}', 'data.imageSizePx=48']);
-    expect(modelSpecOf(config)).toEqual({ kind: 'tiny', config: { d_model: 32, n_layers: 1, n_heads: 2, patch_px: 8, max_seq_len: 160, image_size_px: 48 } });
+    const config = tiny(['model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}', 'data.imageSizePx=48', 'model.path=null']);
+    expect(modelSpecOf(config)).toEqual({ kind: 'tiny', config: { d_model: 32, n_layers: 1, n_heads: 2, patch_px: 8, max_seq_len: 160, image_size_px: 48 }, path: null });
+  });
+
+  it('sends model.path as the tiny base only when the base stage is off (a base stage trains one from scratch)', () => {
+    const loaded = tiny(['model.path=/bases/b1', 'stages.base.enabled=false']);
+    expect(modelSpecOf(loaded)).toMatchObject({ kind: 'tiny', path: '/bases/b1' });
+    const trained = tiny(['model.path=/bases/b1', 'stages.base.enabled=true']);
+    expect(modelSpecOf(trained)).toMatchObject({ kind: 'tiny', path: null });
   });
 
   it('asks for LoRA only with withLora on an hf model whose SFT enables it', () => {

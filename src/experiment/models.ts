@@ -56,6 +56,8 @@ export function modelSpecOf(config: ExperimentConfig, withLora = false): ModelSp
     return {
       kind: 'tiny',
       config: { d_model: t.dModel, n_layers: t.nLayers, n_heads: t.nHeads, patch_px: t.patchPx, max_seq_len: t.maxSeqLen, image_size_px: config.data.imageSizePx },
+      // A base stage trains its own base from scratch; without one, model.path (a pretrained base) is the base.
+      path: config.stages.base.enabled ? null : model.path,
     };
   }
   const lora = config.stages.sft.lora;

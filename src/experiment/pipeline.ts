@@ -16,6 +16,7 @@ import { BackendError } from '../errors.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
 import { startTrackerSink } from '../trackers/sink.js';
+import { configuredBaseOf } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { cpuSecondsSoFar } from './cpu-time.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
@@ -44,6 +45,8 @@ export async function runPipeline(request: PipelineRequest): Promise<ResultsFile
   const started = performance.now();
   const cpuStarted = cpuSecondsSoFar();
   const { config, services } = request;
+  const loadedBase = configuredBaseOf(config); // a damaged or mismatched base fails before any worker starts
+  if (loadedBase !== null) services.progress.note(`[base] loading the pretrained base ${loadedBase.dir} (card sha256 ${loadedBase.cardSha256.slice(0, 12)}…)`);
   await checkPython(config);
   const sink = config.reportTo.length > 0 ? await startTrackerSink(services.run.root, config.reportTo, config.backend.python) : null;
   let results: ResultsFile;
@@ -159,7 +162,7 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   const baseline: EvaluationPlan = { inputs: ['image', 'text'], perception: config.eval.perception };
   const full: EvaluationPlan = { inputs: config.eval.modalityGap ? ['image', 'text'] : ['image'], perception: config.eval.perception };
   const { reuse } = context;
-  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage(STAGE.base, () => alone(context, () => runBaseStage(context))) : null;
+  const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage(STAGE.base, () => runAlone(context, () => runBaseStage(context))) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
   const baseEvaluation = branch(
     teacherReady.then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline))),
@@ -180,9 +183,10 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
 
 /**
  * Runs `work` on the student worker with every core: nothing else runs during the base stage. A
- * student of N ranks already spreads over N cores; each rank gets its share of the rest.
+ * student of N ranks already spreads over N cores; each rank gets its share of the rest. (Also
+ * `mgsd pretrain`'s training and evaluation.)
  */
-async function alone<T>(context: PipelineContext, work: () => Promise<T>): Promise<T> {
+export async function runAlone<T>(context: PipelineContext, work: () => Promise<T>): Promise<T> {
   const { backend } = context.config;
   const student = workerFor(context, 'student');
   const ranks = context.placement.workers[context.placement.student]!.ranks;

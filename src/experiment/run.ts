@@ -15,6 +15,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { GENERATOR_VERSION } from '../envs/index.js';
 import type { ResultsFile } from '../eval/results.js';
+import { baseIdentityOf, configuredBaseOf, loadedBasePath } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { formatChanges } from './config-diff.js';
 import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
@@ -66,6 +67,7 @@ export async function startRun(command: RunCommand): Promise<RunOutcome> {
   const overrides = command.shouldReuse ? command.overrides : [...command.overrides, 'reuse.enabled=false'];
   const loaded = loadConfig(command.config, overrides);
   assertSequenceBudget(loaded.config, loaded.source);
+  configuredBaseOf(loaded.config); // a damaged or mismatched base fails before the run directory exists
   const root = command.out ?? join('runs', `${assertRunName(loaded.config.name)}-seed${loaded.config.seed}`);
   assertSafeOutput('--out', root, [{ label: '--config', path: loaded.source }]);
   return withRunLock(new RunDir(root).root, note, () => execute(command, createRunDir(new RunDir(root), loaded, note)));
@@ -80,7 +82,8 @@ async function execute(command: RunCommand, opened: OpenedRun): Promise<RunOutco
   return { run, results };
 }
 
-interface OpenedRun {
+/** An opened run directory, its config, and the folder of the config file (relative paths). */
+export interface OpenedRun {
   run: RunDir;
   config: ExperimentConfig;
   configDir: string | null;
@@ -103,7 +106,8 @@ function withReuse(opened: OpenedRun, shouldReuse: boolean): OpenedRun {
   return shouldReuse ? opened : { ...opened, config: { ...opened.config, reuse: { ...opened.config.reuse, enabled: false } } };
 }
 
-function openForResume(run: RunDir): OpenedRun {
+/** Opens an existing run for `--resume`: its own resolved config (sha256-checked) and state files. */
+export function openForResume(run: RunDir): OpenedRun {
   const { raw, source } = run.readConfig();
   const config = validateConfig(raw, run.config);
   checkRunFiles(run);
@@ -146,7 +150,7 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
     config_source: source,
     seed: config.seed,
     data_seed: config.data.seed,
-    model: config.model.kind === 'tiny' ? { kind: 'tiny', ...config.model.tiny } : { kind: 'hf', path: config.model.path },
+    model: config.model.kind === 'tiny' ? { kind: 'tiny', ...config.model.tiny, base: loadedBaseOf(config) } : { kind: 'hf', path: config.model.path },
     node: process.version,
     platform: `${platform()} ${release()}`,
     cpus: cpus().length,
@@ -154,7 +158,14 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
   };
 }
 
-function gitCommit(): string | null {
+/** The pretrained base a tiny run loads (its folder and card sha256), or null when it trains its own. */
+function loadedBaseOf(config: ExperimentConfig): { path: string; card_sha256: string } | null {
+  const path = loadedBasePath(config);
+  return path === null ? null : { path, card_sha256: baseIdentityOf(path) };
+}
+
+/** The git commit of this checkout, or null for an installed package. */
+export function gitCommit(): string | null {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: new URL('../../', import.meta.url), stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()

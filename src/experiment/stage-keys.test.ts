@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from './load.js';
 import { evaluationKeyOf, stageKeysOf } from './stage-keys.js';
 
+// The tiny preset with a base stage (it trains its base), so every stage has a key.
 const keysOf = (overrides: string[] = [], dataset = 'd0') => {
-  const { config } = loadConfig('tiny', overrides);
+  const { config } = loadConfig('tiny', ['stages.base.enabled=true', ...overrides]);
   const keys = stageKeysOf(config, dataset);
   return { keys, evaluation: (model: string) => evaluationKeyOf(config, keys, model, ['image', 'text', 'perception']) };
 };

@@ -10,6 +10,7 @@
  * force a recompute. `backend` placement stays in: thread counts and the teacher's placement change
  * float reduction order and the OPSD overlap.
  */
+import { baseIdentityOf, loadedBasePath } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { codeVersion, hashKey } from './stage-cache.js';
 
@@ -29,7 +30,18 @@ export interface StageKeys {
 function commonOf(config: ExperimentConfig): Record<string, unknown> {
   // gpuMemoryGiB only sizes the preflight's memory check; it changes no result.
   const { python: _python, startTimeoutMs: _start, requestTimeoutMs: _request, gpuMemoryGiB: _gpu, ...backend } = config.backend;
-  return { seed: config.seed, profile: config.profile, view: { renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx }, model: config.model, backend };
+  return { seed: config.seed, profile: config.profile, view: { renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx }, model: modelKeyOf(config), backend };
+}
+
+/**
+ * The model part of every key. A loaded tiny base counts by its identity (its card's sha256), not by
+ * its path, so caches never mix two bases written to the same folder and a moved base still matches;
+ * a tiny model.path that is not loaded (the base stage trains one) does not count.
+ */
+function modelKeyOf(config: ExperimentConfig): Record<string, unknown> {
+  if (config.model.kind !== 'tiny' || config.model.path === null) return config.model;
+  const loaded = loadedBasePath(config);
+  return loaded === null ? { ...config.model, path: null } : { ...config.model, path: null, base: baseIdentityOf(loaded) };
 }
 
 /** Computes every stage key of `config` over the dataset whose key is `datasetKey`. */

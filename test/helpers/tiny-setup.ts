@@ -27,7 +27,9 @@ export function miniOverrides(cacheDir: string): string[] {
     'tasks.minibehaviour.levels=[5]',
     ...['frozenlake', 'maze', 'minibehaviour'].map((task) => `tasks.${task}.perLevel={train: 8, val: 2, test: 3}`),
     'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}',
-    'stages.base={steps: 2, batchSize: 4}',
+    // A base trained from scratch at this size, not the preset's shipped base (another shape).
+    'model.path=null',
+    'stages.base={enabled: true, steps: 2, batchSize: 4}',
     'stages.sft={steps: 2, batchSize: 4}',
     'stages.opsd={steps: 2, batchSize: 4, validateEvery: 2, checkpointEvery: 1, rollout: {maxNewTokens: 24}}',
     'baselines.visualSft={enabled: false}',

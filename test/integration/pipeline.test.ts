@@ -22,7 +22,8 @@ const MINI = [
   'tasks.minibehaviour.levels=[5]',
   ...['frozenlake', 'maze', 'minibehaviour'].map((task) => `tasks.${task}.perLevel={train: 48, val: 6, test: 10}`),
   'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}',
-  'stages.base={steps: 6, batchSize: 8}',
+  'model.path=null', // a base of this shape is trained, not the shipped one loaded
+  'stages.base={enabled: true, steps: 6, batchSize: 8}',
   'stages.sft={steps: 4, batchSize: 8}',
   'stages.opsd={steps: 6, batchSize: 8, validateEvery: 3, checkpointEvery: 2, estimator: full, rollout: {maxNewTokens: 40}}',
   'baselines.visualSft={enabled: true, steps: 3, batchSize: 8}',

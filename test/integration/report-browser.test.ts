@@ -61,7 +61,8 @@ describe.skipIf(CHROMIUM === undefined)('report.html and compare.html in headles
       'tasks.frozenlake.levels=[3]',
       ...['frozenlake', 'maze', 'minibehaviour'].map((task) => `tasks.${task}.perLevel={train: 32, val: 4, test: 8}`),
       'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, maxSeqLen: 160}',
-      'stages.base={steps: 4, batchSize: 8}',
+      'model.path=null', // a base of this shape is trained, not the shipped one loaded
+      'stages.base={enabled: true, steps: 4, batchSize: 8}',
       'stages.sft={steps: 2, batchSize: 8}',
       'stages.opsd={steps: 4, batchSize: 8, validateEvery: 2, rollout: {maxNewTokens: 40}}',
       'baselines.visualSft={steps: 2, batchSize: 8}',

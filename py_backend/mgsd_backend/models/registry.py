@@ -1,6 +1,7 @@
 """Model spec → `PolicyModel`: the only switch on model kind.
 
-Specs (docs/protocol.md): `{"kind": "tiny", "config": {...}}` → `tiny_vlm.TinyVLM`;
+Specs (docs/protocol.md): `{"kind": "tiny", "config": {...}, "path"?}` → `tiny_vlm.TinyVLM` (fresh, or
+the saved model at `path`, e.g. a base written by `mgsd pretrain`, when no checkpoint is given);
 `{"kind": "hf", "path", "lora", "gradient_checkpointing"}` → `qwen3_vl.build_hf_model`, imported
 lazily so a tiny-only worker never imports transformers.
 
@@ -50,6 +51,8 @@ def _build_tiny(spec: dict[str, Any], *, device: str, dtype: str, seed: int, tra
         raise ModelLoadError(f"tiny model spec: expected a `config` object, got {spec.get('config')!r}",
                              hint="Send {kind: 'tiny', config: {d_model, n_layers, n_heads, patch_px, max_seq_len, "
                                   "image_size_px}} (docs/protocol.md).")
+    # Without a checkpoint the role starts from the spec's saved model (a pretrained base), if any.
+    checkpoint = checkpoint if checkpoint is not None else spec.get("path")
     try:
         config = TinyVLMConfig.from_dict(spec["config"])
         if checkpoint is None:

@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 import { SPLITS } from '../../data/schema.js';
 import { formatSummaryTable } from '../../eval/summary-table.js';
-import { evaluateRun, MODEL_STAGES } from '../../experiment/evaluate-run.js';
+import { EVAL_INPUTS, evaluateRun, MODEL_STAGES } from '../../experiment/evaluate-run.js';
 import { stderrProgress } from '../options.js';
 import { parseOptions } from '../parse-options.js';
 import { MODEL } from '../../names.js';
@@ -17,7 +17,7 @@ const EvalOptions = z.object({
   model: z.string(),
   dataset: z.string().optional(),
   split: z.enum(SPLITS),
-  input: z.enum(['image', 'text']),
+  input: z.enum(EVAL_INPUTS),
   out: z.string().optional(),
 });
 
@@ -28,7 +28,11 @@ export function evalCommand(): Command {
     .option('--model <name|dir>', `${Object.keys(MODEL_STAGES).join(', ')}, or a checkpoint directory`, MODEL.mgsd)
     .option('--dataset <dir>', 'dataset directory (e.g. from `mgsd data import`); default: the run\'s dataset')
     .addOption(new Option('--split <split>', 'which split of the dataset').choices(SPLITS).default('test'))
-    .addOption(new Option('--input <kind>', 'show the puzzle as the image, or as symbolic text').choices(['image', 'text']).default('image'))
+    .addOption(
+      new Option('--input <kind>', "show the puzzle as the image, as symbolic text, or as the teacher's view (symbolic text with the reference plan)")
+        .choices(EVAL_INPUTS)
+        .default('image'),
+    )
     .option('--out <file.jsonl>', 'write every response with its grade')
     .action(async (raw) => {
       const options = parseOptions('eval', EvalOptions, raw);
