@@ -171,7 +171,8 @@ def test_kept_columns_of_the_last_block_equal_the_full_forward_with_gradients():
     results = []
     for kept in (True, False):
         net.zero_grad(set_to_none=True)
-        out = net.blocks_forward(x_BTD, mask_B1TT, keep=keep) if kept else net.blocks_forward(x_BTD, mask_B1TT)[:, keep]
+        out = (net.blocks_forward(x_BTD, mask_B1TT, keep=keep) if kept
+               else net.blocks_forward(x_BTD, mask_B1TT)[:, keep])
         out.square().sum().backward()
         results.append((out.detach(), {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}))
     (ours, our_grads), (full, full_grads) = results

@@ -10,8 +10,8 @@ Notable choices (see shared/reference/qwen3-vl-in-transformers.md):
   with an image); generation and `response_hidden` pass them explicitly, response tokens
   continuing each row's last position + 1 on every axis (what `get_rope_index` gives text after
   the prompt). A text-only view (the teacher) gets plain `cumsum(mask) - 1` positions on all
-  three M-RoPE axes. `rope_deltas`, which
-  the model caches between calls, is cleared before and after every forward and `generate`.
+  three M-RoPE axes. `rope_deltas`, which the model caches between calls, is cleared before and
+  after every forward and `generate`.
 - Padding. Prompts are left-padded to P columns, responses right-padded to R; the hidden row at
   column P+j-1 predicts response token j.
 - Sampling (`qwen3_vl_sampler.py`). Every generation knob is explicit (the checkpoint's
@@ -252,8 +252,9 @@ class Qwen3VLPolicy(PolicyModel):
             kwargs["position_ids"] = text_positions(mask_BT)
         # Only the R columns that predict response tokens are read: the last layer computes just
         # those (qwen3_vl_tail.py), unless activation checkpointing would recompute it outside this call.
+        recomputed = self._checkpointing and torch.is_grad_enabled()
         tail = (last_layer_only_at(self._core, width_P - 1, width_P + width_R - 1, mask_BT)
-                if width_R > 0 and not (self._checkpointing and torch.is_grad_enabled()) else contextlib.nullcontext())
+                if width_R > 0 and not recomputed else contextlib.nullcontext())
         self._clear_rope_cache()
         try:
             with tail:

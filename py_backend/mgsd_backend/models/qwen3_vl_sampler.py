@@ -2,10 +2,11 @@
 (sampling.py), so randomness is per row and log-probs come from the same pass.
 
 How. One prefill forward over the prompt (with the image) fills a `DynamicCache` (its last layer
-computes only the last column's output, qwen3_vl_tail.py); then one forward per token. Positions are computed once: the prefill's [4, B, P] layout (row 0 the text position the
-causal mask reads, rows 1-3 M-RoPE from `get_rope_index`, exactly as transformers' `generate` lays
-them out) and every decode step at last + 1 + step on all four axes, so the model never consults or
-sets its cached `rope_deltas`. Each step `select_next` picks the token from the float32 raw logits
+computes only the last column's output, qwen3_vl_tail.py); then one forward per token. Positions
+are computed once per encoding (`prefill_positions`, called by `encode_prompts`): the prefill's
+[4, B, P] layout (row 0 the text position the causal mask reads, rows 1-3 M-RoPE from
+`get_rope_index`, exactly as transformers' `generate` lays them out) and every decode step at
+last + 1 + step on all four axes, so the model never consults or sets its cached `rope_deltas`. Each step `select_next` picks the token from the float32 raw logits
 of the last column (suppression of Qwen's vision placeholders, temperature, top-p, per-row Gumbel
 noise seeded from (seed, global row)) and returns its log-prob under the documented semantics
 (log-softmax of the raw logits / temperature, before suppression and top-p): no second,

@@ -65,12 +65,13 @@ class UpdateMonitor:
                 is_shard, before, after = key[0], self._before[key], self._flat(group)
                 delta = after.double() - before.double()
                 sums = sharded if is_shard else replicated
+                numel = torch.tensor(float(before.numel()), dtype=torch.float64, device=before.device)
                 sums += torch.stack([delta.square().sum(), before.double().square().sum(),
-                                     (after != before).sum().double(),
-                                     torch.tensor(float(before.numel()), dtype=torch.float64, device=before.device)]).cpu()
+                                     (after != before).sum().double(), numel]).cpu()
         self._before = {}
         if any(is_shard for is_shard, _ in self._groups) and dist.is_initialized():
-            device = next(iter(self._groups.values()))[0].device if dist.get_backend() == "nccl" else torch.device("cpu")
+            nccl = dist.get_backend() == "nccl"
+            device = next(iter(self._groups.values()))[0].device if nccl else torch.device("cpu")
             reduced = sharded.to(device)
             dist.all_reduce(reduced)
             sharded = reduced.cpu()
