@@ -36,11 +36,12 @@ export function miniOverrides(work) {
     'model.tiny={dModel: 32, nLayers: 1, nHeads: 2, patchPx: 8, maxSeqLen: 160}',
     'stages.base={steps: 4, batchSize: 8}',
     'stages.sft={steps: 2, batchSize: 8}',
-    'stages.opsd={steps: 40, batchSize: 8, validateEvery: 40, checkpointEvery: 2, rollout: {maxNewTokens: 40}}',
+    'stages.opsd={steps: 40, batchSize: 8, checkpointEvery: 2, rollout: {maxNewTokens: 40}}',
     'baselines.visualSft={enabled: true, steps: 40, batchSize: 8}',
     'baselines.grpo={enabled: false}',
     'eval.maxNewTokens=40',
     'eval.validation.maxNewTokens=40',
+    'eval.validation.every=40',
     'backend.heartbeatTimeoutMs=5000',
     `data.cacheDir=${join(work, 'datasets')}`,
   ].flatMap((override) => ['--set', override]);

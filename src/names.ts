@@ -33,3 +33,11 @@ export const BASELINE_MODELS = [MODEL.visualSft, MODEL.grpo] as const;
 export function resultKey(model: ModelName, input: 'image' | 'text'): string {
   return `${model}/${input}`;
 }
+
+/**
+ * The prefix of an out-of-distribution set's evaluation parts: a model's image responses on the set
+ * `vsp-frozenlake` are `eval/<model>-ood-vsp-frozenlake-image.jsonl`.
+ */
+export function oodPartPrefix(set: string): string {
+  return `ood-${set}-`;
+}

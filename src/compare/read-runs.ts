@@ -1,7 +1,8 @@
 /**
  * Reading runs for `mgsd compare`: a run folder (it has `results.json`), or a folder of runs (a
  * sweep: every subfolder with `results.json`). For each run: its resolved config, its results and
- * the per-puzzle outcomes of every evaluated (model, input) from `eval/<model>-<input>.jsonl`.
+ * the per-puzzle outcomes of every evaluated (model, input) from `eval/<model>-<input>.jsonl` (and on
+ * an out-of-distribution set, `eval/<model>-ood-<set>-<input>.jsonl`).
  * Unfinished runs (no `results.json`) are listed as skipped, never silently dropped.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join, resolve } from 'node:path';
 
 import { DataError } from '../errors.js';
 import type { ResultsFile } from '../eval/results.js';
+import { oodPartPrefix } from '../names.js';
 
 /** One puzzle's outcome in an evaluation file. */
 export interface PuzzleOutcome {
@@ -24,8 +26,8 @@ export interface ComparedRun {
   seed: number;
   dataSeed: number;
   results: ResultsFile;
-  /** `<model>/<input>` → outcomes by puzzle id (read on demand). */
-  outcomes(modelInput: string): Map<string, PuzzleOutcome>;
+  /** `<model>/<input>` → outcomes by puzzle id on the test split, or on out-of-distribution `set` (read on demand). */
+  outcomes(modelInput: string, set?: string): Map<string, PuzzleOutcome>;
 }
 
 /** What was found under the given paths. */
@@ -92,12 +94,13 @@ function addRun(found: FoundRuns, dir: string): void {
     // Runs from before `data.seed` existed generated their puzzles from `seed`.
     dataSeed: data.seed ?? Number(config.seed),
     results: readJsonFile<ResultsFile>(join(dir, 'results.json')),
-    outcomes(modelInput) {
-      const cached = cache.get(modelInput);
+    outcomes(modelInput, set) {
+      const key = set === undefined ? modelInput : `${modelInput}@${set}`;
+      const cached = cache.get(key);
       if (cached) return cached;
       const [model, input] = modelInput.split('/');
-      const outcomes = readOutcomes(join(dir, 'eval', `${model}-${input}.jsonl`));
-      cache.set(modelInput, outcomes);
+      const outcomes = readOutcomes(join(dir, 'eval', `${model}-${set === undefined ? '' : oodPartPrefix(set)}${input}.jsonl`));
+      cache.set(key, outcomes);
       return outcomes;
     },
   });

@@ -7,9 +7,15 @@
  * macro. The paired tests compare per-puzzle success pooled over the task's puzzles (macro: over
  * every puzzle), for the seeds both rows have, and only between runs with the same `data.seed`
  * (the same puzzles); elsewhere they are left out and the row says why.
+ *
+ * Out-of-distribution sets (`results.json` `out_of_distribution`) come as tasks of their own,
+ * `ood:<set>` and `ood:macro` (the mean over sets), paired on the set's puzzles; they never enter
+ * the in-distribution `macro`.
  */
 import { DataError, UsageError } from '../errors.js';
-import type { ComparedRun } from './read-runs.js';
+import type { ResultsFile } from '../eval/results.js';
+import type { ComparedRun, PuzzleOutcome } from './read-runs.js';
+import { minimumDetectableDifference, type PowerCell, type PowerStatement, powerStatement } from './power.js';
 import { mcnemarExact, mean, pairedBootstrap, sampleSd, type SeedPairs, tInterval95 } from './stats.js';
 
 /** Keys that never make two runs different experiments. */
@@ -31,7 +37,8 @@ export interface ComparisonRow {
   ci95: [number, number] | null;
   /** Row − reference, mean over the common seeds; null for the reference itself. */
   delta: number | null;
-  test: { n_pairs: number; seeds: number[]; mcnemar_b: number; mcnemar_c: number; mcnemar_p: number; bootstrap_p: number } | null;
+  /** mdd: the minimum detectable difference at α 0.05 / 80 % power for these seeds, from the pairs' discordance (power.ts); null for OOD rows. */
+  test: { n_pairs: number; seeds: number[]; mcnemar_b: number; mcnemar_c: number; mcnemar_p: number; bootstrap_p: number; mdd: number | null } | null;
   /** Why there is no test (reference itself, no common seed, different puzzles). */
   note: string | null;
 }
@@ -44,6 +51,8 @@ export interface Comparison {
   skipped: string[];
   rows: ComparisonRow[];
   method: string;
+  /** The smallest macro difference this comparison can detect (from the reference's test cells and seeds). */
+  power: PowerStatement;
 }
 
 interface Variant {
@@ -60,16 +69,19 @@ export function compareRuns(runs: readonly ComparedRun[], gridKeys: readonly str
   const modelInputs = [...new Set(runs.flatMap((run) => Object.keys(run.results.macro)))];
   const reference = parseReference(referenceSpec, variants, modelInputs);
   const tasks = [...new Set(runs.flatMap((run) => run.results.rows.map((row) => row.task)))];
+  const oodSets = [...new Set(runs.flatMap((run) => oodOf(run).sets.map((set) => set.name)))];
+  const oodTasks = oodSets.length === 0 ? [] : [...oodSets.map((set) => `${OOD_TASK}${set}`), `${OOD_TASK}macro`];
   const rows: ComparisonRow[] = [];
   for (const modelInput of modelInputs) {
     for (const variant of variants) {
-      for (const task of [...tasks, 'macro']) {
+      for (const task of [...tasks, 'macro', ...oodTasks]) {
         const row = summaryRow(variant, modelInput, task);
         if (row !== null) rows.push(withTest(row, variant, reference));
       }
     }
   }
   return {
+    power: powerOfReference(reference),
     grid_keys: keys,
     reference: `${reference.modelInput}@${reference.variant.label}`,
     runs: variants.flatMap((variant) => [...variant.bySeed.values()].map((run) => ({ dir: run.dir, variant: variant.label, seed: run.seed, data_seed: run.dataSeed }))),
@@ -81,12 +93,39 @@ export function compareRuns(runs: readonly ComparedRun[], gridKeys: readonly str
   };
 }
 
+/** The task label prefix of an out-of-distribution set's rows (`ood:vsp-frozenlake`, `ood:macro`). */
+const OOD_TASK = 'ood:';
+
+/** A run's out-of-distribution results (none in runs from before they existed). */
+function oodOf(run: ComparedRun): ResultsFile['out_of_distribution'] {
+  return run.results.out_of_distribution ?? { sets: [], rows: [], macro: {}, macro_optimal: {} };
+}
+
+/** The success of `modelInput` on `task` in one run: a task, the macro, an OOD set or the OOD macro. */
+function successOf(run: ComparedRun, modelInput: string, task: string): number | undefined {
+  const [model, input] = modelInput.split('/');
+  if (task === 'macro') return run.results.macro[modelInput];
+  if (!task.startsWith(OOD_TASK)) return run.results.rows.find((r) => r.model === model && r.input === input && r.task === task)?.success;
+  const set = task.slice(OOD_TASK.length);
+  if (set === 'macro') return oodOf(run).macro[modelInput];
+  return oodOf(run).rows.find((r) => r.model === model && r.input === input && r.set === set)?.success;
+}
+
+/** Per-puzzle outcomes behind `task`: the test split (filtered to the task) or the OOD set(s). */
+function outcomesOf(run: ComparedRun, modelInput: string, task: string): PuzzleOutcome[] {
+  if (!task.startsWith(OOD_TASK)) return [...run.outcomes(modelInput).values()].filter((outcome) => task === 'macro' || outcome.task === task);
+  const [model, input] = modelInput.split('/');
+  const set = task.slice(OOD_TASK.length);
+  // Only the sets this model/input was evaluated on (base/text is, mgsd/text is not): no file is asked for that the run never wrote.
+  const evaluated = oodOf(run).rows.filter((row) => row.model === model && row.input === input && (set === 'macro' || row.set === set));
+  return evaluated.flatMap((row) => [...run.outcomes(modelInput, row.set).values()]);
+}
+
 function summaryRow(variant: Variant, modelInput: string, task: string): ComparisonRow | null {
   const seeds: number[] = [];
   const perSeed: number[] = [];
   for (const [seed, run] of [...variant.bySeed.entries()].sort(([a], [b]) => a - b)) {
-    const [model, input] = modelInput.split('/');
-    const value = task === 'macro' ? run.results.macro[modelInput] : run.results.rows.find((r) => r.model === model && r.input === input && r.task === task)?.success;
+    const value = successOf(run, modelInput, task);
     if (value === undefined) continue;
     seeds.push(seed);
     perSeed.push(value);
@@ -107,11 +146,9 @@ function withTest(row: ComparisonRow, variant: Variant, reference: { variant: Va
     const refRun = reference.variant.bySeed.get(seed)!;
     const at = referenceRow?.seeds.indexOf(seed) ?? -1;
     if (at >= 0) deltas.push(row.per_seed[row.seeds.indexOf(seed)]! - referenceRow!.per_seed[at]!);
-    const mine = run.outcomes(row.model_input);
-    const theirs = refRun.outcomes(reference.modelInput);
+    const theirs = new Map(outcomesOf(refRun, reference.modelInput, row.task).map((outcome) => [outcome.id, outcome]));
     const pairs: Array<[boolean, boolean]> = [];
-    for (const outcome of mine.values()) {
-      if (row.task !== 'macro' && outcome.task !== row.task) continue;
+    for (const outcome of outcomesOf(run, row.model_input, row.task)) {
       const other = theirs.get(outcome.id);
       if (other !== undefined) pairs.push([outcome.success, other.success]);
     }
@@ -120,11 +157,15 @@ function withTest(row: ComparisonRow, variant: Variant, reference: { variant: Va
   const flat = pairsBySeed.flat();
   if (flat.length === 0) return { ...row, note: 'no puzzle in common with the reference' };
   const mcnemar = mcnemarExact(flat);
+  const cells = cellsOf(reference.variant, reference.modelInput).filter((cell) => row.task === 'macro' || cell.task === row.task);
+  // A task row is that task's mean over its levels: its cells alone, as a one-task macro. OOD rows
+  // (other puzzles, other weights) get none.
+  const mdd = cells.length === 0 ? null : minimumDetectableDifference(cells, seeds.length, (mcnemar.b + mcnemar.c) / flat.length);
   const bootstrap = pairedBootstrap(pairsBySeed, BOOTSTRAP_RESAMPLES, `${row.variant}|${row.model_input}|${row.task}`);
   return {
     ...row,
     delta: deltas.length > 0 ? mean(deltas) : null,
-    test: { n_pairs: flat.length, seeds, mcnemar_b: mcnemar.b, mcnemar_c: mcnemar.c, mcnemar_p: mcnemar.p, bootstrap_p: bootstrap.p },
+    test: { n_pairs: flat.length, seeds, mcnemar_b: mcnemar.b, mcnemar_c: mcnemar.c, mcnemar_p: mcnemar.p, bootstrap_p: bootstrap.p, mdd },
   };
 }
 
@@ -139,6 +180,17 @@ function parseReference(spec: string | null, variants: readonly Variant[], model
     throw new UsageError('bad_reference', `--reference ${JSON.stringify(spec)}: no variant "${label}"`, { hint: `Variants: ${variants.map((v) => JSON.stringify(v.label)).join(', ')}.` });
   }
   return { variant, modelInput };
+}
+
+/** The test cells (task, level, puzzles) of `modelInput` in the variant's first seed. */
+function cellsOf(variant: Variant, modelInput: string): PowerCell[] {
+  const run = [...variant.bySeed.values()][0]!;
+  const [model, input] = modelInput.split('/');
+  return run.results.rows.filter((r) => r.model === model && r.input === input).flatMap((r) => r.levels.map((level) => ({ task: r.task, level: level.level, n: level.n })));
+}
+
+function powerOfReference(reference: { variant: Variant; modelInput: string }): PowerStatement {
+  return powerStatement(cellsOf(reference.variant, reference.modelInput), reference.variant.bySeed.size);
 }
 
 function splitOnce(text: string, separator: string): [string, string | null] {

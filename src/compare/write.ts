@@ -68,14 +68,27 @@ function detailTable(comparison: Comparison): Table {
     row.test === null ? (row.note ?? '–') : `${formatP(row.test.mcnemar_p)} (b ${row.test.mcnemar_b}, c ${row.test.mcnemar_c})`,
     row.test === null ? '–' : formatP(row.test.bootstrap_p),
     row.test === null ? '–' : String(row.test.n_pairs),
+    row.test === null || row.test.mdd === null ? '–' : pct(row.test.mdd),
   ]);
-  return { header: ['model/input', 'variant', 'task', 'seeds', 'mean ± sd (%)', '95 % CI (%)', 'Δ vs ref (points)', 'McNemar p', 'bootstrap p', 'pairs'], rows };
+  return { header: ['model/input', 'variant', 'task', 'seeds', 'mean ± sd (%)', '95 % CI (%)', 'Δ vs ref (points)', 'McNemar p', 'bootstrap p', 'pairs', 'MDD (points)'], rows };
+}
+
+/** One sentence: the smallest macro difference the comparison detects. */
+export function powerSentence(comparison: Comparison): string {
+  const { power } = comparison;
+  const sizes = [...new Set(power.cells.map((cell) => cell.n))];
+  const cellText = `${power.cells.length} task/level cells of ${sizes.join('/')} test puzzles`;
+  return (
+    `at α ${power.alpha} and ${power.power * 100} % power, with ${cellText} and ${power.seeds} seed${power.seeds === 1 ? '' : 's'}, ` +
+    `a macro difference of ${pct(power.mdd_worst_case)} points is detectable for any two models (worst case: independent, at 50 %); ` +
+    `paired rows on the same puzzles detect less (their MDD column). ${power.method}`
+  );
 }
 
 /** compare.md. */
 export function comparisonMarkdown(comparison: Comparison): string {
   const parts = ['# Comparison', '', `- **reference**: ${comparison.reference}`, `- **grid keys**: ${comparison.grid_keys.join(', ') || '(none: one variant)'}`];
-  parts.push(`- **runs**: ${comparison.runs.length}${comparison.skipped.length > 0 ? `; unfinished, left out: ${comparison.skipped.join(', ')}` : ''}`, `- **method**: ${comparison.method}`, '');
+  parts.push(`- **runs**: ${comparison.runs.length}${comparison.skipped.length > 0 ? `; unfinished, left out: ${comparison.skipped.join(', ')}` : ''}`, `- **method**: ${comparison.method}`, `- **power**: ${powerSentence(comparison)}`, '');
   for (const [modelInput, table] of ablationTables(comparison)) {
     parts.push(`## ${modelInput}: success (%), mean ± sd over seeds (McNemar p vs the reference)`, '', markdownTable(table), '');
   }
@@ -89,7 +102,7 @@ export function comparisonHtml(comparison: Comparison): string {
   const body = ['<h1>Comparison</h1>', '<ul>'];
   body.push(`<li><b>reference</b>: ${escapeXml(comparison.reference)}</li>`, `<li><b>grid keys</b>: ${escapeXml(comparison.grid_keys.join(', ') || '(none)')}</li>`);
   body.push(`<li><b>runs</b>: ${comparison.runs.length}${comparison.skipped.length > 0 ? `; unfinished, left out: ${escapeXml(comparison.skipped.join(', '))}` : ''}</li>`);
-  body.push(`<li><b>method</b>: ${escapeXml(comparison.method)}</li>`, '</ul>');
+  body.push(`<li><b>method</b>: ${escapeXml(comparison.method)}</li>`, `<li><b>power</b>: ${escapeXml(powerSentence(comparison))}</li>`, '</ul>');
   for (const [modelInput, table] of ablationTables(comparison)) {
     body.push(`<h2>${escapeXml(modelInput)}: success (%), mean ± sd over seeds (McNemar p vs the reference)</h2>`, htmlTable(table));
   }

@@ -89,7 +89,7 @@ const RAW_SCHEMAS = {
 /** Reads a published file of `kind`; bad lines become issues, never exceptions. */
 export function readBenchmark(kind: BenchmarkKind, path: string): BenchmarkFile {
   const text = readTextFile(path, `${kind} benchmark file`);
-  const name = basename(path, extname(path));
+  const name = benchmarkNameOf(path);
   const entries: BenchmarkEntry[] = [];
   const issues: BenchmarkIssue[] = [];
   for (const line of splitJsonlLines(text)) {
@@ -99,6 +99,11 @@ export function readBenchmark(kind: BenchmarkKind, path: string): BenchmarkFile 
   }
   const sha256 = createHash('sha256').update(text).digest('hex');
   return { kind, path, name, sha256, entries, issues };
+}
+
+/** The name of a published file: its file name without extension, the prefix of its record ids. */
+export function benchmarkNameOf(path: string): string {
+  return basename(path, extname(path));
 }
 
 /** Formats issues one per line as `file:line: reason`. */

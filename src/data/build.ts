@@ -4,7 +4,9 @@
  * Order (it decides who wins a collision): for each task, the splits are drawn test → val → train
  * and the levels in ascending order, each group deduplicated against everything drawn before it
  * and against the published test sets of `benchmarks`. So the test split keeps every instance it
- * draws; val and train skip anything already in test (or in a benchmark). Same input and seed →
+ * draws; val and train skip anything already in test (or in a benchmark). The files of
+ * `trainOnlyExclusions` are added just before the train split: test and val stay exactly the
+ * puzzles a build without them draws. Same input and seed →
  * byte-identical files; the manifest records the input, the counts and each file's sha256.
  */
 import { DataError } from '../errors.js';
@@ -44,6 +46,12 @@ export interface DatasetBuildInput {
   renderStyle: RenderStyle;
   imageSizePx: number;
   benchmarks: BenchmarkRef[];
+  /**
+   * Published files kept out of the train split only (a run's out-of-distribution sets), so test
+   * and val are unchanged by them. Absent when empty, so the input of a config without them (and
+   * its hash) stays what it was.
+   */
+  trainOnlyExclusions?: BenchmarkRef[];
 }
 
 /** Where and how to write. */
@@ -60,6 +68,7 @@ export interface BuildTarget {
 export function buildDataset(input: DatasetBuildInput, target: BuildTarget): DatasetManifest {
   assertWritableOutput(target.out, { shouldReplace: target.shouldReplace });
   const benchmarks = loadBenchmarkKeys(input.benchmarks, target.configDir);
+  const trainOnly = loadBenchmarkKeys(input.trainOnlyExclusions ?? [], target.configDir);
   const render = { style: input.renderStyle, sizePx: input.imageSizePx };
   return writeAtomicDir(target.out, { shouldReplace: target.shouldReplace }, (dir) => {
     const records: DataRecord[] = [];
@@ -72,6 +81,7 @@ export function buildDataset(input: DatasetBuildInput, target: BuildTarget): Dat
       const stage = target.progress.stage(`data ${task}`, total);
       const before = records.length;
       for (const split of SPLITS) {
+        if (split === 'train') for (const key of trainOnly.keys.get(task) ?? []) seen.add(key);
         for (const level of levels) {
           const request = groupRequest(input.seed, task, split, level, taskInput);
           if (request.count === 0) continue;
@@ -149,7 +159,7 @@ function loadBenchmarkKeys(refs: readonly BenchmarkRef[], configDir: string | nu
     const file = readBenchmark(ref.kind, resolveBenchmarkFile(ref.file, configDir));
     if (file.issues.length > 0) {
       const first = file.issues[0]!;
-      throw new DataError('benchmark_invalid', `data.benchmarks: ${file.path}:${first.lineNumber}: ${first.reason}`, {
+      throw new DataError('benchmark_invalid', `data.benchmarks / eval.outOfDistribution (a published file kept out of the splits): ${file.path}:${first.lineNumber}: ${first.reason}`, {
         hint: `Check the file with \`mgsd data import ${ref.kind} ${ref.file} --out <dir>\`, which lists every bad line.`,
       });
     }

@@ -4,9 +4,11 @@
  *
  * Tables follow the paper's layout: rows are models with their input (image or symbolic text),
  * columns are the tasks plus the all-task macro average. Cells give the level-balanced success in
- * percent; the pooled 95 % Wilson interval and n are in the detail tables.
+ * percent; the pooled 95 % Wilson interval and n are in the detail tables. The out-of-distribution
+ * sets follow in tables of their own (`ood-report.ts`).
  */
 import { ENV_NAMES } from '../envs/types.js';
+import { oodTables } from './ood-report.js';
 import type { ResultRow, ResultsFile } from './results.js';
 import { escapeXml } from './svg-chart.js';
 import { htmlTable, markdownTable, type Table } from './table-render.js';
@@ -110,6 +112,7 @@ function tables(results: ResultsFile): Array<[string, Table]> {
   ];
   if (Object.keys(results.perception).length > 0) out.push(['Perception: all fields read right (%), held-out test split', perceptionTable(results)]);
   if (Object.keys(results.modality_gap).length > 0) out.push(['Modality gap: text − image success (points)', gapTable(results)]);
+  out.push(...oodTables(results));
   return out;
 }
 

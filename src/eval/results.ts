@@ -6,6 +6,9 @@
  *         intervals of the pooled rates) and per-level numbers;
  * macro:  "<model>/<input>" → all-task macro success (mean over tasks of the level-balanced mean);
  * macro_optimal, perception, modality_gap (text − image, per task and macro), gap_closed.
+ * out_of_distribution: the same rows and macros on the published sets of `eval.outOfDistribution`,
+ *         one row per (model, input, set); its macro is the mean over sets and never enters `macro`
+ *         or `gap_closed`.
  * ```
  * Everything but `wall_seconds` and `cpu_seconds` is a deterministic function of the config and seed
  * (whatever `backend.ranks` is, up to float reduction order).
@@ -22,6 +25,29 @@ export interface ModelEvaluation {
   image: MetricsSummary | null;
   text: MetricsSummary | null;
   perception: TaskPerception[] | null;
+  /** One entry per out-of-distribution set (absent or empty: none configured). */
+  outOfDistribution?: SetEvaluation[];
+}
+
+/** A model's evaluation on one out-of-distribution set. */
+export interface SetEvaluation {
+  /** The set's name (its file name without extension). */
+  set: string;
+  kind: string;
+  levels: number[];
+  image: MetricsSummary | null;
+  text: MetricsSummary | null;
+}
+
+/** Which checkpoint of a trained model was evaluated (experiment/selection.ts). */
+export interface ModelSelection {
+  rule: 'best-val' | 'last';
+  /** Steps done at the chosen checkpoint. */
+  step: number;
+  /** Steps the stage ran. */
+  steps: number;
+  /** Validation macro success at the chosen step (null: no validation there). */
+  val_success: number | null;
 }
 
 /** One row of the table. */
@@ -38,6 +64,20 @@ export interface ResultRow {
   levels: Array<{ level: number; n: number; success: number; optimal_success: number }>;
 }
 
+/** One row of the out-of-distribution table: a row of one published set. */
+export interface OodRow extends ResultRow {
+  set: string;
+}
+
+/** The out-of-distribution part of the results. */
+export interface OodResults {
+  sets: Array<{ name: string; kind: string; levels: number[] }>;
+  rows: OodRow[];
+  /** "<model>/<input>" → mean over sets of each set's level-balanced success. */
+  macro: Record<string, number>;
+  macro_optimal: Record<string, number>;
+}
+
 /** The whole results file. */
 export interface ResultsFile {
   rows: ResultRow[];
@@ -47,7 +87,11 @@ export interface ResultsFile {
   modality_gap: Record<string, Record<string, number>>;
   /** (mgsd/image − sft/image) / (base/text − sft/image): the share of the gap OPSD closed. */
   gap_closed: number | null;
+  /** The published sets, apart from the in-distribution numbers above. */
+  out_of_distribution: OodResults;
   run: { name: string; seed: number; profile: string; model: string; dataset: string };
+  /** Each trained model's chosen checkpoint (`eval.selection`): rule, step, of how many steps, its validation macro success. */
+  selection: Record<string, ModelSelection>;
   wall_seconds: number;
   /** CPU seconds of every process of the run (Node and every worker rank); null off Linux. */
   cpu_seconds: number | null;
@@ -74,7 +118,20 @@ export const ResultsFileSchema = z.object({
   perception: z.record(z.string(), z.array(z.object({ task: z.string(), n: z.number().int(), all: z.number(), fields: z.record(z.string(), z.number()) }))),
   modality_gap: z.record(z.string(), z.record(z.string(), z.number())),
   gap_closed: z.number().nullable(),
+  // Results written before out-of-distribution sets existed read as having none.
+  out_of_distribution: z
+    .object({
+      sets: z.array(z.object({ name: z.string(), kind: z.string(), levels: z.array(z.number().int()) })),
+      rows: z.array(ResultRowSchema.extend({ set: z.string() })),
+      macro: z.record(z.string(), z.number()),
+      macro_optimal: z.record(z.string(), z.number()),
+    })
+    .default({ sets: [], rows: [], macro: {}, macro_optimal: {} }),
   run: z.object({ name: z.string(), seed: z.number().int(), profile: z.string(), model: z.string(), dataset: z.string() }),
+  // Results written before the selection rule existed read as {} (not recorded).
+  selection: z
+    .record(z.string(), z.object({ rule: z.enum(['best-val', 'last']), step: z.number().int(), steps: z.number().int(), val_success: z.number().nullable() }))
+    .default({}),
   wall_seconds: z.number(),
   // Results written before cpu_seconds existed read as null (not measured).
   cpu_seconds: z.number().nullable().default(null),
@@ -89,6 +146,7 @@ export function assembleResults(
   run: ResultsFile['run'],
   wallSeconds: number,
   cpuSeconds: number | null = null,
+  selection: Record<string, ModelSelection> = {},
 ): ResultsFile {
   const rows: ResultRow[] = [];
   const macro: Record<string, number> = {};
@@ -110,7 +168,46 @@ export function assembleResults(
   const base = macro[resultKey(MODEL.base, 'text')];
   const mgsd = macro[resultKey(MODEL.mgsd, 'image')];
   const gapClosed = sft !== undefined && base !== undefined && mgsd !== undefined && base !== sft ? round((mgsd - sft) / (base - sft)) : null;
-  return { rows, macro, macro_optimal: macroOptimal, perception, modality_gap: gap, gap_closed: gapClosed, run, wall_seconds: round(wallSeconds, 1), cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1) };
+  return {
+    rows,
+    macro,
+    macro_optimal: macroOptimal,
+    perception,
+    modality_gap: gap,
+    gap_closed: gapClosed,
+    out_of_distribution: oodResultsOf(evaluations),
+    run,
+    selection,
+    wall_seconds: round(wallSeconds, 1),
+    cpu_seconds: cpuSeconds === null ? null : round(cpuSeconds, 1),
+  };
+}
+
+/** The out-of-distribution rows and macros (mean over the sets a model/input was evaluated on). */
+function oodResultsOf(evaluations: ReadonlyArray<[string, ModelEvaluation]>): OodResults {
+  const out: OodResults = { sets: [], rows: [], macro: {}, macro_optimal: {} };
+  const perKey = new Map<string, { success: number[]; optimal: number[] }>();
+  for (const [model, evaluation] of evaluations) {
+    for (const set of evaluation.outOfDistribution ?? []) {
+      if (!out.sets.some((known) => known.name === set.set)) out.sets.push({ name: set.set, kind: set.kind, levels: [...set.levels] });
+      for (const input of ['image', 'text'] as const) {
+        const summary = set[input];
+        if (summary === null) continue;
+        out.rows.push(...rowsOf(model, input, summary).map((row) => ({ ...row, set: set.set })));
+        const key = `${model}/${input}`;
+        const means = perKey.get(key) ?? { success: [], optimal: [] };
+        means.success.push(summary.macro.success);
+        means.optimal.push(summary.macro.optimalSuccess);
+        perKey.set(key, means);
+      }
+    }
+  }
+  const mean = (values: number[]) => round(values.reduce((sum, value) => sum + value, 0) / values.length);
+  for (const [key, means] of perKey) {
+    out.macro[key] = mean(means.success);
+    out.macro_optimal[key] = mean(means.optimal);
+  }
+  return out;
 }
 
 function rowsOf(model: string, input: 'image' | 'text', summary: MetricsSummary): ResultRow[] {

@@ -11,6 +11,8 @@
 import { z } from 'zod';
 
 import { ESTIMATORS } from '../backend/protocol.js';
+import { benchmarkNameOf } from '../data/benchmarks.js';
+import { BENCHMARK_KINDS } from '../data/schema.js';
 import { COMPACT_CELL_PX } from '../envs/core/canvas.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
@@ -82,14 +84,14 @@ const DataSchema = z
       .array(
         z
           .object({
-            kind: z.enum(['vsp-frozenlake', 'vprl-frozenlake', 'vprl-minibehaviour']).describe('which published format the file is in'),
+            kind: z.enum(BENCHMARK_KINDS).describe('which published format the file is in'),
             file: z.string().min(1).describe("the file, relative to the config's folder, the current directory or the package root"),
             limitPerLevel: nonNegativeInt.default(0).describe('keep at most this many records per level (0 = all)'),
           })
           .strict(),
       )
       .default([])
-      .describe('published test sets to import and evaluate on, kept out of every split (see `mgsd data import`)'),
+      .describe('published test sets kept out of every split (exclusion only; `eval.outOfDistribution` evaluates on its files and keeps them out of the train split)'),
     cacheDir: z.string().min(1).default('runs/.datasets').describe('where `mgsd run` keeps built datasets, named by a hash of the data config'),
   })
   .strict()
@@ -306,7 +308,8 @@ const OpsdStageSchema = z
       .strict()
       .prefault({})
       .describe('the teacher that reads the symbolic state'),
-    validateEvery: positiveInt.max(MAX_STEPS).default(50).describe('steps between validations (the best checkpoint by validation macro success is the `mgsd` model)'),
+    // Moved to eval.validation.every (one cadence for every trained model); kept only to say so.
+    validateEvery: positiveInt.optional().describe('moved: use `eval.validation.every` (one validation cadence for every trained model)'),
     checkpointEvery: positiveInt.max(MAX_STEPS).default(50).describe('steps between checkpoints'),
     overlap: z
       .boolean()
@@ -323,7 +326,10 @@ const VisualSftBaselineSchema = z
       .enum(['answer', 'full'])
       .default('answer')
       .describe('`answer`: ground-truth answers only (the official direct-SFT format); `full`: full ground-truth responses, read-out and plan (a chain-of-thought SFT baseline)'),
-    steps: steps.nullable().default(null).describe('optimizer steps; null = as many as OPSD'),
+    steps: steps
+      .nullable()
+      .default(null)
+      .describe('optimizer steps; null = enough to see at least as many training samples as OPSD (ceil(opsd.steps × opsd.batchSize / batchSize))'),
     ...OptimSchema,
     lr: OptimSchema.lr.default(1e-3).describe(LR),
     batchSize: OptimSchema.batchSize.default(32).describe(BATCH),
@@ -334,7 +340,10 @@ const VisualSftBaselineSchema = z
 const GrpoBaselineSchema = z
   .object({
     enabled: z.boolean().default(false).describe('train the GRPO baseline'),
-    steps: steps.nullable().default(null).describe('optimizer steps; null = as many as OPSD'),
+    steps: steps
+      .nullable()
+      .default(null)
+      .describe('optimizer steps; null = enough to see at least as many training samples as OPSD (ceil(opsd.steps × opsd.batchSize / batchSize))'),
     ...OptimSchema,
     lr: OptimSchema.lr.default(1e-3).describe(LR),
     schedule: schedule.default('constant').describe('learning-rate schedule after warm-up'),
@@ -353,14 +362,32 @@ const EvalSchema = z
     batchSize: batchSize.default(128).describe('prompts per generate request'),
     perception: z.boolean().default(true).describe('perception accuracy per field on the held-out test split'),
     modalityGap: z.boolean().default(true).describe('evaluate on the symbolic text too; report text − image'),
+    outOfDistribution: z
+      .array(
+        z
+          .object({
+            kind: z.enum(BENCHMARK_KINDS).describe('which published format the file is in'),
+            file: z.string().min(1).describe("the file, relative to the config's folder, the current directory or the package root; its name (without extension) names the set"),
+            levels: z.array(positiveInt.min(2)).min(1).describe('the levels to evaluate; each must fit the image (compact: level × 8 px ≤ `data.imageSizePx`)'),
+            limitPerLevel: nonNegativeInt.default(0).describe('evaluate at most this many records per level, in file order (0 = all)'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('published test sets evaluated like the test split (image input for every model, text for base) and reported as out-of-distribution rows, apart from the in-distribution macro; every record of the files is kept out of the train split (docs/datasets.md)'),
     // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
     // keeps the official temperature and top-p instead of falling back to the sampling defaults.
     validation: SamplingSchema.extend({
       temperature: z.number().min(0).max(10).default(0.6).describe('sampling temperature (0 = greedy)'),
       topP: z.number().gt(0).max(1).default(0.95).describe('nucleus sampling mass'),
+      every: positiveInt.max(MAX_STEPS).default(50).describe('steps between validations of every trained model (OPSD, visual SFT, GRPO), and after the last step'),
     })
       .prefault({})
-      .describe('OPSD validation decoding (official: T 0.6, top-p 0.95)'),
+      .describe('validation of every trained model on the validation split, logged as a curve in its metrics (official decoding: T 0.6, top-p 0.95)'),
+    selection: z
+      .enum(['best-val', 'last'])
+      .default('best-val')
+      .describe('which checkpoint of each trained model (OPSD, visual SFT, GRPO) is evaluated: `best-val` = best validation macro success (official for OPSD; ties keep the earlier), `last` = the final step'),
   })
   .strict()
   .describe('the benchmark every model is evaluated on');
@@ -444,6 +471,25 @@ export const ExperimentConfigSchema = ConfigObject.superRefine((config, ctx) => 
       message: 'LoRA is only available for hf models; the tiny model trains all its weights',
     });
   }
+  if (config.stages.opsd.validateEvery !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stages', 'opsd', 'validateEvery'],
+      message: `moved: set eval.validation.every=${config.stages.opsd.validateEvery} instead (one validation cadence for every trained model)`,
+    });
+  }
+  config.eval.outOfDistribution.forEach((set, index) => {
+    const name = benchmarkNameOf(set.file);
+    const path = ['eval', 'outOfDistribution', index];
+    if (config.eval.outOfDistribution.some((other, j) => j < index && benchmarkNameOf(other.file) === name)) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'file'], message: `two sets named "${name}" (a set is named by its file name): list each file once, with all its levels` });
+    }
+    const tooLarge = set.levels.filter((level) => config.data.renderStyle === 'compact' && level * COMPACT_CELL_PX > config.data.imageSizePx);
+    if (tooLarge.length > 0) {
+      const message = `level(s) ${tooLarge.join(', ')} do not fit ${config.data.imageSizePx}-px compact images (${COMPACT_CELL_PX} px per cell): keep levels ≤ ${Math.floor(config.data.imageSizePx / COMPACT_CELL_PX)} or raise data.imageSizePx`;
+      ctx.addIssue({ code: 'custom', path: [...path, 'levels'], message });
+    }
+  });
   if (config.data.renderStyle === 'compact' && config.data.imageSizePx % config.model.tiny.patchPx !== 0) {
     ctx.addIssue({
       code: 'custom',

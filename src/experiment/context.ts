@@ -13,6 +13,7 @@ import type { LrSchedule } from '../train/schedule.js';
 import type { ExperimentConfig } from './config.js';
 import type { EvaluationServices } from './evaluations.js';
 import type { Placement } from './models.js';
+import type { OodSet } from './ood-sets.js';
 import type { RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import type { RunReuse } from './stage-reuse.js';
@@ -28,6 +29,8 @@ export interface PipelineContext {
   images: ImageSource;
   state: RunState;
   evaluation: EvaluationServices;
+  /** The published sets evaluated out of distribution (`eval.outOfDistribution`; empty: none). */
+  outOfDistribution: OodSet[];
   /** Stage keys and the stage cache (reuse of finished stages across runs). */
   reuse: RunReuse;
 }

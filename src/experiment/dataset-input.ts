@@ -2,7 +2,7 @@
  * The config → dataset-build mapping (the `data/` layer takes plain inputs, not the config), used by
  * `mgsd data build` and by `mgsd run`'s data stage.
  */
-import type { DatasetBuildInput } from '../data/build.js';
+import type { BenchmarkRef, DatasetBuildInput } from '../data/build.js';
 import { ENV_NAMES } from '../envs/types.js';
 import type { ExperimentConfig } from './config.js';
 
@@ -20,6 +20,23 @@ export function toBuildInput(config: ExperimentConfig): DatasetBuildInput {
       minPathLength: task.minPathLength,
     };
   }
-  const { renderStyle, imageSizePx, benchmarks } = config.data;
-  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks: benchmarks.map((ref) => ({ ...ref })) };
+  const { renderStyle, imageSizePx } = config.data;
+  const benchmarks = config.data.benchmarks.map((ref) => ({ ...ref }));
+  const trainOnly = trainOnlyExclusionsOf(config);
+  return { seed: config.data.seed, tasks, renderStyle, imageSizePx, benchmarks, ...(trainOnly.length > 0 ? { trainOnlyExclusions: trainOnly } : {}) };
+}
+
+/**
+ * The `eval.outOfDistribution` files not already in `data.benchmarks`, kept out of the train split
+ * (whole files: an evaluated puzzle is never trained on, whatever levels or limit the evaluation
+ * keeps). Test and val stay the puzzles of the same config without them — the puzzles a base
+ * trained from such a config (`configs/tiny-base.yaml`) kept out of its own training.
+ */
+function trainOnlyExclusionsOf(config: ExperimentConfig): BenchmarkRef[] {
+  const refs: BenchmarkRef[] = [];
+  for (const { kind, file } of config.eval.outOfDistribution) {
+    const isListed = [...config.data.benchmarks, ...refs].some((ref) => ref.kind === kind && ref.file === file);
+    if (!isListed) refs.push({ kind, file, limitPerLevel: 0 });
+  }
+  return refs;
 }

@@ -1,6 +1,7 @@
 /**
  * The evaluations of a run: every (model, input) pair of the table on the test split, perception on
- * the held-out test split, each written to `eval/` as it finishes. A finished evaluation's summary file
+ * the held-out test split, each written to `eval/` as it finishes. The same code evaluates an
+ * out-of-distribution set (`ood-evaluations.ts`): other records, file parts with a prefix. A finished evaluation's summary file
  * is its "done" mark, so a resumed run does not repeat it.
  */
 import { existsSync } from 'node:fs';
@@ -36,8 +37,11 @@ export interface EvaluationServices {
   config: ExperimentConfig;
   run: RunDir;
   images: ImageSource;
+  /** The records evaluated: the test split, or an out-of-distribution set. */
   test: readonly DataRecord[];
   note: (message: string) => void;
+  /** Prefix of the `eval/` file parts (`ood-<set>-`) for a set other than the test split. */
+  partPrefix?: string;
 }
 
 /** How a model is decoded for the table (greedy by default, as the official benchmark). */
@@ -86,9 +90,9 @@ export async function evaluateModel(services: EvaluationServices, model: ModelHa
     }
     const outcome = await evaluateRecords(services.test, input === 'image' ? 'student' : 'text', evalContext(services, model));
     const lines = outcome.graded.map((graded, i) => JSON.stringify({ ...toScoreLine(graded), response: outcome.texts[i] }));
-    writeFileAtomic(services.run.evaluation(model.name, input), `${lines.join('\n')}\n`);
+    writeFileAtomic(services.run.evaluation(model.name, partName(services, input)), `${lines.join('\n')}\n`);
     services.run.writeJson(path, outcome.summary);
-    services.note(`[eval] ${model.name}/${input}: macro success ${(outcome.summary.macro.success * 100).toFixed(1)}% (n ${outcome.summary.n})`);
+    services.note(`[eval] ${model.name}/${input}${services.partPrefix ? ` on ${services.partPrefix.replace(/-$/, '')}` : ''}: macro success ${(outcome.summary.macro.success * 100).toFixed(1)}% (n ${outcome.summary.n})`);
     result[input] = outcome.summary;
     if (input === 'image') imageTexts = outcome.texts;
   }
@@ -116,5 +120,9 @@ function readSummary<S extends z.ZodType>(services: EvaluationServices, path: st
 }
 
 function summaryPath(services: EvaluationServices, model: string, part: InputKind | 'perception'): string {
-  return services.run.evaluation(model, part).replace(/\.jsonl$/, '.summary.json');
+  return services.run.evaluation(model, partName(services, part)).replace(/\.jsonl$/, '.summary.json');
+}
+
+function partName(services: EvaluationServices, part: InputKind | 'perception'): string {
+  return `${services.partPrefix ?? ''}${part}`;
 }

@@ -1,14 +1,16 @@
 /**
  * The GRPO baseline stage of `mgsd run`: from the cold-start checkpoint, reinforcement learning on
- * the simulator's success reward, as many steps as OPSD unless configured.
+ * the simulator's success reward, at least OPSD's training samples unless configured; validated and
+ * selected like every trained model (`selection.ts`).
  */
 import { runGrpoStage } from '../train/grpo.js';
 import { checkpointPath, gradingOf, type PipelineContext, scheduleOf, viewOptionsOf, workerFor } from './context.js';
 import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
+import { baselineSteps, selectedStage, stageValidation } from './selection.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
-import { STAGE } from '../names.js';
+import { MODEL, STAGE } from '../names.js';
 
 export const GRPO_ROLE = STAGE.grpo;
 
@@ -18,7 +20,7 @@ export async function runGrpoPipelineStage(context: PipelineContext, from: Finis
   if (finished) return finished;
   const { config, services } = context;
   const settings = config.baselines.grpo;
-  const steps = settings.steps ?? config.stages.opsd.steps;
+  const steps = baselineSteps(config, 'grpo');
   const worker = workerFor(context, 'baseline');
   const runtime = openStage(services, STAGE.grpo, steps, worker, GRPO_ROLE);
   const init = runtime.resumed?.dir ?? from?.checkpoint ?? null;
@@ -44,12 +46,13 @@ export async function runGrpoPipelineStage(context: PipelineContext, from: Finis
       seed: config.seed,
       startStep: runtime.startStep,
       checkpointEvery: Math.max(1, Math.ceil(steps / 4)),
+      validation: stageValidation(context, STAGE.grpo, runtime, { name: MODEL.grpo, worker, role: GRPO_ROLE }),
     },
     runtime.io,
   );
   runtime.close({ steps: outcome.stepsDone });
   if (outcome.interrupted) throw interrupted(STAGE.grpo, outcome.stepsDone, services.run.root);
-  const result = { stepsDone: outcome.stepsDone, checkpoint: runtime.checkpoints.latest()!.dir };
+  const result = selectedStage(context, STAGE.grpo, runtime, outcome.stepsDone);
   context.state.finish(STAGE.grpo, result);
   return result;
 }

@@ -1,20 +1,19 @@
 /**
  * The OPSD stage of `mgsd run`: load the student (from the cold-start checkpoint, or its own latest
- * checkpoint when resuming), pick the teacher source from the config, validate every
- * `validateEvery` steps with the official validation decoding, keep the best checkpoint by
- * task-macro success, and record it as the `mgsd` model.
+ * checkpoint when resuming), pick the teacher source from the config, validate and select the
+ * checkpoint by the rule every trained model shares (`selection.ts`: `eval.validation`,
+ * `eval.selection`), and record it as the `mgsd` model.
  */
-import { evaluateRecords } from '../eval/benchmark.js';
 import type { SerializedRollouts } from '../rollout/serialize.js';
 import { runDistillStage } from '../train/distill.js';
 import type { TeacherSource } from '../train/teacher.js';
 import { checkpointPath, gradingOf, type PipelineContext, scheduleOf, viewOptionsOf, workerFor } from './context.js';
-import { evalContext } from './evaluations.js';
 import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
+import { selectedStage, stageValidation } from './selection.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
-import { STAGE } from '../names.js';
+import { MODEL, STAGE } from '../names.js';
 
 export const TEACHER_ROLE = 'teacher';
 const LIVE_TEACHER_ROLE = 'live-teacher';
@@ -39,8 +38,6 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
   );
   if (runtime.resumed) services.progress.note(`[opsd] resuming after step ${runtime.startStep}`);
   const teacher = await teacherSource(context);
-  let bestScore = runtime.checkpoints.best()?.score ?? -Infinity;
-  const validationContext = evalContext(context.evaluation, { name: 'student', worker: student, role: 'student' });
   const outcome = await runDistillStage(
     {
       stage: STAGE.opsd,
@@ -66,31 +63,13 @@ export async function runOpsdPipelineStage(context: PipelineContext, from: Finis
       checkpointEvery: settings.checkpointEvery,
       overlap: settings.overlap && teacher.kind === 'worker',
       pendingRollouts: (runtime.resumed?.state.pendingRollouts as SerializedRollouts | null | undefined) ?? null,
-      validateEvery: settings.validateEvery,
-      validate: async (stepsDone) => {
-        const validation = config.eval.validation;
-        const { summary } = await evaluateRecords(context.splits.val, 'student', {
-          ...validationContext,
-          temperature: validation.temperature,
-          topP: validation.topP,
-          maxNewTokens: validation.maxNewTokens,
-          seed: config.seed + stepsDone,
-        });
-        const score = summary.macro.success;
-        const perTask = Object.fromEntries(summary.tasks.map((task) => [`val_${task.task}`, task.levelBalanced.success]));
-        runtime.logs.metrics.append([{ stage: STAGE.opsd, step: stepsDone, kind: 'validation', val_macro_success: score, ...perTask }]);
-        const isBest = score > bestScore;
-        if (isBest) bestScore = score;
-        return isBest;
-      },
-      markBest: () => runtime.checkpoints.markBest(runtime.checkpoints.latest()!, bestScore),
+      validation: stageValidation(context, STAGE.opsd, runtime, { name: MODEL.mgsd, worker: student, role: 'student' }),
     },
     runtime.io,
   );
-  runtime.close({ steps: outcome.stepsDone, best_val_success: bestScore });
+  runtime.close({ steps: outcome.stepsDone });
   if (outcome.interrupted) throw interrupted(STAGE.opsd, outcome.stepsDone, services.run.root);
-  const chosen = runtime.checkpoints.best() ?? runtime.checkpoints.latest()!;
-  const result = { stepsDone: outcome.stepsDone, checkpoint: chosen.dir };
+  const result = selectedStage(context, STAGE.opsd, runtime, outcome.stepsDone);
   context.state.finish(STAGE.opsd, result);
   return result;
 }

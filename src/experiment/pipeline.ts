@@ -4,6 +4,9 @@
  *   preflight → start workers → data → base (tiny) → [teacher loads base ∥ cold-start SFT]
  *        → evaluate base (teacher worker) ∥ evaluate SFT → [OPSD ∥ baselines] → evaluate → results
  *
+ * Every evaluated model is also scored on the published out-of-distribution sets (image input; base
+ * on text too, the upper bound) right after its test split, while it is loaded (`ood-evaluations.ts`).
+ *
  * Work on different workers overlaps (`∥`): the frozen teacher evaluates the base model while the
  * student trains, and the baselines train in their own worker while OPSD runs. Every step is
  * skipped when the run state says it is finished, so `--resume` continues where a run stopped, and
@@ -21,12 +24,15 @@ import type { ExperimentConfig } from './config.js';
 import { cpuSecondsSoFar } from './cpu-time.js';
 import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
-import { evaluateModel, isEvaluated, type EvaluationPlan } from './evaluations.js';
+import { evaluateModel, isEvaluated, type EvaluationPlan, type ModelHandle } from './evaluations.js';
 import { runGrpoPipelineStage } from './grpo-stage.js';
 import { loadRequest, placementOf } from './models.js';
+import { withOutOfDistribution } from './ood-evaluations.js';
+import { ensureOodSets } from './ood-sets.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
 import { checkDevices, checkMemoryPlan, checkPython, updateRoundingWarnings } from './preflight.js';
 import { RunReuse } from './stage-reuse.js';
+import { budgetWarnings, selectionsOf } from './selection.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
 import { runBaseStage, runColdStartStage, runVisualSftStage } from './stages.js';
@@ -76,10 +82,11 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   });
   let evaluations: Array<[string, ModelEvaluation]>;
   let datasetDir: string;
+  let selection: ResultsFile['selection'];
   try {
     checkDevices(client, config);
     // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
-    for (const line of [...updateRoundingWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
+    for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
     const splits = {
       train: dataset.records.filter((r) => r.split === 'train'),
@@ -98,9 +105,11 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
       images,
       state,
       evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
+      outOfDistribution: ensureOodSets(config, request.configDir, dataset, services.progress),
       reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
     };
     evaluations = await runStages(context);
+    selection = selectionsOf(state.all());
     context.reuse.recordInManifest();
     datasetDir = dataset.dir;
   } finally {
@@ -109,7 +118,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   // After close: every worker rank has been reaped, so its CPU time is in our children's total.
   const cpuEnded = cpuSecondsSoFar();
   const cpu = cpuStarted === null || cpuEnded === null ? null : cpuEnded - cpuStarted;
-  const results = assembleResults(evaluations, runInfo(config, datasetDir), (performance.now() - started) / 1000, cpu);
+  const results = assembleResults(evaluations, runInfo(config, datasetDir), (performance.now() - started) / 1000, cpu, selection);
   services.run.writeJson(services.run.results, results);
   return results;
 }
@@ -164,8 +173,11 @@ async function runBranches(context: PipelineContext, branch: <T>(promise: Promis
   const { reuse } = context;
   const base = config.model.kind === 'tiny' && config.stages.base.enabled ? await reuse.stage(STAGE.base, () => runAlone(context, () => runBaseStage(context))) : null;
   const teacherReady = branch(loadFrozenTeacher(context, base));
+  const baseModel: ModelHandle = { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE };
   const baseEvaluation = branch(
-    teacherReady.then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, { name: MODEL.base, worker: workerFor(context, 'teacher'), role: TEACHER_ROLE }, baseline))),
+    teacherReady
+      .then(() => reuse.evaluation(MODEL.base, baseline, () => evaluateModel(context.evaluation, baseModel, baseline)))
+      .then((evaluation) => withOutOfDistribution(context, baseModel, ['image', 'text'], async () => undefined, evaluation)),
   );
   const sft = config.stages.sft.enabled ? await reuse.stage(STAGE.sft, () => runColdStartStage(context, base)) : base;
   const evaluations: Array<[string, ModelEvaluation]> = [];
@@ -227,12 +239,15 @@ async function evaluateCheckpoint(
 ): Promise<ModelEvaluation> {
   const worker = workerFor(context, where);
   const role = where === 'student' ? 'student' : model;
-  return context.reuse.evaluation(model, plan, async () => {
-    if (!isEvaluated(context.evaluation, model, plan)) {
-      await worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null));
-    }
-    return evaluateModel(context.evaluation, { name: model, worker, role }, plan);
+  const handle: ModelHandle = { name: model, worker, role };
+  let loading: Promise<void> | null = null; // loaded at most once, and only when something is computed
+  const load = (): Promise<void> =>
+    (loading ??= worker.load(loadRequest(context.config, role, stage === null ? null : checkpointPath(context, stage.checkpoint), null)).then(() => undefined));
+  const evaluation = await context.reuse.evaluation(model, plan, async () => {
+    if (!isEvaluated(context.evaluation, model, plan)) await load();
+    return evaluateModel(context.evaluation, handle, plan);
   });
+  return withOutOfDistribution(context, handle, ['image'], load, evaluation);
 }
 
 function runInfo(config: ExperimentConfig, datasetDir: string): ResultsFile['run'] {

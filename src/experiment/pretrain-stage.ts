@@ -87,6 +87,7 @@ export async function pretrainBase(config: ExperimentConfig, configDir: string |
       images,
       state,
       evaluation: { config, run: services.run, images, test: splits.test, note },
+      outOfDistribution: [], // the card measures the base on its test split; `mgsd run` scores the published sets
       reuse: new RunReuse(config, services.run, state, services.progress, key),
     };
     const base = await context.reuse.stage(STAGE.base, () => runAlone(context, () => runBaseStage(context)));

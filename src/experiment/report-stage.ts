@@ -13,6 +13,7 @@ import { readJsonl } from '../data/jsonl.js';
 import type { DataRecord } from '../data/schema.js';
 import { encodePng, getEnv } from '../envs/index.js';
 import { ENV_NAMES, type Action, type Instance } from '../envs/types.js';
+import { oodFindings } from '../eval/ood-report.js';
 import { type ReportFigure, reportHtml, reportMarkdown } from '../eval/report.js';
 import { type ResultsFile, ResultsFileSchema } from '../eval/results.js';
 import { DataError } from '../errors.js';
@@ -25,6 +26,8 @@ import { type ChangedKey, formatChanges } from './config-diff.js';
 import { diagnosticSections } from './report-diagnostics.js';
 import { RunManifestSchema } from './run-files.js';
 import { RunState } from './run-state.js';
+import { SELECTED_STAGES, validationCurve } from './selection.js';
+import type { ExperimentConfig } from './config.js';
 import { BASELINE_MODELS, MODEL, resultKey, STAGE } from '../names.js';
 
 const SAMPLE_SIZE_PX = 192;
@@ -37,8 +40,8 @@ export function writeReport(run: RunDir): { markdown: string; html: string } {
     title: `mgsd run ${config.name} (seed ${config.seed})`,
     facts: facts(run, results),
     results,
-    findings: findings(results),
-    curves: curves(run),
+    findings: [...findings(results), ...oodFindings(results)],
+    curves: [...curves(run), ...validationFigure(run, config)],
     samples: samples(run, results),
     sections: diagnosticSections(run, results, config, changesOf(readManifest(run))),
   };
@@ -83,10 +86,39 @@ function facts(run: RunDir, results: ResultsFile): Array<[string, string]> {
     ['wall time', `${(results.wall_seconds / 60).toFixed(1)} min`],
     // Older results files have no cpu_seconds; off Linux it is null.
     ...(typeof results.cpu_seconds === 'number' ? [['CPU time', `${(results.cpu_seconds / 60).toFixed(1)} min (${(results.cpu_seconds / Math.max(results.wall_seconds, 1e-9)).toFixed(2)} cores busy on average)`] as [string, string]] : []),
+    ...selectionFacts(results),
     ['training seed / data seed', `${String(manifest.seed ?? '?')} / ${String(manifest.data_seed ?? '?')}`],
     ['changed from the preset', changes.length === 0 ? 'nothing' : formatChanges(changes).join(', ')],
     ...reusedOf(run),
   ];
+}
+
+/** One fact per trained model: which checkpoint was evaluated (`eval.selection`, selection.ts). */
+function selectionFacts(results: ResultsFile): Array<[string, string]> {
+  return Object.entries(results.selection).map(([model, s]): [string, string] => [
+    `checkpoint of ${model}`,
+    `${s.rule}: step ${s.step} of ${s.steps}${s.val_success === null ? '' : ` (validation macro success ${(s.val_success * 100).toFixed(1)}%)`}`,
+  ]);
+}
+
+/**
+ * Every trained model's validation curve on one chart, against the training samples it has seen
+ * (steps × batch size), so a reader sees at equal budgets whether the curves have flattened.
+ */
+function validationFigure(run: RunDir, config: ExperimentConfig): ReportFigure[] {
+  const batch: Record<string, number> = {
+    [STAGE.opsd]: config.stages.opsd.batchSize,
+    [STAGE.visualSft]: config.baselines.visualSft.batchSize,
+    [STAGE.grpo]: config.baselines.grpo.batchSize,
+  };
+  const lines: Series[] = SELECTED_STAGES.map((stage) => ({
+    name: stage === STAGE.opsd ? `${MODEL.mgsd} (opsd)` : stage,
+    points: validationCurve(run.metrics(stage), stage).map((p): [number, number] => [p.step * batch[stage]!, p.macro]),
+  })).filter((line) => line.points.length > 0);
+  if (lines.length === 0) return [];
+  const title = 'Validation macro success of every trained model';
+  const svg = lineChartSvg(lines, { title, xLabel: 'training samples seen (steps × batch size)', yLabel: 'validation macro success', yRange: [0, 1] });
+  return [{ caption: `${title} (eval.validation decoding; the evaluated checkpoint is chosen by eval.selection = ${config.eval.selection}).`, file: 'validation-all.svg', content: { kind: 'svg', svg } }];
 }
 
 /** The `--set` changes recorded in the manifest (none in manifests of runs before they were recorded). */

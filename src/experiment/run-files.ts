@@ -15,6 +15,11 @@ import { DataError } from '../errors.js';
 import { formatIssues } from './load.js';
 
 /** `run-state.json`: the finished stages. */
+/** `FinishedStage.selected` (run-state.ts), also kept in stage-cache entries. */
+export const StageSelectionSchema = z
+  .object({ rule: z.enum(['best-val', 'last']), step: z.number().int().nonnegative(), valSuccess: z.number().nullable() })
+  .strict();
+
 export const RunStateSchema = z
   .object({
     stages: z.record(
@@ -25,6 +30,8 @@ export const RunStateSchema = z
           checkpoint: z.string().min(1),
           /** Set when the stage was reused from the stage cache (stage-reuse.ts). */
           reusedFrom: z.object({ run: z.string(), cache: z.string() }).strict().optional(),
+          /** Trained models: the checkpoint `eval.selection` chose (selection.ts). */
+          selected: StageSelectionSchema.optional(),
         })
         .strict(),
     ),

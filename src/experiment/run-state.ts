@@ -5,11 +5,22 @@
  */
 import type { RunDir } from './run-dir.js';
 
+/** Which checkpoint of a trained model's stage was chosen (`eval.selection`, selection.ts). */
+export interface StageSelection {
+  rule: 'best-val' | 'last';
+  /** Steps done at the chosen checkpoint. */
+  step: number;
+  /** Its validation macro success (null when no validation ran at that step). */
+  valSuccess: number | null;
+}
+
 /** A finished stage. */
 export interface FinishedStage {
   stepsDone: number;
-  /** The checkpoint the next stages start from, relative to the run root. */
+  /** The checkpoint the next stages start from (or the model is evaluated at), relative to the run root. */
   checkpoint: string;
+  /** Trained models of the table (OPSD, baselines): the selected checkpoint. */
+  selected?: StageSelection;
   /** Set when the stage was reused from the stage cache: the run that computed it and the cache folder. */
   reusedFrom?: { run: string; cache: string };
 }

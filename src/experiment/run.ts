@@ -154,6 +154,8 @@ function manifestOf(config: ExperimentConfig, source: string): Record<string, un
     node: process.version,
     platform: `${platform()} ${release()}`,
     cpus: cpus().length,
+    // The machine kind, for "other CPUs may differ in the last digits" (docs tables name it).
+    cpu_model: cpus()[0]?.model.trim() ?? null,
     started_at: new Date().toISOString(),
   };
 }

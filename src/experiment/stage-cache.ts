@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 import { readToolVersion } from '../data/manifest.js';
 import { writeJsonAtomic } from '../fs-atomic.js';
+import type { StageSelection } from './run-state.js';
 
 /** What `entry.json` records. */
 export interface CacheEntry {
@@ -33,6 +34,8 @@ export interface CacheEntry {
   created: string;
   /** Stage entries: steps and the checkpoint folder (inside the entry). */
   stepsDone?: number;
+  /** Trained models: the checkpoint `eval.selection` chose (the entry's checkpoint is that one). */
+  selected?: StageSelection;
   /** How the files were stored: `link` (hard links) or `copy` (another file system). */
   storage: 'link' | 'copy';
   /** Files of the entry (relative), besides entry.json. */

@@ -48,4 +48,14 @@ describe('stage keys', () => {
     expect(changed.keys).toEqual(reference.keys);
     expect(changed.evaluation('base')).not.toBe(reference.evaluation('base'));
   });
+
+  it('the out-of-distribution sets leave every stage and test-split evaluation key alone, and each set has its own key', () => {
+    const { config } = loadConfig('tiny', ['eval.outOfDistribution=[]']);
+    const keys = stageKeysOf(config, 'd0');
+    expect(keys).toEqual(reference.keys);
+    expect(evaluationKeyOf(config, keys, 'sft', ['image', 'text', 'perception'])).toBe(reference.evaluation('sft'));
+    const onSet = (datasetKey: string) => evaluationKeyOf(config, keys, 'sft', ['ood-vsp-frozenlake-image'], datasetKey);
+    expect(onSet('set-a')).not.toBe(onSet('set-b'));
+    expect(onSet('set-a')).not.toBe(evaluationKeyOf(config, keys, 'sft', ['image']));
+  });
 });

@@ -12,6 +12,7 @@
  */
 import { baseIdentityOf, loadedBasePath } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
+import { baselineSteps } from './selection.js';
 import { codeVersion, hashKey } from './stage-cache.js';
 
 /** The keys of one run's stages and models (null: the stage is disabled). */
@@ -59,10 +60,12 @@ export function stageKeysOf(config: ExperimentConfig, datasetKey: string): Stage
   const opsd = stages.opsd.enabled
     ? hashKey({ stage: 'opsd', ...common, from: sftModel, teacher: baseModel, settings: stages.opsd, parser: config.parser, validation: validationOf(config) })
     : null;
-  const visualSteps = baselines.visualSft.steps ?? stages.opsd.steps;
-  const visualSft = baselines.visualSft.enabled ? hashKey({ stage: 'visual-sft', ...common, from: sftModel, settings: { ...baselines.visualSft, steps: visualSteps } }) : null;
-  const grpoSteps = baselines.grpo.steps ?? stages.opsd.steps;
-  const grpo = baselines.grpo.enabled ? hashKey({ stage: 'grpo', ...common, from: sftModel, settings: { ...baselines.grpo, steps: grpoSteps }, parser: config.parser }) : null;
+  // Validation picks the checkpoint of every trained model, so it is part of their keys (selection.ts).
+  const validation = validationOf(config);
+  const visualSettings = { ...baselines.visualSft, steps: baselineSteps(config, 'visualSft') };
+  const visualSft = baselines.visualSft.enabled ? hashKey({ stage: 'visual-sft', ...common, from: sftModel, settings: visualSettings, parser: config.parser, validation }) : null;
+  const grpoSettings = { ...baselines.grpo, steps: baselineSteps(config, 'grpo') };
+  const grpo = baselines.grpo.enabled ? hashKey({ stage: 'grpo', ...common, from: sftModel, settings: grpoSettings, parser: config.parser, validation }) : null;
   const models: Record<string, string> = { base: baseModel, sft: sftModel };
   if (opsd !== null) models.mgsd = opsd;
   if (visualSft !== null) models['visual-sft'] = visualSft;
@@ -70,21 +73,23 @@ export function stageKeysOf(config: ExperimentConfig, datasetKey: string): Stage
   return { dataset: datasetKey, base, sft, opsd, 'visual-sft': visualSft, grpo, models };
 }
 
-/** The OPSD validation decoding picks the best checkpoint, so it is part of the OPSD key. */
+/** The validation (decoding, cadence) and the selection rule pick a trained model's checkpoint. */
 function validationOf(config: ExperimentConfig): Record<string, unknown> {
-  return { sampling: config.eval.validation, batchSize: config.eval.batchSize };
+  return { sampling: config.eval.validation, batchSize: config.eval.batchSize, selection: config.eval.selection };
 }
 
 /**
- * The key of a model's evaluation (its parts: `image`, `text`, `perception`): the model's key, the
- * test split (dataset key), the benchmark decoding and grading, and the perception source.
+ * The key of a model's evaluation (its parts: `image`, `text`, `perception`, prefixed for an
+ * out-of-distribution set): the model's key, the evaluated set (the run's dataset key, or the
+ * imported set's key), the benchmark decoding and grading, and the perception source.
  */
-export function evaluationKeyOf(config: ExperimentConfig, keys: StageKeys, model: string, parts: readonly string[]): string {
-  const { validation: _validation, ...decoding } = config.eval;
+export function evaluationKeyOf(config: ExperimentConfig, keys: StageKeys, model: string, parts: readonly string[], datasetKey: string = keys.dataset): string {
+  // Which sets are evaluated out of distribution changes no single evaluation: each set has its own key.
+  const { validation: _validation, selection: _selection, outOfDistribution: _sets, ...decoding } = config.eval;
   return hashKey({
     evaluation: [...parts],
     weights: keys.models[model],
-    dataset: keys.dataset,
+    dataset: datasetKey,
     decoding,
     parser: config.parser,
     common: commonOf(config),

@@ -26,6 +26,15 @@ import { evaluationKeyOf, type StageKeys, stageKeysOf } from './stage-keys.js';
 /** The stages that can be reused. */
 export type ReusableStage = 'base' | 'sft' | 'opsd' | 'visual-sft' | 'grpo';
 
+/**
+ * Which evaluation set: the run's test split (the default) or another dataset, whose key replaces
+ * the run's dataset key and whose file parts carry `partPrefix` (`ood-<set>-image`).
+ */
+export interface EvaluationTarget {
+  datasetKey: string;
+  partPrefix: string;
+}
+
 /** Where a reused stage or evaluation came from. */
 export interface ReusedFrom {
   run: string;
@@ -65,7 +74,8 @@ export class RunReuse {
     const offsets = { metrics: copyLog(join(hit.dir, 'metrics.jsonl'), this.run.metrics(stage)), ledger: copyLog(join(hit.dir, 'ledger.jsonl'), this.run.ledger(stage)) };
     const stepsDone = hit.entry.stepsDone ?? 0;
     this.run.writeJson(join(this.run.checkpoints(stage), 'latest.json'), { stepsDone, dir: relative, logOffsets: offsets, state: {} });
-    const finished: FinishedStage = { stepsDone, checkpoint: relative, reusedFrom: { run: hit.entry.sourceRun, cache: hit.dir } };
+    const selected = hit.entry.selected === undefined ? {} : { selected: hit.entry.selected };
+    const finished: FinishedStage = { stepsDone, checkpoint: relative, reusedFrom: { run: hit.entry.sourceRun, cache: hit.dir }, ...selected };
     this.state.finish(stage, finished);
     this.progress.note(`[${stage}] reused (${stepsDone} steps) from ${hit.entry.sourceRun} via ${hit.dir}`);
     return finished;
@@ -76,11 +86,11 @@ export class RunReuse {
    * cache has it, then computed by `evaluate` (which reads back what the run's `eval/` holds), then
    * published.
    */
-  async evaluation<T>(model: string, plan: EvaluationPlan, evaluate: () => Promise<T>): Promise<T> {
-    const from = this.restoreEvaluation(model, plan);
-    if (from !== null) this.reusedEvaluations[model] = from;
+  async evaluation<T>(model: string, plan: EvaluationPlan, evaluate: () => Promise<T>, target: EvaluationTarget | null = null): Promise<T> {
+    const from = this.restoreEvaluation(model, plan, target);
+    if (from !== null) this.reusedEvaluations[target === null ? model : `${model}/${target.partPrefix.replace(/-$/, '')}`] = from;
     const result = await evaluate();
-    this.publishEvaluation(model, plan);
+    this.publishEvaluation(model, plan, target);
     return result;
   }
 
@@ -104,11 +114,11 @@ export class RunReuse {
    * Places a cached evaluation of `model` under `plan` in this run's `eval/`, when the run lacks it
    * and the cache has it. Returns where it came from, or null.
    */
-  private restoreEvaluation(model: string, plan: EvaluationPlan): ReusedFrom | null {
+  private restoreEvaluation(model: string, plan: EvaluationPlan, target: EvaluationTarget | null): ReusedFrom | null {
     if (!this.config.reuse.enabled || this.keys.models[model] === undefined) return null;
-    const parts = partsOf(plan);
+    const parts = partsOf(plan, target);
     if (parts.every((part) => existsSync(this.summaryPath(model, part)))) return null;
-    const hit = this.cache.lookup('eval', evaluationKeyOf(this.config, this.keys, model, parts));
+    const hit = this.cache.lookup('eval', evaluationKeyOf(this.config, this.keys, model, parts, target?.datasetKey));
     if (hit === null) return null;
     for (const part of parts) {
       copyLog(join(hit.dir, `${part}.jsonl`), this.run.evaluation(model, part));
@@ -119,9 +129,9 @@ export class RunReuse {
   }
 
   /** Publishes the finished evaluation of `model` under `plan` (a no-op when cached already). */
-  private publishEvaluation(model: string, plan: EvaluationPlan): void {
+  private publishEvaluation(model: string, plan: EvaluationPlan, target: EvaluationTarget | null): void {
     if (this.keys.models[model] === undefined) return;
-    const parts = partsOf(plan);
+    const parts = partsOf(plan, target);
     const files: Record<string, { source: string; mode: 'copy' }> = {};
     for (const part of parts) {
       files[`${part}.summary.json`] = { source: this.summaryPath(model, part), mode: 'copy' };
@@ -129,7 +139,7 @@ export class RunReuse {
       if (existsSync(responses)) files[`${part}.jsonl`] = { source: responses, mode: 'copy' };
     }
     if (!parts.every((part) => existsSync(this.summaryPath(model, part)))) return;
-    this.cache.publish('eval', evaluationKeyOf(this.config, this.keys, model, parts), files, { stage: `eval:${model}`, sourceRun: this.run.root });
+    this.cache.publish('eval', evaluationKeyOf(this.config, this.keys, model, parts, target?.datasetKey), files, { stage: `eval:${model}`, sourceRun: this.run.root });
   }
 
   private published(stage: ReusableStage, key: string | null, finished: FinishedStage): FinishedStage {
@@ -139,7 +149,7 @@ export class RunReuse {
       'metrics.jsonl': { source: this.run.metrics(stage), mode: 'copy' },
     };
     if (existsSync(this.run.ledger(stage)) && statSync(this.run.ledger(stage)).size > 0) files['ledger.jsonl'] = { source: this.run.ledger(stage), mode: 'copy' };
-    this.cache.publish(stage, key, files, { stage, sourceRun: this.run.root, stepsDone: finished.stepsDone });
+    this.cache.publish(stage, key, files, { stage, sourceRun: this.run.root, stepsDone: finished.stepsDone, ...(finished.selected ? { selected: finished.selected } : {}) });
     return finished;
   }
 
@@ -148,8 +158,9 @@ export class RunReuse {
   }
 }
 
-function partsOf(plan: EvaluationPlan): string[] {
-  return [...plan.inputs, ...(plan.perception ? ['perception'] : [])];
+/** The evaluation's file parts (`image`, `text`, `perception`), prefixed for a set other than the test split. */
+function partsOf(plan: EvaluationPlan, target: EvaluationTarget | null): string[] {
+  return [...plan.inputs, ...(plan.perception ? ['perception'] : [])].map((part) => `${target?.partPrefix ?? ''}${part}`);
 }
 
 /** Copies a log to `target` atomically (an empty log when the entry has none); returns its size. */

@@ -17,8 +17,9 @@ import type { SupervisedExample } from '../train/supervised.js';
 import type { ExperimentConfig } from './config.js';
 import { type PipelineContext, workerFor } from './context.js';
 import type { FinishedStage } from './run-state.js';
+import { baselineSteps } from './selection.js';
 import { runSupervisedPipelineStage } from './supervised-stages.js';
-import { STAGE } from '../names.js';
+import { MODEL, STAGE } from '../names.js';
 
 /** The full ground-truth response of a record (read-out, plan sentence, answer). */
 function targetOf(record: DataRecord, profile: PromptProfile): string {
@@ -79,7 +80,7 @@ export function runColdStartStage(context: PipelineContext, base: FinishedStage 
   });
 }
 
-/** The visual-SFT baseline: ground-truth answers (or full responses) on images, as many steps as OPSD by default. */
+/** The visual-SFT baseline: ground-truth answers (or full responses) on images, at least OPSD's training samples by default. */
 export function runVisualSftStage(context: PipelineContext, from: FinishedStage | null): Promise<FinishedStage> {
   const { config } = context;
   const settings = config.baselines.visualSft;
@@ -89,7 +90,8 @@ export function runVisualSftStage(context: PipelineContext, from: FinishedStage 
     role: STAGE.visualSft,
     from: from?.checkpoint ?? null,
     withLora: false,
-    settings: { ...settings, steps: settings.steps ?? config.stages.opsd.steps },
+    settings: { ...settings, steps: baselineSteps(config, 'visualSft') },
+    selectAs: MODEL.visualSft,
     records: context.splits.train,
     example: (record) => {
       const target =

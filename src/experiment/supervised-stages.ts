@@ -1,7 +1,8 @@
 /**
  * The supervised stages of `mgsd run` — the tiny model's text-only base pretraining, the cold-start
  * perception SFT, and the visual-SFT baseline — on one runner: load the role (from the stage's own
- * checkpoint when resuming), train, record the final checkpoint in the run state.
+ * checkpoint when resuming), train, record the final checkpoint (the selected one for the baseline)
+ * in the run state.
  */
 import type { WorkerHandle } from '../backend/client.js';
 import type { DataRecord } from '../data/schema.js';
@@ -10,6 +11,7 @@ import { runSupervisedStage, type SupervisedExample } from '../train/supervised.
 import { checkpointPath, type PipelineContext, scheduleOf } from './context.js';
 import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
+import { selectedStage, stageValidation } from './selection.js';
 import { openStage } from './stage-runtime.js';
 
 /** The optimisation settings a supervised stage reads from its config section. */
@@ -35,6 +37,12 @@ export interface SupervisedStageSpec {
   settings: SupervisedSettings;
   records: readonly DataRecord[];
   example: (record: DataRecord, step: number, index: number) => SupervisedExample;
+  /**
+   * A trained model of the table (the visual-SFT baseline): validated and its checkpoint selected
+   * like every trained model (`selection.ts`), under this model name. Absent: no validation, the
+   * last checkpoint (base, cold start: inputs of the next stages, not compared models).
+   */
+  selectAs?: string;
 }
 
 /** Runs (or resumes, or skips when finished) a supervised stage; returns its final checkpoint. */
@@ -65,13 +73,14 @@ export async function runSupervisedPipelineStage(context: PipelineContext, spec:
       checkpointEvery: Math.max(1, Math.ceil(total / 4)),
       images: context.images,
       imageSizePx: config.data.imageSizePx,
+      validation: spec.selectAs === undefined ? null : stageValidation(context, spec.stage, runtime, { name: spec.selectAs, worker: spec.worker, role: spec.role }),
     },
     runtime.io,
   );
   if (total === 0) await runtime.io.checkpoint(0, {});
   runtime.close({ steps: outcome.stepsDone });
   if (outcome.interrupted) throw interrupted(spec.stage, outcome.stepsDone, services.run.root);
-  const result = { stepsDone: outcome.stepsDone, checkpoint: runtime.checkpoints.latest()!.dir };
+  const result = spec.selectAs === undefined ? { stepsDone: outcome.stepsDone, checkpoint: runtime.checkpoints.latest()!.dir } : selectedStage(context, spec.stage, runtime, outcome.stepsDone);
   context.state.finish(spec.stage, result);
   return result;
 }

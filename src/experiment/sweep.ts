@@ -3,10 +3,12 @@
  * stages through the stage cache, then compared (`compare/`).
  *
  * ```
- * <out>/sweep.json                 the plan: preset, --set overrides, grid, seeds, run names
+ * <out>/sweep.json                 the plan: preset, --set overrides, grid, seeds, variants, run names
  * <out>/<grid values>-seed<s>/     one ordinary run directory per grid point and seed
  * <out>/compare.{md,html,json}     the comparison of every finished run
  * ```
+ *
+ * A sweep file (sweep-file.ts) adds named variants, each a list of `--set`s, as a first axis.
  *
  * Resumable as a whole: rerunning the same command skips finished runs (they have `results.json`),
  * resumes an interrupted one from its checkpoints, and starts the rest. A different plan in an
@@ -21,6 +23,7 @@ import { readJsonFile } from '../compare/read-runs.js';
 import { type ComparisonFiles, writeComparison } from '../compare/write.js';
 import type { Progress } from './progress.js';
 import { startRun } from './run.js';
+import { VARIANT_KEY } from './sweep-file.js';
 
 /** One grid axis: a config key and the values it takes (YAML text, as `--set` reads it). */
 export interface GridAxis {
@@ -32,8 +35,13 @@ export interface GridAxis {
 export interface SweepPlan {
   preset: string;
   overrides: string[];
+  /** The axes; a sweep file's variants are the first axis, over `name` (sweep-file.ts). */
   grid: GridAxis[];
   seeds: number[];
+  /** Sweep files: each variant's own `--set` overrides, by variant name (absent for a plain grid). */
+  variants?: Record<string, string[]>;
+  /** The command line that started the sweep (for generated docs; not part of the plan's identity). */
+  command?: string;
   runs: Array<{ name: string; seed: number; assignment: Record<string, string> }>;
 }
 
@@ -42,6 +50,10 @@ export interface SweepCommand {
   config: string;
   overrides: string[];
   grid: GridAxis[];
+  /** Named variants (a sweep file), each a list of `--set`s; null for a plain grid. */
+  variants: Record<string, string[]> | null;
+  /** The command line, recorded in sweep.json (null: not recorded). */
+  commandLine: string | null;
   seeds: number[];
   out: string;
   reference: string | null;
@@ -73,28 +85,40 @@ export function parseGridAxis(text: string): GridAxis {
   return { key: text.slice(0, eq).trim(), values };
 }
 
-/** The runs of a sweep: every grid point × seed, grid-major, named from the values and seed. */
-export function planSweep(config: string, overrides: string[], grid: GridAxis[], seeds: number[]): SweepPlan {
+/**
+ * The runs of a sweep: every grid point × seed, grid-major, named from the values and seed. Named
+ * variants become the first axis (over `name`, so each run carries its variant's name); their runs
+ * are named `<variant>-…-seed<s>`.
+ */
+export function planSweep(config: string, overrides: string[], givenGrid: GridAxis[], seeds: number[], variants: Record<string, string[]> | null = null): SweepPlan {
+  const grid = variants === null ? givenGrid : [{ key: VARIANT_KEY, values: Object.keys(variants) }, ...givenGrid];
   const lastParts = grid.map((axis) => axis.key.split('.').at(-1)!);
   const labels = grid.map((axis, i) => (lastParts.indexOf(lastParts[i]!) === lastParts.lastIndexOf(lastParts[i]!) ? lastParts[i]! : axis.key));
   let points: Array<Record<string, string>> = [{}];
   for (const axis of grid) points = points.flatMap((point) => axis.values.map((value) => ({ ...point, [axis.key]: value })));
   const runs = points.flatMap((assignment) =>
     seeds.map((seed) => {
-      const parts = grid.map((axis, i) => `${labels[i]}=${assignment[axis.key]}`);
+      const parts = grid.map((axis, i) => (variants !== null && i === 0 ? assignment[axis.key]! : `${labels[i]}=${assignment[axis.key]}`));
       const name = [...parts, `seed${seed}`].join('-').replace(/[^A-Za-z0-9._=,-]/g, '_');
       return { name, seed, assignment };
     }),
   );
-  return { preset: config, overrides, grid, seeds, runs };
+  return { preset: config, overrides, grid, seeds, ...(variants === null ? {} : { variants }), runs };
+}
+
+/** The `--set`s of one run of `plan`: the sweep's, its variant's, its grid values, its seed. */
+export function runOverrides(plan: SweepPlan, entry: SweepPlan['runs'][number]): string[] {
+  const variant = plan.variants === undefined ? [] : plan.variants[entry.assignment[VARIANT_KEY]!]!;
+  const gridOverrides = Object.entries(entry.assignment).map(([key, value]) => `${key}=${value}`);
+  return [...plan.overrides, ...variant, ...gridOverrides, `seed=${entry.seed}`];
 }
 
 /** Runs (or continues) the sweep; returns the comparison files. */
 export async function runSweep(command: SweepCommand): Promise<ComparisonFiles> {
   const out = resolve(command.out);
-  const plan = planSweep(command.config, command.overrides, command.grid, command.seeds);
+  const plan = planSweep(command.config, command.overrides, command.grid, command.seeds, command.variants);
   checkPlan(out, plan);
-  writeJsonAtomic(join(out, 'sweep.json'), plan);
+  writeJsonAtomic(join(out, 'sweep.json'), command.commandLine === null ? plan : { ...plan, command: command.commandLine });
   for (const [index, entry] of plan.runs.entries()) {
     const dir = join(out, entry.name);
     const label = `[sweep ${index + 1}/${plan.runs.length}] ${entry.name}`;
@@ -104,11 +128,10 @@ export async function runSweep(command: SweepCommand): Promise<ComparisonFiles> 
     }
     const isStarted = existsSync(join(dir, 'config.resolved.json'));
     command.progress.note(`${label}: ${isStarted ? 'resuming' : 'starting'}`);
-    const gridOverrides = Object.entries(entry.assignment).map(([key, value]) => `${key}=${value}`);
     try {
       await startRun({
         config: command.config,
-        overrides: isStarted ? [] : [...command.overrides, ...gridOverrides, `seed=${entry.seed}`],
+        overrides: isStarted ? [] : runOverrides(plan, entry),
         out: isStarted ? null : dir,
         resume: isStarted ? dir : null,
         shouldReuse: command.shouldReuse,
@@ -132,7 +155,7 @@ function checkPlan(out: string, plan: SweepPlan): void {
   const path = join(out, 'sweep.json');
   if (!existsSync(path)) return;
   const earlier = readJsonFile<SweepPlan>(path);
-  const same = (a: SweepPlan) => JSON.stringify([a.preset, a.overrides, a.grid, a.seeds]);
+  const same = (a: SweepPlan) => JSON.stringify([a.preset, a.overrides, a.grid, a.seeds, a.variants ?? null]);
   if (same(earlier) !== same(plan)) {
     throw new ConfigError('sweep_mismatch', `${out} holds another sweep (${path}: preset ${earlier.preset}, grid ${JSON.stringify(earlier.grid)}, seeds ${earlier.seeds.join(',')})`, {
       hint: 'Rerun that sweep with its own arguments to continue it, or choose another --out.',

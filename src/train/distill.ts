@@ -28,7 +28,7 @@ import { type ImageSource, viewOf, type ViewOptions } from '../rollout/views.js'
 import { BatchSchedule } from './batches.js';
 import { rolloutLedgerRows, rolloutMetrics } from './rollout-metrics.js';
 import { learningRateAt, type LrSchedule } from './schedule.js';
-import { explainStepFailure, isCheckpointDue, type StageIo, type StageOutcome } from './stage-io.js';
+import { explainStepFailure, finishStep, type StageIo, type StageOutcome, type ValidationHook } from './stage-io.js';
 import { type Estimator, type TeacherSource, teacherPayload } from './teacher.js';
 
 /** Everything the OPSD stage needs. */
@@ -59,11 +59,8 @@ export interface DistillStagePlan {
   overlap: boolean;
   /** Rollouts sampled before the checkpoint we resume from (overlap mode). */
   pendingRollouts: SerializedRollouts | null;
-  validateEvery: number;
-  /** Runs validation after `stepsDone` steps; true when it is the best score so far. */
-  validate: (stepsDone: number) => Promise<boolean>;
-  /** Marks the checkpoint just written as the best one. */
-  markBest: () => void;
+  /** Validation and best-checkpoint marking (null: none). */
+  validation: ValidationHook | null;
 }
 
 /** Runs the OPSD loop; returns when done or stopped. */
@@ -145,10 +142,7 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     io.logMetrics(step + 1, { ...metrics, lr, step_seconds: (performance.now() - started) / 1000 });
     io.logLedger(rolloutLedgerRows(plan.stage, step + 1, plan.overlap ? Math.max(0, step - 1) : step, rollouts, reply.tensors.log_ratio));
     io.progress(step + 1, { kl: metrics.kl ?? metrics.log_ratio_mean ?? 'n/a', reward: metrics.reward_success ?? 'n/a' });
-    const isValidation = (step + 1) % plan.validateEvery === 0 || step + 1 === total;
-    const isBest = isValidation && (await plan.validate(step + 1));
-    if (isBest || isCheckpointDue(step + 1, plan.checkpointEvery, total)) await checkpoint(step + 1);
-    if (isBest) plan.markBest();
+    await finishStep(step + 1, total, plan.checkpointEvery, plan.validation, checkpoint);
   }
   return { stepsDone: total, interrupted: false };
 }

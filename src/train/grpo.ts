@@ -17,7 +17,7 @@ import type { ImageSource, ViewOptions } from '../rollout/views.js';
 import { BatchSchedule } from './batches.js';
 import { rolloutLedgerRows, rolloutMetrics } from './rollout-metrics.js';
 import { learningRateAt, type LrSchedule } from './schedule.js';
-import { explainStepFailure, isCheckpointDue, type StageIo, type StageOutcome } from './stage-io.js';
+import { explainStepFailure, finishStep, type StageIo, type StageOutcome, type ValidationHook } from './stage-io.js';
 
 /** Everything the GRPO stage needs. */
 export interface GrpoStagePlan {
@@ -40,6 +40,8 @@ export interface GrpoStagePlan {
   seed: number;
   startStep: number;
   checkpointEvery: number;
+  /** Validation and best-checkpoint marking (null: none). */
+  validation: ValidationHook | null;
 }
 
 /** Runs the GRPO loop. */
@@ -48,6 +50,10 @@ export async function runGrpoStage(plan: GrpoStagePlan, io: StageIo): Promise<St
   const prompts = Math.max(1, Math.floor(plan.batchSize / plan.groupSize));
   const batches = new BatchSchedule(plan.records.length, prompts, plan.seed, plan.stage);
   let lastCheckpoint = plan.startStep;
+  const checkpoint = async (stepsDone: number): Promise<void> => {
+    await io.checkpoint(stepsDone, {});
+    lastCheckpoint = stepsDone;
+  };
   for (let step = plan.startStep; step < total; step += 1) {
     if (io.shouldStop()) {
       await io.checkpoint(step, {});
@@ -79,10 +85,7 @@ export async function runGrpoStage(plan: GrpoStagePlan, io: StageIo): Promise<St
     io.logMetrics(step + 1, { ...metrics, lr });
     io.logLedger(rolloutLedgerRows(plan.stage, step + 1, step, rollouts, null));
     io.progress(step + 1, { reward: metrics.reward_success ?? 'n/a', loss: reply.result.loss });
-    if (isCheckpointDue(step + 1, plan.checkpointEvery, total)) {
-      await io.checkpoint(step + 1, {});
-      lastCheckpoint = step + 1;
-    }
+    await finishStep(step + 1, total, plan.checkpointEvery, plan.validation, checkpoint);
   }
   return { stepsDone: total, interrupted: false };
 }

@@ -20,6 +20,39 @@ export interface StageIo {
   checkpoint(stepsDone: number, state: Record<string, unknown>): Promise<void>;
 }
 
+/**
+ * Validation of a training stage (every trained model gets the same one, `eval.validation`): after
+ * every `every` steps and after the last, `validate` scores the current weights on the validation
+ * split and says whether they are the best so far; the loop then checkpoints and calls `markBest`.
+ */
+export interface ValidationHook {
+  every: number;
+  /** Runs validation after `stepsDone` steps; true when it is the best score so far. */
+  validate(stepsDone: number): Promise<boolean>;
+  /** Marks the checkpoint just written as the best one. */
+  markBest(): void;
+}
+
+/**
+ * The end of one step of any training loop: validation when due, then a checkpoint when one is due
+ * or the weights are the best so far (so the best weights are always on disk), then the best mark.
+ * Returns true when a checkpoint was written.
+ */
+export async function finishStep(
+  stepsDone: number,
+  total: number,
+  checkpointEvery: number,
+  validation: ValidationHook | null,
+  checkpoint: (stepsDone: number) => Promise<void>,
+): Promise<boolean> {
+  const isValidation = validation !== null && (stepsDone % validation.every === 0 || stepsDone === total);
+  const isBest = isValidation && (await validation.validate(stepsDone));
+  const isDue = isBest || isCheckpointDue(stepsDone, checkpointEvery, total);
+  if (isDue) await checkpoint(stepsDone);
+  if (isBest) validation.markBest();
+  return isDue;
+}
+
 /** How a stage loop ended. */
 export interface StageOutcome {
   stepsDone: number;

@@ -9,7 +9,7 @@ import type { DataRecord } from '../data/schema.js';
 import { type ImageSource, imagesFor } from '../rollout/views.js';
 import { BatchSchedule } from './batches.js';
 import { learningRateAt, type LrSchedule } from './schedule.js';
-import { explainStepFailure, isCheckpointDue, type StageIo, type StageOutcome } from './stage-io.js';
+import { explainStepFailure, finishStep, type StageIo, type StageOutcome, type ValidationHook } from './stage-io.js';
 
 /** One training pair: the prompt as chat messages and the response text to learn. */
 export interface SupervisedExample {
@@ -36,6 +36,8 @@ export interface SupervisedStagePlan {
   /** Steps already done (resume). */
   startStep: number;
   checkpointEvery: number;
+  /** Validation and best-checkpoint marking (null: none). */
+  validation: ValidationHook | null;
   images: ImageSource;
   imageSizePx: number;
 }
@@ -45,6 +47,10 @@ export async function runSupervisedStage(plan: SupervisedStagePlan, io: StageIo)
   const total = plan.schedule.totalSteps;
   const batches = new BatchSchedule(plan.records.length, plan.batchSize, plan.seed, plan.stage);
   let lastCheckpoint = plan.startStep;
+  const checkpoint = async (stepsDone: number): Promise<void> => {
+    await io.checkpoint(stepsDone, {});
+    lastCheckpoint = stepsDone;
+  };
   for (let step = plan.startStep; step < total; step += 1) {
     if (io.shouldStop()) {
       await io.checkpoint(step, {});
@@ -68,10 +74,7 @@ export async function runSupervisedStage(plan: SupervisedStagePlan, io: StageIo)
     const { loss, grad_norm: gradNorm, tokens, update_rel_norm: relNorm, update_changed_fraction: changed } = reply.result;
     io.logMetrics(step + 1, { loss, grad_norm: gradNorm, lr, tokens, update_rel_norm: relNorm, update_changed_fraction: changed });
     io.progress(step + 1, { loss });
-    if (isCheckpointDue(step + 1, plan.checkpointEvery, total)) {
-      await io.checkpoint(step + 1, {});
-      lastCheckpoint = step + 1;
-    }
+    await finishStep(step + 1, total, plan.checkpointEvery, plan.validation, checkpoint);
   }
   return { stepsDone: total, interrupted: false };
 }

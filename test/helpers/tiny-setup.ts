@@ -31,11 +31,14 @@ export function miniOverrides(cacheDir: string): string[] {
     'model.path=null',
     'stages.base={enabled: true, steps: 2, batchSize: 4}',
     'stages.sft={steps: 2, batchSize: 4}',
-    'stages.opsd={steps: 2, batchSize: 4, validateEvery: 2, checkpointEvery: 1, rollout: {maxNewTokens: 24}}',
+    'stages.opsd={steps: 2, batchSize: 4, checkpointEvery: 1, rollout: {maxNewTokens: 24}}',
     'baselines.visualSft={enabled: false}',
     'baselines.grpo={enabled: false}',
     'eval.maxNewTokens=24',
     'eval.validation.maxNewTokens=24',
+    'eval.validation.every=2',
+    // The published out-of-distribution sets would cost more than the rest of the run: ood.test.ts covers them.
+    'eval.outOfDistribution=[]',
     `data.cacheDir=${cacheDir}`,
     // The stage cache beside the dataset cache, so tests never publish into the checkout's runs/.
     `reuse.cacheDir=${join(cacheDir, '..', 'stages')}`,

@@ -25,11 +25,14 @@ const MINI = [
   'model.path=null', // a base of this shape is trained, not the shipped one loaded
   'stages.base={enabled: true, steps: 6, batchSize: 8}',
   'stages.sft={steps: 4, batchSize: 8}',
-  'stages.opsd={steps: 6, batchSize: 8, validateEvery: 3, checkpointEvery: 2, estimator: full, rollout: {maxNewTokens: 40}}',
+  'stages.opsd={steps: 6, batchSize: 8, checkpointEvery: 2, estimator: full, rollout: {maxNewTokens: 40}}',
   'baselines.visualSft={enabled: true, steps: 3, batchSize: 8}',
   'baselines.grpo={enabled: true, steps: 2, batchSize: 8, groupSize: 2, rollout: {maxNewTokens: 40}}',
   'eval.maxNewTokens=40',
   'eval.validation.maxNewTokens=40',
+  'eval.validation.every=3',
+  // A few puzzles of two published sets: resume and reuse must reproduce the out-of-distribution rows too.
+  'eval.outOfDistribution=[{kind: vsp-frozenlake, file: benchmarks/vsp-frozenlake.jsonl, levels: [3], limitPerLevel: 3}, {kind: vprl-minibehaviour, file: benchmarks/vprl-minibehaviour-test.jsonl, levels: [5], limitPerLevel: 3}]',
   `data.cacheDir=${join(WORK, 'datasets')}`,
   `reuse.cacheDir=${join(WORK, 'stages')}`,
 ].flatMap((override) => ['--set', override]);
@@ -108,12 +111,38 @@ describe('mgsd run (miniature config)', () => {
       ['base/image', 'base/text', 'grpo/image', 'mgsd/image', 'mgsd/text', 'sft/image', 'sft/text', 'visual-sft/image'].sort(),
     );
     expect(results.rows).toHaveLength(8 * 3);
+    // Every image model and base/text on each published set, in rows of their own.
+    const ood = (results as unknown as { out_of_distribution: { rows: unknown[]; macro: Record<string, number> } }).out_of_distribution;
+    expect(Object.keys(ood.macro).sort()).toEqual(['base/image', 'base/text', 'grpo/image', 'mgsd/image', 'sft/image', 'visual-sft/image'].sort());
+    expect(ood.rows).toHaveLength(6 * 2);
     for (const file of ['report.md', 'report.html', 'manifest.json', 'config.resolved.json', 'ledger/opsd.jsonl', 'checkpoints/opsd/best.json']) {
       expect(existsSync(join(reference, file)), file).toBe(true);
     }
     expect(readFileSync(join(reference, 'report.html'), 'utf8')).toContain('<svg');
     const opsd = stableLines(join(reference, 'metrics', 'opsd.jsonl'));
     expect(opsd.filter((line) => (line as { kind?: string }).kind === 'validation')).toHaveLength(2);
+  });
+
+  it('validates every trained model alike and evaluates its best-validation checkpoint, recording the chosen step', () => {
+    const results = JSON.parse(readFileSync(join(reference, 'results.json'), 'utf8')) as { selection: Record<string, { rule: string; step: number; steps: number; val_success: number | null }> };
+    expect(Object.keys(results.selection).sort()).toEqual(['grpo', 'mgsd', 'visual-sft']);
+    const stages: Record<string, { stage: string; steps: number; validations: number[] }> = {
+      mgsd: { stage: 'opsd', steps: 6, validations: [3, 6] },
+      'visual-sft': { stage: 'visual-sft', steps: 3, validations: [3] },
+      grpo: { stage: 'grpo', steps: 2, validations: [2] },
+    };
+    for (const [model, { stage, steps, validations }] of Object.entries(stages)) {
+      const curve = (stableLines(join(reference, 'metrics', `${stage}.jsonl`)) as Array<{ kind?: string; step: number; val_macro_success: number }>).filter(
+        (line) => line.kind === 'validation',
+      );
+      expect(curve.map((point) => point.step), model).toEqual(validations);
+      // best-val: the first step with the highest validation score, also the stage's best.json.
+      const best = curve.reduce((a, b) => (b.val_macro_success > a.val_macro_success ? b : a));
+      expect(results.selection[model], model).toEqual({ rule: 'best-val', step: best.step, steps, val_success: best.val_macro_success });
+      const pointer = JSON.parse(readFileSync(join(reference, 'checkpoints', stage, 'best.json'), 'utf8')) as { stepsDone: number };
+      expect(pointer.stepsDone, model).toBe(best.step);
+    }
+    expect(readFileSync(join(reference, 'report.md'), 'utf8')).toMatch(/best-val/);
   });
 
   it('logs the update monitor on every training step and exports the trained model in its hub layout', async () => {

@@ -76,7 +76,7 @@ describe('mgsd pretrain', () => {
 });
 
 describe('mgsd run with a pretrained base', () => {
-  const RUN = [SHAPE, ...tasks, 'tasks.frozenlake.levels=[3]', `model.path=${BASE}`, 'stages.base.enabled=false', 'stages.sft={steps: 2, batchSize: 4, rehearsalFraction: 0.5}', 'stages.opsd={steps: 2, batchSize: 4, validateEvery: 2, checkpointEvery: 1, rollout: {maxNewTokens: 24}}', 'baselines.visualSft={enabled: false}', 'backend={ranks: 1, separateTeacherWorker: false}', 'eval={maxNewTokens: 24, perception: false, modalityGap: false}', 'eval.validation.maxNewTokens=24', `data.cacheDir=${join(WORK, 'datasets')}`, `reuse.cacheDir=${join(WORK, 'stages')}`];
+  const RUN = [SHAPE, ...tasks, 'tasks.frozenlake.levels=[3]', `model.path=${BASE}`, 'stages.base.enabled=false', 'stages.sft={steps: 2, batchSize: 4, rehearsalFraction: 0.5}', 'stages.opsd={steps: 2, batchSize: 4, checkpointEvery: 1, rollout: {maxNewTokens: 24}}', 'baselines.visualSft={enabled: false}', 'backend={ranks: 1, separateTeacherWorker: false}', 'eval={maxNewTokens: 24, perception: false, modalityGap: false}', 'eval.validation.maxNewTokens=24', 'eval.validation.every=2', `data.cacheDir=${join(WORK, 'datasets')}`, `reuse.cacheDir=${join(WORK, 'stages')}`];
 
   it('loads it as the teacher and the student\'s start instead of training a base', async () => {
     const out = join(WORK, 'run');

@@ -64,10 +64,12 @@ describe.skipIf(CHROMIUM === undefined)('report.html and compare.html in headles
       'model.path=null', // a base of this shape is trained, not the shipped one loaded
       'stages.base={enabled: true, steps: 4, batchSize: 8}',
       'stages.sft={steps: 2, batchSize: 8}',
-      'stages.opsd={steps: 4, batchSize: 8, validateEvery: 2, rollout: {maxNewTokens: 40}}',
+      'stages.opsd={steps: 4, batchSize: 8, rollout: {maxNewTokens: 40}}',
       'baselines.visualSft={steps: 2, batchSize: 8}',
       'eval.maxNewTokens=40',
       'eval.validation.maxNewTokens=40',
+      'eval.validation.every=2',
+      'eval.outOfDistribution=[]',
       `data.cacheDir=${join(WORK, 'datasets')}`,
       `reuse.cacheDir=${join(WORK, 'stages')}`,
     ].flatMap((set) => ['--set', set]);

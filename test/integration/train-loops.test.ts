@@ -83,13 +83,15 @@ describe('OPSD loop on real tiny workers', () => {
       checkpointEvery: 3,
       overlap: true,
       pendingRollouts: pending,
-      validateEvery: 2,
-      // Step 2 is a new best, step 4 is not: the best checkpoint must stay at step 2.
-      validate: async (stepsDone) => {
-        validations.push(stepsDone);
-        return stepsDone === 2;
+      validation: {
+        every: 2,
+        // Step 2 is a new best, step 4 is not: the best checkpoint must stay at step 2.
+        validate: async (stepsDone) => {
+          validations.push(stepsDone);
+          return stepsDone === 2;
+        },
+        markBest: () => undefined,
       },
-      markBest: () => undefined,
     };
   }
 

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 
+import { oodSummaryLine } from '../../eval/ood-report.js';
 import { DEFAULT_PRESET } from '../../experiment/load.js';
 import { startRun } from '../../experiment/run.js';
 import { collect, stderrProgress } from '../options.js';
@@ -46,7 +47,8 @@ export function runCommand(): Command {
           stop,
         });
         const macro = Object.entries(results.macro).map(([key, value]) => `${key} ${(value * 100).toFixed(1)}%`);
-        process.stdout.write(`results: ${run.results}\nmacro success: ${macro.join(', ')}\n`);
+        const ood = oodSummaryLine(results);
+        process.stdout.write(`results: ${run.results}\nmacro success: ${macro.join(', ')}\n${ood === null ? '' : `${ood}\n`}`);
       } catch (error) {
         throw withStopSignal(error, stop);
       } finally {
