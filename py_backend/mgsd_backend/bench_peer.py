@@ -19,8 +19,11 @@ student reading the student's view, float32, no gradient checkpointing, AdamW lr
 0.999, no weight decay), clip 1.0. What differs: TRL drives its step through `Trainer` (data
 loader, callbacks, logging) and mgsd through the worker's `generate` + `distill_step` ops (its
 CLI adds nothing measurable on top, issue 11); TRL's default AdamW is fused, mgsd's is fused where
-torch has the kernel (CPU here); sampling RNG differs, so responses can stop at EOS at different
-points (mean response tokens are reported per side). For the real case a third side,
+torch has the kernel (CPU here); mgsd's forwards compute the last decoder layer only at the
+columns whose output is read (the response-predicting ones; a prefill's last) and the vision patch
+embedding as one matrix product (docs/qwen3-vl.md, "Work only where it is read"), where TRL's run
+the stock layers at full width: the same results, less work; sampling RNG differs, so responses
+can stop at EOS at different points (mean response tokens are reported per side). For the real case a third side,
 `mgsd-text`, times mgsd with MGSD's own privileged teacher view (text-only symbolic state +
 reference plan: no image in the teacher's pass), which is what an mgsd OPSD run does.
 

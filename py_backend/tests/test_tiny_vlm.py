@@ -156,6 +156,33 @@ def test_tiny_top_p_keeps_only_the_most_likely_token():
     assert torch.equal(greedy.response_ids_BR, nucleus.response_ids_BR)
 
 
+def test_kept_columns_of_the_last_block_equal_the_full_forward_with_gradients():
+    """`blocks_forward(keep=…)` (what response_hidden and the prefill use) against the full width."""
+    from mgsd_backend.models.tiny_net import causal_mask
+
+    net = make_model().net.requires_grad_(True)
+    generator = torch.Generator().manual_seed(4)
+    x_BTD = torch.randn(2, 9, net.config.d_model, generator=generator)
+    mask_BT = torch.ones(2, 9, dtype=torch.bool)
+    mask_BT[0, :3] = False  # a left-padded row
+    mask_BT[1, -2:] = False  # a response that stopped early
+    mask_B1TT = causal_mask(mask_BT, 9, x_BTD.dtype)
+    keep = slice(4, 8)
+    results = []
+    for kept in (True, False):
+        net.zero_grad(set_to_none=True)
+        out = (net.blocks_forward(x_BTD, mask_B1TT, keep=keep) if kept
+               else net.blocks_forward(x_BTD, mask_B1TT)[:, keep])
+        out.square().sum().backward()
+        results.append((out.detach(), {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}))
+    (ours, our_grads), (full, full_grads) = results
+    assert ours.shape == (2, 4, net.config.d_model)
+    torch.testing.assert_close(ours, full, atol=1e-6, rtol=1e-5)
+    assert our_grads.keys() == full_grads.keys()
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(our_grads[name], grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
 def test_spec_path_loads_a_saved_base_when_no_checkpoint_is_given(tmp_path):
     """`{"kind": "tiny", "path": dir}` (a base written by `mgsd pretrain`) starts from that model's
     weights, not the seed's; a saved shape other than the spec's is refused, naming both."""

@@ -5,10 +5,13 @@ optionally adds LoRA on the language model's linears, and wraps it as a `PolicyM
 from mgsd's own codec (`qwen3_vl_codec.py`), so CPU tests and GPU runs see identical tensors.
 
 Notable choices (see shared/reference/qwen3-vl-in-transformers.md):
-- Positions. A view with an image leaves `position_ids` to the model (M-RoPE via `get_rope_index`,
-  fed `mm_token_type_ids` where the installed transformers takes it). A text-only view (the
-  teacher) gets plain `cumsum(mask) - 1` positions on all three M-RoPE axes. `rope_deltas`, which
-  the model caches between calls, is cleared before and after every forward and `generate`.
+- Positions. `encode_prompts` computes a prompt's positions once (`prefill_positions`: M-RoPE via
+  `get_rope_index`, fed `mm_token_type_ids` where the installed transformers takes it, for a view
+  with an image); generation and `response_hidden` pass them explicitly, response tokens
+  continuing each row's last position + 1 on every axis (what `get_rope_index` gives text after
+  the prompt). A text-only view (the teacher) gets plain `cumsum(mask) - 1` positions on all
+  three M-RoPE axes. `rope_deltas`, which the model caches between calls, is cleared before and
+  after every forward and `generate`.
 - Padding. Prompts are left-padded to P columns, responses right-padded to R; the hidden row at
   column P+j-1 predicts response token j.
 - Sampling (`qwen3_vl_sampler.py`). Every generation knob is explicit (the checkpoint's
@@ -43,7 +46,9 @@ from ..sharding.master_weights import PrecisionPlan, autocast_context, plan_prec
 from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
 from .qwen3_vl_codec import ImageSettings, Qwen3VLCodec, check_chat_template
 from .qwen3_vl_lora import add_lora, enable_checkpointing, merge_gathered_lora, write_merged_checkpoint
-from .qwen3_vl_sampler import hf_generate
+from .qwen3_vl_patch_embed import use_linear_patch_embed
+from .qwen3_vl_sampler import hf_generate, prefill_positions
+from .qwen3_vl_tail import last_layer_only_at
 
 LOGIT_CHUNK_ROWS = 1024
 
@@ -106,6 +111,8 @@ class Qwen3VLPolicy(PolicyModel):
         from transformers import GenerationConfig
 
         model.generation_config = GenerationConfig(eos_token_id=self._stop_ids, pad_token_id=self._pad_id)
+        self._checkpointing = gradient_checkpointing and trainable
+        use_linear_patch_embed(model)  # the same map, about 2-3x cheaper on CPU (qwen3_vl_patch_embed.py)
         self._setup_training(gradient_checkpointing)
         self._device = device or model.lm_head.weight.device
         self._plan = plan or PrecisionPlan(model.dtype, model.dtype, "bf16" if model.dtype != torch.float32 else "fp32")
@@ -149,7 +156,11 @@ class Qwen3VLPolicy(PolicyModel):
         if out.pixel_values_NF is not None:
             inputs["pixel_values"] = out.pixel_values_NF.to(self.device, self._plan.compute_dtype)
             inputs["image_grid_thw"] = out.image_grid_thw.to(self.device)
-        return EncodedPrompts(batch_size=len(views), has_images=out.pixel_values_NF is not None, inputs=inputs)
+        prompts = EncodedPrompts(batch_size=len(views), has_images=out.pixel_values_NF is not None, inputs=inputs)
+        # Positions once per encoding: generation's prefill and every response_hidden on these
+        # prompts reuse them (transformers' get_rope_index loops in Python over rows and images).
+        inputs["positions_4BP"] = prefill_positions(self, prompts)
+        return prompts
 
     def encode_targets(self, texts: list[str], append_eos: bool) -> tuple[torch.Tensor, torch.Tensor]:
         return self._codec.encode_targets(texts, append_eos, self._eos_id)
@@ -233,11 +244,21 @@ class Qwen3VLPolicy(PolicyModel):
         ids_BT = torch.cat([prompt_BP, response_ids_BR.to(self.device, torch.long)], 1)
         mask_BT = torch.cat([prompts.inputs["attention_mask"], response_mask_BR.to(self.device, torch.long)], 1)
         kwargs = self._model_inputs(prompts, ids_BT, mask_BT)
-        if not prompts.has_images:
+        if prompts.has_images:  # the prompt's M-RoPE positions, then text continuing each row +1
+            prompt_3BP = prompts.inputs["positions_4BP"][1:]
+            steps_R = torch.arange(1, width_R + 1, device=prompt_3BP.device)
+            kwargs["position_ids"] = torch.cat([prompt_3BP, prompt_3BP[..., -1:] + steps_R], -1)
+        else:
             kwargs["position_ids"] = text_positions(mask_BT)
+        # Only the R columns that predict response tokens are read: the last layer computes just
+        # those (qwen3_vl_tail.py), unless activation checkpointing would recompute it outside this call.
+        recomputed = self._checkpointing and torch.is_grad_enabled()
+        tail = (last_layer_only_at(self._core, width_P - 1, width_P + width_R - 1, mask_BT)
+                if width_R > 0 and not recomputed else contextlib.nullcontext())
         self._clear_rope_cache()
         try:
-            out = self._hidden(**kwargs, use_cache=False)
+            with tail:
+                out = self._hidden(**kwargs, use_cache=False)
         finally:
             self._clear_rope_cache()
         return out.last_hidden_state[:, width_P - 1: width_P + width_R - 1]
@@ -276,7 +297,7 @@ class Qwen3VLPolicy(PolicyModel):
         return [p for p in self._core.parameters() if p.requires_grad]
 
     def train(self, mode: bool = True) -> None:
-        self._core.train(mode and self._trainable)
+        _set_mode(self._core, mode and self._trainable)
 
     def named_weights(self):
         """The live parameters by transformers' names (LoRA layers unmerged: an engine that holds
@@ -318,11 +339,19 @@ class Qwen3VLPolicy(PolicyModel):
     @contextlib.contextmanager
     def _eval_mode(self):
         was_training = self._core.training
-        self._core.eval()
+        _set_mode(self._core, False)
         try:
             yield
         finally:
-            self._core.train(was_training)
+            _set_mode(self._core, was_training)
+
+
+def _set_mode(core, training: bool) -> None:
+    """`core.train(training)`, skipped when the root already is in that mode: only this class sets
+    modes (always on the whole model), so the root's flag is every module's, and the walk over
+    every submodule (~0.2 ms on the tiny model, several times per step) is saved."""
+    if core.training != training:
+        core.train(training)
 
 
 def text_positions(mask_BT: torch.Tensor) -> torch.Tensor:

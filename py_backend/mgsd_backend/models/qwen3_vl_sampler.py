@@ -1,11 +1,12 @@
 """The `hf` sampler: mgsd's own KV-cache decoding loop for a Qwen3-VL, with mgsd's token selection
 (sampling.py), so randomness is per row and log-probs come from the same pass.
 
-How. One prefill forward over the prompt (with the image) fills a `DynamicCache`; then one forward
-per token. Positions are computed once: the prefill's [4, B, P] layout (row 0 the text position the
-causal mask reads, rows 1-3 M-RoPE from `get_rope_index`, exactly as transformers' `generate` lays
-them out) and every decode step at last + 1 + step on all four axes, so the model never consults or
-sets its cached `rope_deltas`. Each step `select_next` picks the token from the float32 raw logits
+How. One prefill forward over the prompt (with the image) fills a `DynamicCache` (its last layer
+computes only the last column's output, qwen3_vl_tail.py); then one forward per token. Positions
+are computed once per encoding (`prefill_positions`, called by `encode_prompts`): the prefill's
+[4, B, P] layout (row 0 the text position the causal mask reads, rows 1-3 M-RoPE from
+`get_rope_index`, exactly as transformers' `generate` lays them out) and every decode step at
+last + 1 + step on all four axes, so the model never consults or sets its cached `rope_deltas`. Each step `select_next` picks the token from the float32 raw logits
 of the last column (suppression of Qwen's vision placeholders, temperature, top-p, per-row Gumbel
 noise seeded from (seed, global row)) and returns its log-prob under the documented semantics
 (log-softmax of the raw logits / temperature, before suppression and top-p): no second,
@@ -31,6 +32,7 @@ import os
 import torch
 
 from .base import EncodedPrompts, Generation, SamplingParams
+from .qwen3_vl_tail import last_layer_only_at
 from .sampling import RowNoise, select_next, suppress_bias
 
 
@@ -61,7 +63,7 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
     if steps <= 0:
         return empty, empty.float()
     mask_BT = torch.cat([prompt_mask_BP, prompt_mask_BP.new_ones(batch, steps)], 1)
-    positions_4BP = prefill_positions(policy, prompts)
+    positions_4BP = prompts.inputs["positions_4BP"]  # prefill_positions, computed once by encode_prompts
     next_4B1 = positions_4BP[..., -1:] + 1  # decode step t sits at next + t on all four axes
     stop_ids = torch.tensor(policy.stop_ids, device=device)
     noise = RowNoise(params.seed, params.row_offset, batch) if params.temperature > 0 else None
@@ -75,8 +77,10 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
     running_B = torch.ones(batch, dtype=torch.bool, device=device)
     text_model, head = core.model.language_model, core.lm_head
     for step in range(steps):
-        if step == 0:  # the prefill: the full model, which merges the image features in
-            logits_BV = core(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+        if step == 0:  # the prefill: the full model, which merges the image features in; only the
+            # last column's output is read, so the last layer computes just that (qwen3_vl_tail.py)
+            with last_layer_only_at(core, width_P - 1, width_P, prompt_mask_BP):
+                logits_BV = core(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
         else:  # a text token: straight to the language model and the head (skips two wrappers' Python)
             hidden_B1D = text_model(**kwargs, past_key_values=cache, use_cache=True).last_hidden_state
             logits_BV = head(hidden_B1D[:, -1])

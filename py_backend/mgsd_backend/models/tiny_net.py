@@ -10,6 +10,9 @@
 - Padding: rows carry a key mask; positions are per row (`cumsum(mask) - 1`), so a left-padded
   prompt sees exactly what it would see alone. Pad queries attend to themselves only (a fully
   masked row would give NaN); their outputs are never read. Masks are additive (0 / -inf).
+- Kept columns: `blocks_forward(keep=…)` runs the last block's queries, attention and MLP only at
+  the columns a caller reads (the response-predicting ones, or a prefill's last); its keys and
+  values still cover every column. Exact, and on the tiny shapes a fifth or more of a forward.
 - KV cache: `LayerCache` holds preallocated keys/values [B, H, T_max, hd]; a call with `start`
   writes its keys at `start..start+T` and attends over `0..start+T`.
 
@@ -92,20 +95,25 @@ class Block(nn.Module):
         self.out = nn.Linear(4 * d, d)
 
     def forward(self, x_BTD: torch.Tensor, mask_B1TK: torch.Tensor, cache: LayerCache | None,
-                start: int) -> torch.Tensor:
-        x_BTD = x_BTD + self._attend(self.ln1(x_BTD), mask_B1TK, cache, start)
-        return x_BTD + self.out(F.gelu(self.fc(self.ln2(x_BTD))))
+                start: int, keep: slice | None = None) -> torch.Tensor:
+        """[B, T, D] → [B, T, D]; with `keep`, only those columns' outputs ([B, R, D]): keys and
+        values (and the cache) still cover every column, queries and the MLP only the kept ones."""
+        attended_BRD = self._attend(self.ln1(x_BTD), mask_B1TK, cache, start, keep)
+        x_BRD = (x_BTD if keep is None else x_BTD[:, keep]) + attended_BRD
+        return x_BRD + self.out(F.gelu(self.fc(self.ln2(x_BRD))))
 
     def _attend(self, x_BTD: torch.Tensor, mask_B1TK: torch.Tensor, cache: LayerCache | None,
-                start: int) -> torch.Tensor:
+                start: int, keep: slice | None) -> torch.Tensor:
         B, T, D = x_BTD.shape
         q, k, v = self.qkv(x_BTD).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
         if cache is not None:
             cache.k[:, :, start:start + T] = k
             cache.v[:, :, start:start + T] = v
             k, v = cache.k[:, :, :start + T], cache.v[:, :, :start + T]
+        if keep is not None:
+            q, mask_B1TK = q[:, :, keep], mask_B1TK[:, :, keep]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_B1TK)
-        return self.proj(y.transpose(1, 2).reshape(B, T, D))
+        return self.proj(y.transpose(1, 2).reshape(B, q.shape[2], D))
 
 
 class TinyVLMNet(nn.Module):
@@ -153,10 +161,16 @@ class TinyVLMNet(nn.Module):
         return x_BTD + self.pos_emb(positions_BT)
 
     def blocks_forward(self, x_BTD: torch.Tensor, mask_B1TK: torch.Tensor,
-                       caches: list[LayerCache] | None = None, start: int = 0) -> torch.Tensor:
-        """Decoder blocks + final LayerNorm."""
+                       caches: list[LayerCache] | None = None, start: int = 0,
+                       keep: slice | None = None) -> torch.Tensor:
+        """Decoder blocks + final LayerNorm → [B, T, D], or with `keep` only those columns
+        ([B, R, D]). Every block but the last must run at every column (its outputs are the next
+        block's keys and values); the last computes queries, attention and MLP only at `keep`
+        (exact: the other columns' outputs feed nothing)."""
+        last = len(self.blocks) - 1
         for index, block in enumerate(self.blocks):
-            x_BTD = block(x_BTD, mask_B1TK, caches[index] if caches is not None else None, start)
+            x_BTD = block(x_BTD, mask_B1TK, caches[index] if caches is not None else None, start,
+                          keep if index == last else None)
         return self.ln_f(x_BTD)
 
     def head(self, hidden_ND: torch.Tensor) -> torch.Tensor:

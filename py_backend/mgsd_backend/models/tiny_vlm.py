@@ -166,7 +166,8 @@ class TinyVLM(PolicyModel):
         x_BPD = self.net.embed(inputs["ids_BP"], positions_from_mask(mask_BP), inputs["visual_BP"],
                                inputs["images_BCHW"])
         mask_B1PP = causal_mask(mask_BP, mask_BP.shape[1], x_BPD.dtype)
-        return self.net.head(self.net.blocks_forward(x_BPD, mask_B1PP, caches, 0)[:, -1])
+        width = mask_BP.shape[1]  # only the last column's output is read (the cache gets every column)
+        return self.net.head(self.net.blocks_forward(x_BPD, mask_B1PP, caches, 0, slice(width - 1, width))[:, -1])
 
     def _finish(self, tokens: list[torch.Tensor], logprobs: list[torch.Tensor],
                 alive: list[torch.Tensor], batch: int) -> Generation:
@@ -193,8 +194,9 @@ class TinyVLM(PolicyModel):
         _check_length(int(mask_BT.sum(-1).max()), self.config.max_seq_len, "prompt + response")
         visual_BT = torch.cat([inputs["visual_BP"], torch.zeros_like(mask_BT[:, P:])], dim=1)
         x_BTD = self.net.embed(ids_BT, positions_from_mask(mask_BT), visual_BT, inputs["images_BCHW"])
-        hidden_BTD = self.net.blocks_forward(x_BTD, causal_mask(mask_BT, ids_BT.shape[1], x_BTD.dtype))
-        return hidden_BTD[:, P - 1:P - 1 + R]
+        # Only the R columns that predict response tokens are read: the last block computes just those.
+        return self.net.blocks_forward(x_BTD, causal_mask(mask_BT, ids_BT.shape[1], x_BTD.dtype),
+                                       keep=slice(P - 1, P - 1 + R))
 
     def logits(self, hidden_ND: torch.Tensor) -> torch.Tensor:
         return self.net.head(hidden_ND)
