@@ -21,7 +21,7 @@ import { ImageSource, type ViewKind } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
 import { viewOptionsOf } from './context.js';
 import { benchmarkContext } from './evaluations.js';
-import { validateConfig } from './load.js';
+import { validateWrittenConfig } from './load.js';
 import { loadRequest, ranksOf } from './models.js';
 import type { Progress } from './progress.js';
 import { CHECKPOINT_MANIFEST } from './checkpoints.js';
@@ -60,7 +60,7 @@ export interface EvaluateRunRequest {
 /** Evaluates and returns the outcome (the caller prints the table). */
 export async function evaluateRun(request: EvaluateRunRequest): Promise<EvalOutcome & { skipped: number }> {
   const run = new RunDir(request.run);
-  const config = validateConfig(run.readConfig().raw, run.config);
+  const config = validateWrittenConfig(run.readConfig().raw, run.config);
   const checkpoint = checkpointOf(run, config, request.model);
   const datasetDir = request.dataset ?? defaultDataset(run, config);
   if (request.out !== null) {

@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { BackendClient } from '../backend/client.js';
 import { ConfigError } from '../errors.js';
 import { checkpointOf } from './evaluate-run.js';
-import { validateConfig } from './load.js';
+import { validateWrittenConfig } from './load.js';
 import { loadRequest } from './models.js';
 import { assertSafeOutput } from './output-guard.js';
 import { RunDir } from './run-dir.js';
@@ -30,7 +30,7 @@ export interface ExportRequest {
 /** Exports and returns the files written (relative to `out`). */
 export async function exportRun(request: ExportRequest): Promise<{ out: string; files: string[] }> {
   const run = new RunDir(request.run);
-  const config = validateConfig(run.readConfig().raw, run.config);
+  const config = validateWrittenConfig(run.readConfig().raw, run.config);
   const checkpoint = checkpointOf(run, config, request.model);
   const out = resolve(request.out);
   assertSafeOutput('--out', out, [

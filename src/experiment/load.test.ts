@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError } from '../errors.js';
-import { applyOverride, listPresets, loadConfig } from './load.js';
+import { applyOverride, listPresets, loadConfig, validateConfig, validateWrittenConfig } from './load.js';
 import { assertRunName } from './run.js';
 
 function writeTemp(content: string): string {
@@ -79,5 +79,24 @@ describe('run names', () => {
   });
   it('accepts a plain name', () => {
     expect(assertRunName('tiny-ablation_2.v1')).toBe('tiny-ablation_2.v1');
+  });
+});
+
+describe('configs mgsd wrote earlier', () => {
+  const written = (): Record<string, unknown> => {
+    const config = structuredClone(loadConfig('tiny', ['model.path=null', 'stages.base.enabled=true']).config) as unknown as Record<string, any>;
+    delete config.eval.validation;
+    config.stages.opsd.validateEvery = 25;
+    return config;
+  };
+
+  it('carries a moved key to its new place in a written config (a run resolved by an earlier mgsd)', () => {
+    const config = validateWrittenConfig(written(), 'runs/old/config.resolved.json');
+    expect(config.eval.validation.every).toBe(25);
+    expect(config.stages.opsd).not.toHaveProperty('validateEvery');
+  });
+
+  it('still refuses the moved key in a config a person wrote, naming the new key', () => {
+    expect(() => validateConfig(written(), 'mine.yaml')).toThrow(/validateEvery: moved: set eval\.validation\.every=25/);
   });
 });

@@ -105,6 +105,32 @@ function resolveTinyBasePath(raw: Record<string, unknown>, configDir: string, mu
   section.path = found;
 }
 
+/**
+ * Validates a config that mgsd itself wrote (a run's `config.resolved.json`, a base card's recipe)
+ * after carrying keys that have moved since into their new place, so runs and bases written by an
+ * earlier mgsd stay readable and resumable. A person's own file gets the refusal naming the new key.
+ */
+export function validateWrittenConfig(raw: unknown, source: string): ExperimentConfig {
+  return validateConfig(upgradeWritten(raw), source);
+}
+
+/** `stages.opsd.validateEvery` (one stage's cadence) became `eval.validation.every` (every trained model's). */
+function upgradeWritten(raw: unknown): unknown {
+  if (!isMapping(raw) || !isMapping(raw.stages) || !isMapping(raw.stages.opsd) || !('validateEvery' in raw.stages.opsd)) return raw;
+  const { validateEvery, ...opsd } = raw.stages.opsd;
+  const evalSection = isMapping(raw.eval) ? raw.eval : {};
+  const validation = isMapping(evalSection.validation) ? evalSection.validation : {};
+  return {
+    ...raw,
+    stages: { ...raw.stages, opsd },
+    eval: { ...evalSection, validation: { every: validateEvery, ...validation } },
+  };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** Validates a plain object (e.g. `config.resolved.json` of a run) against the schema. */
 export function validateConfig(raw: unknown, source: string): ExperimentConfig {
   const result = ExperimentConfigSchema.safeParse(raw);

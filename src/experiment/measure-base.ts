@@ -19,7 +19,7 @@ import { CARD_FILE, readBaseCard, verifyBaseDir } from './base-card.js';
 import { viewOptionsOf } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { benchmarkContext } from './evaluations.js';
-import { validateConfig } from './load.js';
+import { validateWrittenConfig } from './load.js';
 import { loadRequest, ranksOf } from './models.js';
 import { BASE_INPUTS, type BaseInput } from './pretrain-stage.js';
 import type { Progress } from './progress.js';
@@ -42,8 +42,8 @@ export async function measureBase(request: MeasureRequest): Promise<MeasuredBase
   const dir = resolve(request.dir);
   const card = readBaseCard(dir, '--measure');
   const where = `${join(dir, CARD_FILE)} (recipe.config)`;
-  const recipe = validateConfig(card.recipe.config, where);
-  const config = validateConfig({ ...card.recipe.config, model: { ...recipe.model, path: dir }, stages: { ...recipe.stages, base: { ...recipe.stages.base, enabled: false } } }, where);
+  const recipe = validateWrittenConfig(card.recipe.config, where);
+  const config = validateWrittenConfig({ ...card.recipe.config, model: { ...recipe.model, path: dir }, stages: { ...recipe.stages, base: { ...recipe.stages.base, enabled: false } } }, where);
   verifyBaseDir(dir, config, '--measure');
   // The recipe's relative paths (the published sets kept out of its train split) resolve from its folder.
   const recipeFile = isAbsolute(card.recipe.source) ? card.recipe.source : resolve(PACKAGE_ROOT, card.recipe.source);

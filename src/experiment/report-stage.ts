@@ -20,7 +20,7 @@ import { DataError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { readLog } from './append-log.js';
-import { validateConfig } from './load.js';
+import { validateWrittenConfig } from './load.js';
 import type { RunDir } from './run-dir.js';
 import { type ChangedKey, formatChanges } from './config-diff.js';
 import { diagnosticSections } from './report-diagnostics.js';
@@ -34,7 +34,7 @@ const SAMPLE_SIZE_PX = 192;
 
 /** Writes `report.md`, `report.html` and `report/` for the run; returns the two report paths. */
 export function writeReport(run: RunDir): { markdown: string; html: string } {
-  const config = validateConfig(run.readConfig().raw, run.config);
+  const config = validateWrittenConfig(run.readConfig().raw, run.config);
   const results = readResults(run);
   const input = {
     title: `mgsd run ${config.name} (seed ${config.seed})`,

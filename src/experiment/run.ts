@@ -18,7 +18,7 @@ import type { ResultsFile } from '../eval/results.js';
 import { baseIdentityOf, configuredBaseOf, loadedBasePath } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { formatChanges } from './config-diff.js';
-import { type LoadedConfig, loadConfig, validateConfig } from './load.js';
+import { type LoadedConfig, loadConfig, validateWrittenConfig } from './load.js';
 import { StageCheckpoints } from './checkpoints.js';
 import { assertSafeOutput } from './output-guard.js';
 import { assertSequenceBudget } from './sequence-budget.js';
@@ -109,7 +109,7 @@ function withReuse(opened: OpenedRun, shouldReuse: boolean): OpenedRun {
 /** Opens an existing run for `--resume`: its own resolved config (sha256-checked) and state files. */
 export function openForResume(run: RunDir): OpenedRun {
   const { raw, source } = run.readConfig();
-  const config = validateConfig(raw, run.config);
+  const config = validateWrittenConfig(raw, run.config);
   checkRunFiles(run);
   return { run, config, configDir: source === null ? null : dirname(source) };
 }
