@@ -16,19 +16,8 @@ import { BENCHMARK_KINDS } from '../data/schema.js';
 import { COMPACT_CELL_PX } from '../envs/core/canvas.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, WEDGED_FACTOR } from '../backend/heartbeat.js';
 import { ENV_NAMES } from '../envs/types.js';
-
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
-const probability = z.number().min(0).max(1);
-const seedSchema = z.number().int().min(0).max(0xffffffff);
-/** Bounds that catch a typo (an extra zero or three) long before a run would crash or never end. */
-const MAX_STEPS = 1_000_000;
-const MAX_BATCH = 4096;
-const MAX_NEW_TOKENS = 8192;
-const steps = nonNegativeInt.max(MAX_STEPS);
-const batchSize = positiveInt.max(MAX_BATCH);
-const maxNewTokens = positiveInt.max(MAX_NEW_TOKENS);
-const timeoutMs = positiveInt.min(1000).max(24 * 3_600_000);
+import { EvalSchema } from './config-eval.js';
+import { batchSize, MAX_STEPS, nonNegativeInt, positiveInt, probability, SamplingSchema, seedSchema, steps, timeoutMs } from './config-primitives.js';
 
 /** Sizes of one task's splits, per level. */
 const SplitSizesSchema = z
@@ -273,15 +262,6 @@ const ClipSchema = z
   .strict()
   .describe('PPO-style ratio clipping');
 
-const SamplingSchema = z
-  .object({
-    temperature: z.number().min(0).max(10).default(1.0).describe('sampling temperature (0 = greedy)'),
-    topP: z.number().gt(0).max(1).default(1.0).describe('nucleus sampling mass'),
-    maxNewTokens: maxNewTokens.default(64).describe('decoding budget per response'),
-  })
-  .strict()
-  .describe('decoding settings');
-
 const OpsdStageSchema = z
   .object({
     enabled: z.boolean().default(true).describe('on-policy self-distillation'),
@@ -354,43 +334,6 @@ const GrpoBaselineSchema = z
   })
   .strict()
   .describe("RL on the simulator's success reward, from the cold-start checkpoint");
-
-const EvalSchema = z
-  .object({
-    maxNewTokens: maxNewTokens.default(64).describe('decoding budget of the benchmark'),
-    temperature: z.number().min(0).max(10).default(0).describe('0 = greedy (the official benchmark)'),
-    batchSize: batchSize.default(128).describe('prompts per generate request'),
-    perception: z.boolean().default(true).describe('perception accuracy per field on the held-out test split'),
-    modalityGap: z.boolean().default(true).describe('evaluate on the symbolic text too; report text − image'),
-    outOfDistribution: z
-      .array(
-        z
-          .object({
-            kind: z.enum(BENCHMARK_KINDS).describe('which published format the file is in'),
-            file: z.string().min(1).describe("the file, relative to the config's folder, the current directory or the package root; its name (without extension) names the set"),
-            levels: z.array(positiveInt.min(2)).min(1).describe('the levels to evaluate; each must fit the image (compact: level × 8 px ≤ `data.imageSizePx`)'),
-            limitPerLevel: nonNegativeInt.default(0).describe('evaluate at most this many records per level, in file order (0 = all)'),
-          })
-          .strict(),
-      )
-      .default([])
-      .describe('published test sets evaluated like the test split (image input for every model, text for base) and reported as out-of-distribution rows, apart from the in-distribution macro; every record of the files is kept out of the train split (docs/datasets.md)'),
-    // Defaults on the keys themselves (not a section prefault), so `--set eval.validation.maxNewTokens=…`
-    // keeps the official temperature and top-p instead of falling back to the sampling defaults.
-    validation: SamplingSchema.extend({
-      temperature: z.number().min(0).max(10).default(0.6).describe('sampling temperature (0 = greedy)'),
-      topP: z.number().gt(0).max(1).default(0.95).describe('nucleus sampling mass'),
-      every: positiveInt.max(MAX_STEPS).default(50).describe('steps between validations of every trained model (OPSD, visual SFT, GRPO), and after the last step'),
-    })
-      .prefault({})
-      .describe('validation of every trained model on the validation split, logged as a curve in its metrics (official decoding: T 0.6, top-p 0.95)'),
-    selection: z
-      .enum(['best-val', 'last'])
-      .default('best-val')
-      .describe('which checkpoint of each trained model (OPSD, visual SFT, GRPO) is evaluated: `best-val` = best validation macro success (official for OPSD; ties keep the earlier), `last` = the final step'),
-  })
-  .strict()
-  .describe('the benchmark every model is evaluated on');
 
 const ConfigObject = z
   .object({
