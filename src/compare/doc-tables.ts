@@ -13,8 +13,9 @@ import { join, resolve } from 'node:path';
 import { markdownTable, type Table } from '../eval/table-render.js';
 import type { ModelSelection } from '../eval/results.js';
 import { DataError } from '../errors.js';
+import { formatP, meanSd, pct, signed } from './format.js';
 import { findRuns, readJsonFile } from './read-runs.js';
-import { type Comparison, type ComparisonRow, compareRuns } from './table.js';
+import { type Comparison, compareRuns } from './table.js';
 import { powerSentence } from './write.js';
 
 export const BEGIN_MARKER = '<!-- BEGIN GENERATED: tiny results (npm run docs:tiny) -->';
@@ -184,18 +185,3 @@ function variantName(label: string): string {
   return label.startsWith('name=') ? label.slice('name='.length) : label;
 }
 
-function meanSd(row: ComparisonRow): string {
-  return `${pct(row.mean)} ± ${row.seeds.length < 2 ? '–' : pct(row.sd)}`;
-}
-
-function pct(value: number): string {
-  return (value * 100).toFixed(1);
-}
-
-function signed(value: number): string {
-  return `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}`;
-}
-
-function formatP(p: number): string {
-  return p < 0.001 ? '<0.001' : p.toFixed(3);
-}

@@ -12,8 +12,9 @@ import { escapeXml } from '../eval/svg-chart.js';
 import { htmlTable, markdownTable, type Table } from '../eval/table-render.js';
 import { writeFileAtomic, writeJsonAtomic } from '../fs-atomic.js';
 import { macroBarChartSvg } from './bar-chart.js';
+import { formatP, meanSd, pct, signed } from './format.js';
 import { findRuns } from './read-runs.js';
-import { type Comparison, type ComparisonRow, compareRuns } from './table.js';
+import { type Comparison, compareRuns } from './table.js';
 
 /** The files a comparison wrote. */
 export interface ComparisonFiles {
@@ -35,7 +36,6 @@ export function writeComparison(paths: readonly string[], options: { out: string
   writeFileAtomic(files.html, comparisonHtml(comparison));
   return { ...files, comparison };
 }
-
 
 /** One ablation table per model/input: variants as rows, tasks + macro as columns. */
 function ablationTables(comparison: Comparison): Array<[string, Table]> {
@@ -110,21 +110,5 @@ export function comparisonHtml(comparison: Comparison): string {
   body.push('<h2>Detail</h2>', htmlTable(detailTable(comparison)));
   const style = 'body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;overflow-wrap:break-word}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.wrap{overflow-x:auto;max-width:100%}figure{margin:0}figure svg{max-width:100%;height:auto}li{overflow-wrap:anywhere}';
   return ['<!doctype html>', '<html lang="en"><head><meta charset="utf-8"><title>mgsd comparison</title>', `<style>${style}</style>`, '</head><body>', ...body, '</body></html>', ''].join('\n');
-}
-
-function meanSd(row: ComparisonRow): string {
-  return `${pct(row.mean)} ± ${row.seeds.length < 2 ? '–' : pct(row.sd)}`; // one seed has no spread to report
-}
-
-function pct(value: number): string {
-  return (value * 100).toFixed(1);
-}
-
-function signed(value: number): string {
-  return `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}`;
-}
-
-function formatP(p: number): string {
-  return p < 0.001 ? '<0.001' : p.toFixed(3);
 }
 
