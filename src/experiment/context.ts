@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 
-import type { BackendClient, WorkerHandle } from '../backend/client.js';
+import { type BackendOptions, BackendClient, type WorkerHandle } from '../backend/client.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DataRecord } from '../data/schema.js';
 import type { GradingOptions } from '../rollout/grade.js';
@@ -61,4 +61,19 @@ export function scheduleOf(
   totalSteps: number,
 ): LrSchedule {
   return { lr: stage.lr, schedule: stage.schedule, warmupSteps: stage.warmupSteps, minLrRatio: stage.minLrRatio, totalSteps };
+}
+
+/** A dataset's records by split. */
+export function splitsOf(dataset: Dataset): PipelineContext['splits'] {
+  return {
+    train: dataset.records.filter((r) => r.split === 'train'),
+    val: dataset.records.filter((r) => r.split === 'val'),
+    test: dataset.records.filter((r) => r.split === 'test'),
+  };
+}
+
+/** Starts `workers` with the config's interpreter and timeouts, each logging into `logDir`. */
+export function startWorkers(config: ExperimentConfig, workers: BackendOptions['workers'], logDir: string): Promise<BackendClient> {
+  const { python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs } = config.backend;
+  return BackendClient.start({ workers, logDir, python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs });
 }

@@ -10,13 +10,12 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
-import { BackendClient } from '../backend/client.js';
 import { PACKAGE_ROOT } from '../data/benchmarks.js';
 import { evaluateRecords } from '../eval/benchmark.js';
 import type { MetricsSummary } from '../eval/metrics.js';
 import { ImageSource } from '../rollout/views.js';
 import { CARD_FILE, readBaseCard, verifyBaseDir } from './base-card.js';
-import { viewOptionsOf } from './context.js';
+import { startWorkers, viewOptionsOf } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { benchmarkContext } from './evaluations.js';
 import { validateWrittenConfig } from './load.js';
@@ -53,14 +52,8 @@ export async function measureBase(request: MeasureRequest): Promise<MeasuredBase
   lines.push(manifestSha === card.dataset.manifestSha256 ? `dataset ${dataset.dir}: manifest sha256 matches the card` : `dataset ${dataset.dir}: manifest sha256 ${manifestSha.slice(0, 12)}… differs from the card's ${card.dataset.manifestSha256.slice(0, 12)}… (another mgsd version built it)`);
   const test = dataset.records.filter((record) => record.split === 'test');
   const ranks = ranksOf(config);
-  const client = await BackendClient.start({
-    workers: { measure: { threads: Math.max(1, Math.floor(availableParallelism() / ranks)), ranks } },
-    logDir: mkdtempSync(join(tmpdir(), 'mgsd-measure-')),
-    python: config.backend.python,
-    startTimeoutMs: config.backend.startTimeoutMs,
-    requestTimeoutMs: config.backend.requestTimeoutMs,
-    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
-  });
+  const workers = { measure: { threads: Math.max(1, Math.floor(availableParallelism() / ranks)), ranks } };
+  const client = await startWorkers(config, workers, mkdtempSync(join(tmpdir(), 'mgsd-measure-')));
   const summaries: Partial<Record<BaseInput, MetricsSummary>> = {};
   try {
     const worker = client.worker('measure');

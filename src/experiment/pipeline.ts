@@ -14,7 +14,6 @@
  */
 import { availableParallelism } from 'node:os';
 
-import { BackendClient } from '../backend/client.js';
 import { BackendError } from '../errors.js';
 import { assembleResults, type ModelEvaluation, type ResultsFile } from '../eval/results.js';
 import { ImageSource } from '../rollout/views.js';
@@ -22,7 +21,7 @@ import { startTrackerSink } from '../trackers/sink.js';
 import { configuredBaseOf } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { cpuSecondsSoFar } from './cpu-time.js';
-import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
+import { checkpointPath, type PipelineContext, splitsOf, startWorkers, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { evaluateModel, isEvaluated, type EvaluationPlan, type ModelHandle } from './evaluations.js';
 import { runGrpoPipelineStage } from './grpo-stage.js';
@@ -72,14 +71,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   const placement = placementOf(config);
   const described = Object.entries(placement.workers).map(([name, w]) => (w.ranks > 1 ? `${name} (${w.ranks} ranks)` : name));
   services.progress.note(`[backend] starting workers: ${described.join(', ')}`);
-  const client = await BackendClient.start({
-    workers: placement.workers,
-    logDir: services.run.logs,
-    python: config.backend.python,
-    startTimeoutMs: config.backend.startTimeoutMs,
-    requestTimeoutMs: config.backend.requestTimeoutMs,
-    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
-  });
+  const client = await startWorkers(config, placement.workers, services.run.logs);
   let evaluations: Array<[string, ModelEvaluation]>;
   let datasetDir: string;
   let selection: ResultsFile['selection'];
@@ -88,11 +80,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
     // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
     for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
-    const splits = {
-      train: dataset.records.filter((r) => r.split === 'train'),
-      val: dataset.records.filter((r) => r.split === 'val'),
-      test: dataset.records.filter((r) => r.split === 'test'),
-    };
+    const splits = splitsOf(dataset);
     const images = new ImageSource(viewOptionsOf(config));
     const state = new RunState(services.run);
     const context: PipelineContext = {

@@ -11,7 +11,6 @@
  */
 import { existsSync } from 'node:fs';
 
-import { BackendClient } from '../backend/client.js';
 import { evaluateRecords } from '../eval/benchmark.js';
 import type { MetricsSummary } from '../eval/metrics.js';
 import { writeFileAtomic } from '../fs-atomic.js';
@@ -19,7 +18,7 @@ import { toScoreLine } from '../rollout/grade.js';
 import { ImageSource } from '../rollout/views.js';
 import { MODEL, STAGE } from '../names.js';
 import type { ExperimentConfig } from './config.js';
-import { checkpointPath, type PipelineContext, viewOptionsOf, workerFor } from './context.js';
+import { checkpointPath, type PipelineContext, splitsOf, startWorkers, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { benchmarkContext } from './evaluations.js';
 import { loadRequest, type Placement, ranksOf } from './models.js';
@@ -59,21 +58,10 @@ export async function pretrainBase(config: ExperimentConfig, configDir: string |
     isTeacherSeparate: false,
   };
   services.progress.note(`[backend] starting the student worker (${ranksOf(config)} rank(s))`);
-  const client = await BackendClient.start({
-    workers: placement.workers,
-    logDir: services.run.logs,
-    python: config.backend.python,
-    startTimeoutMs: config.backend.startTimeoutMs,
-    requestTimeoutMs: config.backend.requestTimeoutMs,
-    heartbeatTimeoutMs: config.backend.heartbeatTimeoutMs,
-  });
+  const client = await startWorkers(config, placement.workers, services.run.logs);
   try {
     const { dataset, key } = ensureDataset(config, configDir, services.progress);
-    const splits = {
-      train: dataset.records.filter((r) => r.split === 'train'),
-      val: dataset.records.filter((r) => r.split === 'val'),
-      test: dataset.records.filter((r) => r.split === 'test'),
-    };
+    const splits = splitsOf(dataset);
     const images = new ImageSource(viewOptionsOf(config));
     const state = new RunState(services.run);
     const note = (message: string): void => services.progress.note(message);

@@ -50,7 +50,7 @@ describe('stage keys', () => {
   });
 
   it('the out-of-distribution sets leave every stage and test-split evaluation key alone, and each set has its own key', () => {
-    const { config } = loadConfig('tiny', ['eval.outOfDistribution=[]']);
+    const { config } = loadConfig('tiny', ['stages.base.enabled=true', 'eval.outOfDistribution=[]']);
     const keys = stageKeysOf(config, 'd0');
     expect(keys).toEqual(reference.keys);
     expect(evaluationKeyOf(config, keys, 'sft', ['image', 'text', 'perception'])).toBe(reference.evaluation('sft'));
