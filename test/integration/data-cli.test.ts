@@ -119,7 +119,7 @@ describe('mgsd data build', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(join(work, 'tiny', 'manifest.json'), 'utf8'));
     expect(manifest.counts.frozenlake['4'].train.total).toBe(1500);
-    expect(manifest.counts.minibehaviour['5'].test.total).toBe(100);
+    expect(manifest.counts.minibehaviour['5'].test.total).toBe(500);
   }, 90_000);
 });
 
