@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { z } from 'zod';
 
+import { minimumDetectableDifference, WORST_CASE_VARIANCE } from '../compare/power.js';
 import { openDataset } from '../data/dataset.js';
 import { readJsonl } from '../data/jsonl.js';
 import type { DataRecord } from '../data/schema.js';
@@ -149,11 +150,21 @@ export function findings(results: ResultsFile): string[] {
   if (results.gap_closed !== null) {
     out.push(`OPSD closed ${(results.gap_closed * 100).toFixed(0)}% of the gap between sft/image and base/text (target ≥ 50%).`);
   }
+  // What one seed's test split can resolve: a smaller difference is no ranking (worst case, unpaired).
+  const cells = results.rows
+    .filter((row) => row.model === MODEL.mgsd && row.input === 'image')
+    .flatMap((row) => row.levels.map((level) => ({ task: row.task, level: level.level, n: level.n })));
+  const mdd = cells.length === 0 ? null : minimumDetectableDifference(cells, 1, WORST_CASE_VARIANCE);
   for (const baseline of BASELINE_MODELS) {
     const key = resultKey(baseline, 'image');
-    if (m[key] !== undefined && m[mgsdImage] !== undefined) {
-      out.push(`${mgsdImage} ${fmt(mgsdImage)} vs ${key} ${fmt(key)}: mgsd is ${m[mgsdImage]! > m[key]! ? 'ahead' : 'not ahead'}.`);
-    }
+    if (m[key] === undefined || m[mgsdImage] === undefined) continue;
+    const diff = m[mgsdImage]! - m[key]!;
+    const size = Math.abs(diff * 100).toFixed(1);
+    const verdict =
+      mdd !== null && Math.abs(diff) < mdd
+        ? `a ${size}-point difference, within what this test split resolves (minimum detectable difference ${(mdd * 100).toFixed(1)} points at 80 % power, worst case); compare seeds with \`mgsd sweep\` and \`mgsd compare\``
+        : `mgsd is ${diff > 0 ? 'ahead' : 'behind'} by ${size} points`;
+    out.push(`${mgsdImage} ${fmt(mgsdImage)} vs ${key} ${fmt(key)}: ${verdict}.`);
   }
   for (const [model, gap] of Object.entries(results.modality_gap)) {
     out.push(`Modality gap of ${model} (text − image, macro): ${gap.macro! >= 0 ? '+' : ''}${((gap.macro ?? 0) * 100).toFixed(1)} points.`);
