@@ -24,7 +24,8 @@ from mgsd_backend.schema_errors import first_error, validator
 from mgsd_backend.server import Server, ServerOptions
 
 PY_BACKEND = Path(__file__).resolve().parents[1]
-TIMEOUT_MS = 30_000
+# Generous: a worker imports torch before its hello, which takes tens of seconds on a loaded machine.
+TIMEOUT_MS = 90_000
 
 
 class WorkerProcess:
