@@ -16,7 +16,7 @@ import type { Placement } from './models.js';
 import type { OodSet } from './ood-sets.js';
 import type { RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
-import type { RunReuse } from './stage-reuse.js';
+import { RunReuse } from './stage-reuse.js';
 
 /** The shared state of one run. */
 export interface PipelineContext {
@@ -76,4 +76,23 @@ export function splitsOf(dataset: Dataset): PipelineContext['splits'] {
 export function startWorkers(config: ExperimentConfig, workers: BackendOptions['workers'], logDir: string): Promise<BackendClient> {
   const { python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs } = config.backend;
   return BackendClient.start({ workers, logDir, python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs });
+}
+
+/** The context of a run's stages over a started backend and a built dataset (`key`: its cache key). */
+export function contextOf(
+  base: Pick<PipelineContext, 'config' | 'services' | 'client' | 'placement' | 'dataset' | 'outOfDistribution'>,
+  datasetKey: string,
+  state: RunState,
+  images: ImageSource,
+): PipelineContext {
+  const { config, services, dataset } = base;
+  const splits = splitsOf(dataset);
+  return {
+    ...base,
+    splits,
+    images,
+    state,
+    evaluation: { config, run: services.run, images, test: splits.test, note: (message) => services.progress.note(message) },
+    reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
+  };
 }

@@ -21,7 +21,7 @@ import { startTrackerSink } from '../trackers/sink.js';
 import { configuredBaseOf } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
 import { cpuSecondsSoFar } from './cpu-time.js';
-import { checkpointPath, type PipelineContext, splitsOf, startWorkers, viewOptionsOf, workerFor } from './context.js';
+import { checkpointPath, contextOf, type PipelineContext, startWorkers, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { evaluateModel, isEvaluated, type EvaluationPlan, type ModelHandle } from './evaluations.js';
 import { runGrpoPipelineStage } from './grpo-stage.js';
@@ -30,7 +30,6 @@ import { withOutOfDistribution } from './ood-evaluations.js';
 import { ensureOodSets } from './ood-sets.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
 import { checkDevices, checkMemoryPlan, checkPython, updateRoundingWarnings } from './preflight.js';
-import { RunReuse } from './stage-reuse.js';
 import { budgetWarnings, selectionsOf } from './selection.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
@@ -80,24 +79,10 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
     // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
     for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
-    const splits = splitsOf(dataset);
-    const images = new ImageSource(viewOptionsOf(config));
-    const state = new RunState(services.run);
-    const context: PipelineContext = {
-      config,
-      services,
-      dataset,
-      splits,
-      client,
-      placement,
-      images,
-      state,
-      evaluation: { config, run: services.run, images, test: splits.test, note: (m) => services.progress.note(m) },
-      outOfDistribution: ensureOodSets(config, request.configDir, dataset, services.progress),
-      reuse: new RunReuse(config, services.run, state, services.progress, datasetKey),
-    };
+    const outOfDistribution = ensureOodSets(config, request.configDir, dataset, services.progress);
+    const context = contextOf({ config, services, client, placement, dataset, outOfDistribution }, datasetKey, new RunState(services.run), new ImageSource(viewOptionsOf(config)));
     evaluations = await runStages(context);
-    selection = selectionsOf(state.all());
+    selection = selectionsOf(context.state.all());
     context.reuse.recordInManifest();
     datasetDir = dataset.dir;
   } finally {

@@ -18,7 +18,7 @@ import { toScoreLine } from '../rollout/grade.js';
 import { ImageSource } from '../rollout/views.js';
 import { MODEL, STAGE } from '../names.js';
 import type { ExperimentConfig } from './config.js';
-import { checkpointPath, type PipelineContext, splitsOf, startWorkers, viewOptionsOf, workerFor } from './context.js';
+import { checkpointPath, contextOf, type PipelineContext, startWorkers, viewOptionsOf, workerFor } from './context.js';
 import { ensureDataset } from './dataset-stage.js';
 import { benchmarkContext } from './evaluations.js';
 import { loadRequest, type Placement, ranksOf } from './models.js';
@@ -26,7 +26,6 @@ import { runAlone } from './pipeline.js';
 import { MetricsSummarySchema } from './run-files.js';
 import { RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
-import { RunReuse } from './stage-reuse.js';
 import { runBaseStage } from './stages.js';
 import { interrupted } from './supervised-stages.js';
 
@@ -61,23 +60,8 @@ export async function pretrainBase(config: ExperimentConfig, configDir: string |
   const client = await startWorkers(config, placement.workers, services.run.logs);
   try {
     const { dataset, key } = ensureDataset(config, configDir, services.progress);
-    const splits = splitsOf(dataset);
-    const images = new ImageSource(viewOptionsOf(config));
-    const state = new RunState(services.run);
-    const note = (message: string): void => services.progress.note(message);
-    const context: PipelineContext = {
-      config,
-      services,
-      dataset,
-      splits,
-      client,
-      placement,
-      images,
-      state,
-      evaluation: { config, run: services.run, images, test: splits.test, note },
-      outOfDistribution: [], // the card measures the base on its test split; `mgsd run` scores the published sets
-      reuse: new RunReuse(config, services.run, state, services.progress, key),
-    };
+    // The card measures the base on its test split; `mgsd run` scores the published sets.
+    const context = contextOf({ config, services, client, placement, dataset, outOfDistribution: [] }, key, new RunState(services.run), new ImageSource(viewOptionsOf(config)));
     const base = await context.reuse.stage(STAGE.base, () => runAlone(context, () => runBaseStage(context)));
     context.reuse.recordInManifest();
     // A stop asked for after the last training step: the stage is finished, the evaluations are next.
