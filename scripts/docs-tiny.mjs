@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Regenerates the results tables of docs/tiny-preset.md (between its GENERATED markers) from a sweep
-// folder: `npm run docs:tiny -- runs/tiny-protocol [--doc docs/tiny-preset.md] [--machine "…"] [--command "…"]`.
+// Regenerates the results tables of docs/tiny-preset.md (between its GENERATED markers), and the
+// validation-curve figure beside it, from a sweep folder: `npm run docs:tiny -- runs/tiny-protocol [--doc docs/tiny-preset.md] [--machine "…"] [--command "…"]`.
 // Needs a build (`npm run build`); the table logic is src/compare/doc-tables.ts (unit-tested there).
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const { docInputFromFolder, replaceGenerated, resultsBlock } = await import(join(root, 'dist', 'compare', 'doc-tables.js'));
+const { CURVES_FIGURE, curvesFigure, docInputFromFolder, replaceGenerated, resultsBlock } = await import(join(root, 'dist', 'compare', 'doc-tables.js'));
 const { writeFileAtomic } = await import(join(root, 'dist', 'fs-atomic.js'));
 
 const args = process.argv.slice(2);
@@ -28,8 +28,10 @@ if (args.length !== 1) {
   const folder = args[0];
   try {
     const input = docInputFromFolder(resolve(folder), `npm run docs:tiny -- ${folder}`, { command, machine });
+    const figure = join(dirname(doc), CURVES_FIGURE);
+    writeFileAtomic(figure, curvesFigure(input.runs));
     writeFileAtomic(doc, replaceGenerated(readFileSync(doc, 'utf8'), resultsBlock(input), doc));
-    process.stdout.write(`${doc}\n`);
+    process.stdout.write(`${doc}\n${figure}\n`);
   } catch (error) {
     process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
     process.exitCode = 1;

@@ -1,5 +1,5 @@
-"""Per-row seeded sampling (models/sampling.py) for both model kinds: the Gumbel-max draw follows
-the tempered, top-p-filtered distribution; a row's samples depend on (seed, global row) only, so a
+"""Per-row seeded sampling (models/sampling.py) for both model kinds: the inverse-CDF draw follows
+the tempered, top-p-filtered distribution and never picks a zero-probability token; a row's samples depend on (seed, global row) only, so a
 batch split with `row_offset` samples exactly what the whole batch samples; the log-probs reported
 by `generate` equal a teacher-forced `score` of the same ids."""
 
@@ -10,7 +10,7 @@ import torch
 
 from mgsd_backend.models.base import SamplingParams
 from mgsd_backend.models.registry import build_model
-from mgsd_backend.models.sampling import RowNoise, row_seed, select_next, suppress_bias
+from mgsd_backend.models.sampling import RowUniforms, inverse_cdf, row_seed, select_next, suppress_bias
 from qwen_fixtures import random_images, student_view, teacher_view
 from tiny_fixtures import SMALL_CONFIG, images
 
@@ -20,11 +20,10 @@ torch.set_num_threads(1)
 # ---- the selection rule ----------------------------------------------------------------------
 
 
-def test_gumbel_draws_follow_the_tempered_distribution():
+def test_draws_follow_the_tempered_distribution():
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
     rows = 20000
-    noise = RowNoise(seed=3, row_offset=0, batch=rows)
-    token_B, _, _ = select_next(logits.expand(rows, -1), 0.5, 1.0, noise)
+    token_B, _ = select_next(logits.expand(rows, -1), 0.5, 1.0, RowUniforms(seed=3, row_offset=0, batch=rows))
     freq = torch.bincount(token_B, minlength=4).float() / rows
     torch.testing.assert_close(freq, torch.softmax(logits / 0.5, -1), atol=0.015, rtol=0)
 
@@ -32,27 +31,45 @@ def test_gumbel_draws_follow_the_tempered_distribution():
 def test_top_p_keeps_the_nucleus_and_suppressed_ids_are_never_drawn():
     logits = torch.tensor([3.0, 2.9, 0.0, -1.0, 2.95])
     rows = 4000
-    token_B, logprob_B, choice_BV = select_next(logits.expand(rows, -1), 1.0, 0.6, RowNoise(1, 0, rows),
-                                            suppress_bias([4], 5, torch.device("cpu")))
+    token_B, logprob_B = select_next(logits.expand(rows, -1), 1.0, 0.6, RowUniforms(1, 0, rows),
+                                     suppress_bias([4], 5, torch.device("cpu")))
     assert set(token_B.tolist()) == {0, 1}  # id 4 suppressed; {0, 1} then hold ≥ 0.6 of the mass
-    assert torch.equal(choice_BV.argmax(-1), token_B)  # what transformers' greedy step will take
     # The reported log-prob is the raw tempered one: suppression and top-p do not renormalise it.
     torch.testing.assert_close(logprob_B[token_B == 0][0], torch.log_softmax(logits, -1)[0])
+
+
+def test_inverse_cdf_never_lands_on_a_zero_probability_token_even_at_the_ends():
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.5, 0.0]] * 4)
+    # The smallest uniform, one exactly at a step of the running sum, and 1 (the total itself).
+    uniforms = torch.tensor([2.0 ** -53, 0.5, 0.5 + 2.0 ** -52, 1.0], dtype=torch.float64)
+    assert inverse_cdf(probs, uniforms).tolist() == [1, 1, 3, 3]
+
+
+def test_uniforms_are_per_row_per_step_and_in_the_half_open_unit_interval():
+    a, b = RowUniforms(7, 0, 4), RowUniforms(7, 2, 2)
+    first_a, first_b = a.next(torch.device("cpu")), b.next(torch.device("cpu"))
+    assert torch.equal(first_a[2:], first_b)  # rows 2-3 of a batch = rows 0-1 of its second shard
+    second_a = a.next(torch.device("cpu"))
+    assert not torch.equal(first_a, second_a)  # a new number every step
+    many = torch.cat([RowUniforms(s, 0, 64).next(torch.device("cpu")) for s in range(100)])
+    assert float(many.min()) > 0 and float(many.max()) <= 1 and abs(float(many.mean()) - 0.5) < 0.02
 
 
 def test_row_seeds_differ_across_rows_and_seeds_and_never_go_negative():
     seeds = {row_seed(s, r) for s in range(20) for r in range(50)}
     assert len(seeds) == 1000 and min(seeds) >= 0 and max(seeds) < 2 ** 63
     with pytest.raises(ValueError, match="row_offset"):
-        RowNoise(0, -1, 2)
+        RowUniforms(0, -1, 2)
 
 
-def test_greedy_needs_no_noise_and_sampling_does():
+def test_greedy_needs_no_uniforms_and_sampling_does():
     logits = torch.randn(3, 7)
-    token_B, _, _ = select_next(logits, 0.0, 1.0, None)
+    token_B, _ = select_next(logits, 0.0, 1.0, None)
     assert torch.equal(token_B, logits.argmax(-1))
-    with pytest.raises(ValueError, match="RowNoise"):
+    with pytest.raises(ValueError, match="RowUniforms"):
         select_next(logits, 1.0, 1.0, None)
+    with pytest.raises(ValueError, match="made for 2 rows"):
+        select_next(logits, 1.0, 1.0, RowUniforms(0, 0, 2))
 
 
 # ---- both model kinds: batch split and log-prob semantics ------------------------------------

@@ -10,10 +10,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { markdownTable, type Table } from '../eval/table-render.js';
+import { validationCurve } from '../eval/validation-curve.js';
 import type { ModelSelection } from '../eval/results.js';
 import { DataError } from '../errors.js';
-import { formatP, meanSd, pct, signed } from './format.js';
+import { MODEL, MODEL_STAGES, type ModelName } from '../names.js';
+import { formatP, meanSd, pct, signed, signedMeanSd } from './format.js';
 import { findRuns, readJsonFile } from './read-runs.js';
 import { type Comparison, compareRuns } from './table.js';
 import { powerSentence } from './write.js';
@@ -26,6 +29,8 @@ export interface DocRun {
   variant: string;
   seed: number;
   selection: Record<string, ModelSelection>;
+  /** Each selected model's validation curve: [training samples seen, validation macro]. */
+  curves: Record<string, Array<[number, number]>>;
 }
 
 /** Everything the block is made from. */
@@ -38,6 +43,8 @@ export interface DocInput {
   generatedBy: string;
   /** The machine kind the sweep ran on, in words (cores, CPU model, OS). */
   machine: string;
+  /** The code the runs were made with (their manifests' mgsd version and git commits). */
+  code: string;
   /**
    * `<model>@<variant label>` of evaluations a variant reused from another run of the same
    * comparison (its manifest's `evaluations_reused`): the same model, shown once.
@@ -58,6 +65,7 @@ export function resultsBlock(input: DocInput): string {
     '```',
     '',
     `Machine: ${input.machine}. Another CPU (or thread count) may differ in the last digits: float reduction order changes a few sampled tokens.`,
+    `Code: ${input.code}; later code may sample other tokens from the same seeds.`,
     `Runs: ${comparison.runs.length} (${[...new Set(comparison.runs.map((run) => run.seed))].length} training seeds)` +
       (comparison.skipped.length > 0 ? `; unfinished, left out: ${comparison.skipped.length}` : '') +
       `. Reference of the paired tests: ${comparison.reference}.`,
@@ -70,6 +78,12 @@ export function resultsBlock(input: DocInput): string {
     '**Checkpoint each trained model kept** (`eval.selection`; step chosen / steps run, per seed):',
     '',
     markdownTable(selectionTable(input.runs)),
+    '',
+    '**Have the validation curves flattened?** Validation macro (%) at each quarter of the budget, mean over seeds; ' +
+      'the last-quarter gain is, per seed, the mean of the curve over the last quarter of the steps minus its mean over the third quarter (mean ± sd over seeds). ' +
+      `The curves themselves: [${CURVES_FIGURE}](${CURVES_FIGURE}).`,
+    '',
+    markdownTable(flatteningTable(input.runs)),
     '',
     `**Power**: ${powerSentence(comparison)}`,
     '',
@@ -117,6 +131,71 @@ function selectionTable(runs: readonly DocRun[]): Table {
   return { header: ['model (variant)', 'rule', 'seeds', 'chosen step / steps', 'validation macro (%)'], rows };
 }
 
+/** Validation macro at `fraction` of the curve's last step: the last point at or before it. */
+function curveAt(curve: ReadonlyArray<[number, number]>, fraction: number): number | null {
+  const last = curve[curve.length - 1]?.[0];
+  if (last === undefined) return null;
+  const before = curve.filter(([x]) => x <= fraction * last + 1e-9);
+  return before.length === 0 ? null : before[before.length - 1]![1];
+}
+
+/** Mean over the last quarter of the curve minus mean over the third quarter (null when either is empty). */
+export function lastQuarterGain(curve: ReadonlyArray<[number, number]>): number | null {
+  const last = curve[curve.length - 1]?.[0];
+  if (last === undefined) return null;
+  const mean = (lo: number, hi: number): number | null => {
+    const ys = curve.filter(([x]) => x > lo * last && x <= hi * last).map(([, y]) => y);
+    return ys.length === 0 ? null : ys.reduce((a, b) => a + b, 0) / ys.length;
+  };
+  const third = mean(0.5, 0.75);
+  const fourth = mean(0.75, 1);
+  return third === null || fourth === null ? null : fourth - third;
+}
+
+function flatteningTable(runs: readonly DocRun[]): Table {
+  const rows = curveGroups(runs).map(({ model, variant, curves }) => {
+    const at = (fraction: number) => {
+      const ys = curves.map((curve) => curveAt(curve, fraction)).filter((y): y is number => y !== null);
+      return ys.length === 0 ? '–' : pct(ys.reduce((a, b) => a + b, 0) / ys.length);
+    };
+    const gains = curves.map(lastQuarterGain).filter((g): g is number => g !== null);
+    const gain = gains.length === 0 ? '–' : signedMeanSd(gains);
+    return [`${model} (${variantName(variant)})`, String(curves.length), at(0.25), at(0.5), at(0.75), at(1), gain];
+  });
+  return { header: ['model (variant)', 'seeds', '25 %', '50 %', '75 %', '100 %', 'last-quarter gain (points)'], rows };
+}
+
+/** The runs' curves grouped by model and variant, in the order they first appear. */
+export function curveGroups(runs: readonly DocRun[]): Array<{ model: string; variant: string; curves: Array<Array<[number, number]>> }> {
+  const keys = [...new Set(runs.flatMap((run) => Object.keys(run.curves).map((model) => `${model}\u0000${run.variant}`)))];
+  return keys.map((key) => {
+    const [model, variant] = key.split('\u0000') as [string, string];
+    const curves = runs.filter((run) => run.variant === variant && (run.curves[model]?.length ?? 0) > 0).map((run) => run.curves[model]!);
+    return { model, variant, curves };
+  }).filter((group) => group.curves.length > 0);
+}
+
+/** The file name, beside the document, of the mean validation curves `curvesFigure` draws. */
+export const CURVES_FIGURE = 'tiny-validation-curves.svg';
+
+/**
+ * Every model/variant's validation curve, averaged over seeds at the validation points all its seeds
+ * share, against training samples seen: one chart for the document (written beside it).
+ */
+export function curvesFigure(runs: readonly DocRun[]): string {
+  const series: Series[] = curveGroups(runs).map(({ model, variant, curves }) => {
+    const shared = curves[0]!.map(([x]) => x).filter((x) => curves.every((curve) => curve.some(([cx]) => cx === x)));
+    const points = shared.map((x): [number, number] => [x, curves.reduce((sum, curve) => sum + curve.find(([cx]) => cx === x)![1], 0) / curves.length]);
+    return { name: `${model} (${variantName(variant)})`, points };
+  });
+  return lineChartSvg(series, {
+    title: 'Validation macro success, mean over seeds',
+    xLabel: 'training samples seen (steps × batch size)',
+    yLabel: 'validation macro success',
+    yRange: [0, 1],
+  });
+}
+
 /**
  * `document` with the text between the markers replaced by `block` (which carries the markers).
  * Missing or out-of-order markers are an error naming the file, never an append.
@@ -155,8 +234,37 @@ export function docInputFromFolder(folder: string, generatedBy: string, override
     variant: comparison.runs.find((r) => r.dir === run.dir)!.variant,
     seed: run.seed,
     selection: run.results.selection ?? {},
+    curves: curvesOfRun(run.dir, Object.keys(run.results.selection ?? {})),
   }));
-  return { comparison, runs, command, generatedBy, machine: overrides.machine ?? machineOf(comparison.runs[0]?.dir), reused: reusedWithin(comparison) };
+  return {
+    comparison,
+    runs,
+    command,
+    generatedBy,
+    machine: overrides.machine ?? machineOf(comparison.runs[0]?.dir),
+    code: codeOf(comparison.runs.map((run) => run.dir)),
+    reused: reusedWithin(comparison),
+  };
+}
+
+/** The validation curves of a run's selected models, against samples seen (batch from its resolved config). */
+function curvesOfRun(runDir: string, models: readonly string[]): Record<string, Array<[number, number]>> {
+  const configPath = join(runDir, 'config.resolved.json');
+  if (!existsSync(configPath)) return {};
+  const config = readJsonFile<{ stages?: { opsd?: { batchSize?: number } }; baselines?: Record<string, { batchSize?: number }> }>(configPath);
+  const batch: Record<string, number | undefined> = {
+    [MODEL.mgsd]: config.stages?.opsd?.batchSize,
+    [MODEL.visualSft]: config.baselines?.visualSft?.batchSize,
+    [MODEL.grpo]: config.baselines?.grpo?.batchSize,
+  };
+  const out: Record<string, Array<[number, number]>> = {};
+  for (const model of models) {
+    const stage = MODEL_STAGES[model as ModelName];
+    const size = batch[model];
+    if (stage === undefined || size === undefined) continue;
+    out[model] = validationCurve(join(runDir, 'metrics', `${stage}.jsonl`), stage).map((p): [number, number] => [p.step * size, p.macro]);
+  }
+  return out;
 }
 
 /** `<model>@<variant>` for each evaluation a run reused from another run of `comparison`. */
@@ -178,6 +286,18 @@ function machineOf(runDir: string | undefined): string {
   }
   const manifest = readJsonFile<{ cpus?: number; cpu_model?: string | null; platform?: string }>(join(runDir, 'manifest.json'));
   return [`${manifest.cpus ?? '?'} cores`, manifest.cpu_model ?? 'CPU model not recorded', manifest.platform ?? 'OS not recorded', 'no GPU'].join(', ');
+}
+
+/** `mgsd <version> at commit <10 hex>` over the runs' manifests (several commits are all listed). */
+function codeOf(runDirs: readonly string[]): string {
+  const seen = new Set<string>();
+  for (const dir of runDirs) {
+    const path = join(dir, 'manifest.json');
+    if (!existsSync(path)) continue;
+    const manifest = readJsonFile<{ mgsd?: string; git_commit?: string | null }>(path);
+    seen.add(`mgsd ${manifest.mgsd ?? '?'}${manifest.git_commit ? ` at commit ${manifest.git_commit.slice(0, 10)}` : ' (no git commit recorded)'}`);
+  }
+  return seen.size === 0 ? 'not recorded' : [...seen].join(', ');
 }
 
 /** A sweep-file variant's label is `name=<variant>`: show the name alone. */

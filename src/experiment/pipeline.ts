@@ -76,8 +76,9 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   let selection: ResultsFile['selection'];
   try {
     checkDevices(client, config);
-    // NOTE: one rank per worker until worker groups land (backend.ranks); the plan takes it as a number.
-    for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, 1)]) services.progress.note(line);
+    // The plan is per GPU: the student's FSDP group shards weights, gradients and Adam state over its ranks.
+    const studentRanks = placement.workers[placement.student]!.ranks;
+    for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, studentRanks)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
     const outOfDistribution = ensureOodSets(config, request.configDir, dataset, services.progress);
     const context = contextOf({ config, services, client, placement, dataset, outOfDistribution }, datasetKey, new RunState(services.run), new ImageSource(viewOptionsOf(config)));

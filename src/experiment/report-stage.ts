@@ -20,6 +20,7 @@ import { type ResultsFile, ResultsFileSchema } from '../eval/results.js';
 import { DataError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
+import { validationCurve } from '../eval/validation-curve.js';
 import { readLog } from './append-log.js';
 import { validateWrittenConfig } from './load.js';
 import type { RunDir } from './run-dir.js';
@@ -27,7 +28,7 @@ import { type ChangedKey, formatChanges } from './config-diff.js';
 import { diagnosticSections } from './report-diagnostics.js';
 import { RunManifestSchema } from './run-files.js';
 import { RunState } from './run-state.js';
-import { SELECTED_STAGES, validationCurve } from './selection.js';
+import { SELECTED_STAGES } from './selection.js';
 import type { ExperimentConfig } from './config.js';
 import { BASELINE_MODELS, MODEL, resultKey, STAGE } from '../names.js';
 

@@ -15,7 +15,8 @@ import type { PipelineContext } from './context.js';
 import { loadConfig } from './load.js';
 import { Progress } from './progress.js';
 import { RunDir } from './run-dir.js';
-import { baselineSteps, budgetWarnings, opsdSamples, selectedStage, selectionsOf, stageValidation, validationCurve } from './selection.js';
+import { baselineSteps, budgetWarnings, opsdSamples, selectedStage, selectionsOf, stageValidation } from './selection.js';
+import { validationCurve } from '../eval/validation-curve.js';
 import { openStage } from './stage-runtime.js';
 
 const tiny = (overrides: string[] = []) => loadConfig('tiny', overrides).config;

@@ -14,10 +14,10 @@
  * is read from the checkpoint pointers, so a resumed stage selects the same checkpoint as an
  * uninterrupted one.
  */
-import { existsSync, readFileSync } from 'node:fs';
 
 import { evaluateRecords } from '../eval/benchmark.js';
 import type { ModelSelection } from '../eval/results.js';
+import { validationCurve } from '../eval/validation-curve.js';
 import type { ValidationHook } from '../train/stage-io.js';
 import type { ExperimentConfig } from './config.js';
 import type { PipelineContext } from './context.js';
@@ -70,12 +70,6 @@ export function budgetWarnings(config: ExperimentConfig): string[] {
   return lines;
 }
 
-/** One validation point of a stage's curve. */
-export interface ValidationPoint {
-  step: number;
-  macro: number;
-}
-
 /**
  * The validation hook of `stage` for `model` (loaded in its worker under its training role): scores
  * the validation split with `eval.validation`'s decoding, appends the curve point to the stage's
@@ -126,20 +120,6 @@ export function selectedStage(context: PipelineContext, stage: string, runtime: 
   const point = curve.find((p) => p.step === chosen.stepsDone);
   const selected: StageSelection = { rule, step: chosen.stepsDone, valSuccess: point?.macro ?? null };
   return { stepsDone, checkpoint: chosen.dir, selected };
-}
-
-/** The validation curve of `stage` from its metrics log (empty when the log is missing). */
-export function validationCurve(metricsPath: string, stage: string): ValidationPoint[] {
-  if (!existsSync(metricsPath)) return [];
-  const points: ValidationPoint[] = [];
-  for (const line of readFileSync(metricsPath, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    const row = JSON.parse(line) as { stage?: string; kind?: string; step?: number; val_macro_success?: number };
-    if (row.kind === 'validation' && row.stage === stage && typeof row.step === 'number' && typeof row.val_macro_success === 'number') {
-      points.push({ step: row.step, macro: row.val_macro_success });
-    }
-  }
-  return points;
 }
 
 /** The selection of every model whose stage recorded one, by model name. */

@@ -104,13 +104,16 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     const started = performance.now();
     const rollouts = await next!;
     next = null;
+    const sampled = performance.now();
     const teacherViews = rollouts.records.map((record) => viewOf(record, plan.teacherView, plan.viewOptions.profile));
     const teacherReady = prefetch(teacherPayload(plan.teacher, rollouts, teacherViews, plan.estimator, plan.topk, plan.rollout.temperature || 1));
     if (plan.overlap && step + 1 < total) next = sampleAt(step + 1);
     const lr = learningRateAt(plan.schedule, step);
     let reply;
+    let scored = sampled;
     try {
       const teacher = await teacherReady;
+      scored = performance.now();
       reply = await plan.student.distillStep(
         {
           role: plan.studentRole,
@@ -139,12 +142,26 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     if (!plan.overlap && step + 1 < total) next = sampleAt(step + 1);
     const profile: PromptProfile = plan.viewOptions.profile;
     const metrics = rolloutMetrics(rollouts, reply.result, reply.tensors.log_ratio, profile);
-    io.logMetrics(step + 1, { ...metrics, lr, step_seconds: (performance.now() - started) / 1000 });
+    const ended = performance.now();
+    io.logMetrics(step + 1, { ...metrics, lr, step_seconds: (ended - started) / 1000, ...stepTiming(started, sampled, scored, ended) });
     io.logLedger(rolloutLedgerRows(plan.stage, step + 1, plan.overlap ? Math.max(0, step - 1) : step, rollouts, reply.tensors.log_ratio));
     io.progress(step + 1, { kl: metrics.kl ?? metrics.log_ratio_mean ?? 'n/a', reward: metrics.reward_success ?? 'n/a' });
     await finishStep(step + 1, total, plan.checkpointEvery, plan.validation, checkpoint);
   }
   return { stepsDone: total, interrupted: false };
+}
+
+/**
+ * Where a step's wall time went, in the order the loop waits: for the rollouts, then for the
+ * teacher's scores, then for the student's update round trip. With overlap the student samples the
+ * next step meanwhile, so the teacher's wait overlaps that sampling and the update queues behind it.
+ */
+function stepTiming(started: number, sampled: number, scored: number, ended: number): Record<string, number> {
+  return {
+    wait_rollouts_seconds: (sampled - started) / 1000,
+    wait_teacher_seconds: (scored - sampled) / 1000,
+    update_seconds: (ended - scored) / 1000,
+  };
 }
 
 /**

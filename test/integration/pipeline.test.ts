@@ -85,10 +85,7 @@ function stableLines(path: string): unknown[] {
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) => {
-      const { step_seconds: _s, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      return rest;
-    });
+    .map((line) => Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, unknown>).filter(([key]) => !key.endsWith('_seconds'))));
 }
 
 function stableResults(run: string): unknown {

@@ -6,10 +6,11 @@ computes only the last column's output, qwen3_vl_tail.py); then one forward per 
 are computed once per encoding (`prefill_positions`, called by `encode_prompts`): the prefill's
 [4, B, P] layout (row 0 the text position the causal mask reads, rows 1-3 M-RoPE from
 `get_rope_index`, exactly as transformers' `generate` lays them out) and every decode step at
-last + 1 + step on all four axes, so the model never consults or sets its cached `rope_deltas`. Each step `select_next` picks the token from the float32 raw logits
-of the last column (suppression of Qwen's vision placeholders, temperature, top-p, per-row Gumbel
-noise seeded from (seed, global row)) and returns its log-prob under the documented semantics
-(log-softmax of the raw logits / temperature, before suppression and top-p): no second,
+last + 1 + step on all four axes, so the model never consults or sets its cached `rope_deltas`.
+Each step `select_next` picks the token from the float32 raw logits of the last column
+(suppression of Qwen's vision placeholders, temperature, top-p, an inverse-CDF draw with one
+uniform per row seeded from (seed, global row)) and returns its log-prob under the documented
+semantics (log-softmax of the raw logits / temperature, before suppression and top-p): no second,
 teacher-forced pass. Rows past a stop id are fed `pad`, as transformers does; the loop ends when
 every row has stopped. Greedy ids equal transformers' greedy `generate` (tested).
 
@@ -33,7 +34,7 @@ import torch
 
 from .base import EncodedPrompts, Generation, SamplingParams
 from .qwen3_vl_tail import last_layer_only_at
-from .sampling import RowNoise, select_next, suppress_bias
+from .sampling import RowUniforms, select_next, suppress_bias
 
 
 def hf_generate(policy, prompts: EncodedPrompts, params: SamplingParams) -> Generation:
@@ -51,7 +52,7 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
     """The KV-cache loop → (response ids [B, R] int64, their log-probs [B, R] float32), R ≤ max_new_tokens.
 
     Rows that have emitted a stop id are fed `pad` from then on (masked later by `response_mask`);
-    every row still draws its noise each step, so a row's stream never depends on the others. The
+    every row still takes its uniform each step, so a row's stream never depends on the others. The
     loop ends when every row has stopped or after `max_new_tokens` steps."""
     from transformers import DynamicCache
 
@@ -66,7 +67,7 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
     positions_4BP = prompts.inputs["positions_4BP"]  # prefill_positions, computed once by encode_prompts
     next_4B1 = positions_4BP[..., -1:] + 1  # decode step t sits at next + t on all four axes
     stop_ids = torch.tensor(policy.stop_ids, device=device)
-    noise = RowNoise(params.seed, params.row_offset, batch) if params.temperature > 0 else None
+    uniforms = RowUniforms(params.seed, params.row_offset, batch) if params.temperature > 0 else None
     bias_V: torch.Tensor | None = None
     cache = DynamicCache(config=core.config)
     kwargs = policy.model_inputs(prompts, prompt_BP, prompt_mask_BP)
@@ -87,7 +88,7 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
         logits_BV = logits_BV.float()
         if bias_V is None:
             bias_V = suppress_bias(policy.vision_ids, logits_BV.shape[-1], logits_BV.device)
-        token_B, logprob_B, _ = select_next(logits_BV, params.temperature, params.top_p, noise, bias_V)
+        token_B, logprob_B = select_next(logits_BV, params.temperature, params.top_p, uniforms, bias_V)
         token_B = token_B.masked_fill(~running_B, policy.pad_id)
         tokens.append(token_B)
         logprobs.append(logprob_B)

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from . import tiny_tokenizer as tok
 from .base import EncodedPrompts, Generation, PolicyModel, SamplingParams, View
-from .sampling import RowNoise, select_next
+from .sampling import RowUniforms, select_next
 from .tiny_net import LayerCache, TinyVLMConfig, TinyVLMNet, causal_mask, positions_from_mask
 
 CONFIG_FILE = "config.json"
@@ -137,11 +137,11 @@ class TinyVLM(PolicyModel):
                                  dtype=self.net.tok_emb.weight.dtype)
         key_bias_BK[:, :P].masked_fill_(mask_BP, 0.0)
         logits_BV = self._prefill(prompts, caches)
-        noise = RowNoise(params.seed, params.row_offset, B) if params.temperature > 0 else None
+        uniforms = RowUniforms(params.seed, params.row_offset, B) if params.temperature > 0 else None
         tokens, logprobs, alive = [], [], []
         alive_B = torch.ones(B, dtype=torch.bool, device=self.device)
         for step in range(params.max_new_tokens):
-            token_B, logprob_B, _ = select_next(logits_BV, params.temperature, params.top_p, noise)
+            token_B, logprob_B = select_next(logits_BV, params.temperature, params.top_p, uniforms)
             tokens.append(token_B)
             logprobs.append(logprob_B)
             alive.append(alive_B)
