@@ -105,6 +105,31 @@ def test_sharded_models_sample_what_the_unsharded_model_samples(tiny_dir):
     assert sharded[0] + sharded[1] == single
 
 
+def rows_where_rank_0_stops_at_once(rank: int, world: int, tiny_dir: str) -> dict:
+    """Greedy rows of this rank; on rank 0 of a group every id is a stop id, so its rows end after
+    one token while the other rank's go on (their lengths must not desynchronise the collectives)."""
+    from mgsd_backend.models.base import SamplingParams
+
+    model = build_hf_model(spec(Path(tiny_dir)), device="cpu", dtype="float32", seed=0, trainable=True,
+                           checkpoint=None)
+    if world > 1 and rank == 0:
+        model._stop_ids = list(range(len(model.tokenizer)))
+    per_rank = ROWS // world
+    rows = range(rank * per_rank, (rank + 1) * per_rank)
+    prompts = model.encode_prompts(views(rows), random_images(ROWS, 7)[rows.start:rows.stop])
+    with model.compute_context(sampling=True):
+        out = model.generate(prompts, SamplingParams(6, 0.0, 1.0, 0))
+    return {"ids": out.response_ids_BR.tolist(), "lengths": out.response_mask_BR.sum(-1).tolist()}
+
+
+def test_ranks_keep_decoding_together_when_one_ranks_rows_stop_first(tiny_dir):
+    single = rows_where_rank_0_stops_at_once(0, 1, str(tiny_dir))
+    first, second = run_ranks(rows_where_rank_0_stops_at_once, 2, str(tiny_dir))
+    assert first["lengths"] == [1, 1]
+    assert second["ids"] == single["ids"][2:] and second["lengths"] == single["lengths"][2:]
+    assert max(second["lengths"]) > 1  # the other rank did decode past rank 0's stop
+
+
 def bf16_step(rank: int, world: int, tiny_dir: str, masters: str) -> dict:
     model = build_hf_model({**spec(Path(tiny_dir)), "master_weights": masters}, device="cpu", dtype="bfloat16",
                            seed=0, trainable=True, checkpoint=None)

@@ -12,7 +12,8 @@ Each step `select_next` picks the token from the float32 raw logits of the last 
 uniform per row seeded from (seed, global row)) and returns its log-prob under the documented
 semantics (log-softmax of the raw logits / temperature, before suppression and top-p): no second,
 teacher-forced pass. Rows past a stop id are fed `pad`, as transformers does; the loop ends when
-every row has stopped. Greedy ids equal transformers' greedy `generate` (tested).
+every row has stopped (under FSDP2, every row of every rank: `any_row_running`). Greedy ids equal
+transformers' greedy `generate` (tested).
 
 Why not `generate`: on small models its per-token Python (logits processors, stopping criteria,
 `prepare_inputs_for_generation`, cache bookkeeping) costs as much as the forward itself.
@@ -31,6 +32,7 @@ import inspect
 import os
 
 import torch
+import torch.distributed as dist
 
 from .base import EncodedPrompts, Generation, SamplingParams
 from .qwen3_vl_tail import last_layer_only_at
@@ -93,11 +95,24 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
         tokens.append(token_B)
         logprobs.append(logprob_B)
         running_B &= ~torch.isin(token_B, stop_ids)
-        if step + 1 == steps or not bool(running_B.any()):
+        if step + 1 == steps or not any_row_running(running_B, policy.shards_parameters):
             break
         kwargs = {"input_ids": token_B[:, None], "attention_mask": mask_BT[:, : width_P + step + 1],
                   "position_ids": next_4B1 + step}
     return torch.stack(tokens, 1), torch.stack(logprobs, 1)
+
+
+def any_row_running(running_B: torch.Tensor, sharded: bool) -> bool:
+    """Whether the loop goes on. With sharded weights the answer is the whole group's: FSDP2 gathers
+    each layer's weights inside every forward, so every rank must decode the same number of steps
+    (a rank whose rows have all stopped feeds `pad` until every rank's have; a rank leaving early
+    would pair its next collective with another rank's all-gather)."""
+    running = running_B.any()
+    if not sharded or not dist.is_initialized():
+        return bool(running)
+    flag = running.to(device="cpu", dtype=torch.int32).reshape(1)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def prefill_positions(policy, prompts: EncodedPrompts) -> torch.Tensor:
