@@ -85,7 +85,7 @@ class Server:
         }
         for op in MODEL_OPS:
             self._handlers[op] = self._model_handler(op)
-        self._dispatcher = Dispatcher(self.group, self._run_local, self._pad_values)
+        self._dispatcher = Dispatcher(self.group, self._run_local, self._pad_values, self._shards_role)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -199,6 +199,9 @@ class Server:
     def _run_local(self, op: Op, args: dict[str, Any], tensors: Tensors) -> tuple[dict[str, Any], Tensors]:
         """This rank's share of an op (the dispatcher calls it on every rank)."""
         return self._handlers[op](args, tensors)
+
+    def _shards_role(self, args: Any) -> bool:
+        return self._worker is not None and self._worker.shards_role(args.get("role"))
 
     def _pad_values(self, op: Op, args: Any) -> Any:
         return self._worker.reply_pad_values(args["role"]) if self._worker is not None else {}

@@ -106,6 +106,10 @@ class Worker:
         """Pad values of `generate`'s reply tensors (rank 0 pads the shards to one width)."""
         return {"response_ids": self._role(role, "generate").model.pad_id}
 
+    def shards_role(self, role: Any) -> bool:
+        """Whether `role` is loaded with parameter shards (FSDP2): every forward is a collective."""
+        return isinstance(role, str) and role in self.roles and _is_sharded(self.roles[role].model)
+
     # ---- roles ------------------------------------------------------------------------------
     def _role(self, name: str, op: str) -> RoleState:
         if name not in self.roles:

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import RequestError
+from ..micro_batch import row_slices
 from ..protocol import Op
 from .agree import failure_summary, rank_failed
 from .context import Group, PeerLost
@@ -30,6 +32,7 @@ log = logging.getLogger("mgsd_backend.group")
 
 RunLocal = Callable[[Op, dict[str, Any], Tensors], Part]
 PadValues = Callable[[Op, Mapping[str, Any]], Mapping[str, float | int]]
+ShardsRole = Callable[[Mapping[str, Any]], bool]
 
 STOP = "stop"
 HANG_TEST_ENV = "MGSD_TEST_HANG_RANK"
@@ -39,10 +42,13 @@ HANG_TEST_ENV = "MGSD_TEST_HANG_RANK"
 class Dispatcher:
     """Runs ops on every rank of `group` through `run_local` (the server's handler table)."""
 
-    def __init__(self, group: Group, run_local: RunLocal, pad_values: PadValues) -> None:
+    def __init__(self, group: Group, run_local: RunLocal, pad_values: PadValues,
+                 shards_role: ShardsRole = lambda args: False) -> None:
         self.group = group
         self._run_local = run_local
         self._pad_values = pad_values
+        # Whether the request's role holds parameter shards (FSDP2): its forwards are collectives.
+        self._shards_role = shards_role
 
     def lead(self, op: Op, args: dict[str, Any], tensors: Tensors) -> Part:
         """Rank 0: fans a validated request out, runs its own share, returns the merged reply."""
@@ -106,9 +112,32 @@ class Dispatcher:
         if os.environ.get(HANG_TEST_ENV) == str(self.group.rank):
             log.warning("rank %d: %s set, hanging inside %s", self.group.rank, HANG_TEST_ENV, op.value)
             time.sleep(3600)
+        sharded = self._shards_role(args)
+        if sharded and op in TRAINING_OPS:
+            check_sharded_step(op, args, self.group.world_size)
         if start == stop and op not in TRAINING_OPS:
+            if sharded:
+                # Every forward of a sharded model all-gathers its weights, so a rank without rows
+                # still runs one: a stand-in (the batch's first row), whose output it drops.
+                self._run_local(op, *shard(args, tensors, 0, 1))
             return ({"texts": []} if op == Op.GENERATE else {}), {}
         return self._run_local(op, local_args, local_tensors)
+
+
+def check_sharded_step(op: Op, args: Mapping[str, Any], world: int) -> None:
+    """A training step of a sharded model needs rows on every rank and the same number of
+    micro-batches on each (each runs a forward and backward whose collectives pair across ranks);
+    decided from the request alone, so every rank raises the same error instead of hanging."""
+    batch, micro = batch_size(args), args.get("micro_batch_size")
+    sizes = [stop - start for start, stop in (row_range(batch, rank, world) for rank in range(world))]
+    counts = [len(row_slices(size, micro)) for size in sizes]
+    if min(sizes) == 0 or len(set(counts)) > 1:
+        per_rank = ", ".join(f"{size} row(s) in {count} micro-batch(es)" for size, count in zip(sizes, counts))
+        raise RequestError(
+            f"{op.value}: {batch} row(s) over {world} ranks of a sharded (FSDP2) model give {per_rank}; every rank "
+            "must run the same number of forward/backward passes",
+            hint=f"Use a batch size that is a multiple of {world} ranks × micro_batch_size ({micro or 'unset'}), "
+                 "or fewer ranks (backend.ranks).")
 
 
 def _check_fingerprints(replies: list[Part], args: Mapping[str, Any]) -> None:
