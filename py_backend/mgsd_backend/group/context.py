@@ -5,10 +5,11 @@ Environment (set by `src/backend/rank-group.ts`, or by torchrun for a multi-node
 `MGSD_COLLECTIVE_TIMEOUT_S` (default 300). Without `WORLD_SIZE`, or with 1, the group is `solo()`:
 no process group exists and every collective returns its own input (the N = 1 path).
 
-Two gloo groups over the same ranks:
-- the *work* group (the default group, timeout = the collective timeout) carries every collective
-  inside an op, so a peer that hangs in an op fails the others after that timeout;
-- the *control* group (timeout of a week) only carries rank 0's broadcast of the next request:
+Two groups over the same ranks:
+- the *work* group (the default group, timeout = the collective timeout; gloo, plus NCCL for CUDA
+  tensors on a GPU machine: `work_backend`) carries every collective inside an op, so a peer that
+  hangs in an op fails the others after that timeout;
+- the *control* group (gloo, timeout of a week) only carries rank 0's broadcast of the next request:
   ranks > 0 wait there while the orchestrator does other work, which may take any time.
 A peer that dies closes its gloo connections, so the others fail at once in either group.
 
@@ -131,11 +132,22 @@ def init_from_env(environ: dict[str, str] | None = None) -> Group:
                          "address of rank 0 (set by the TypeScript launcher or by torchrun)")
     timeout_s = float(env.get("MGSD_COLLECTIVE_TIMEOUT_S", DEFAULT_COLLECTIVE_TIMEOUT_S))
     timeout = datetime.timedelta(seconds=timeout_s)
-    dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=world, timeout=timeout)
+    dist.init_process_group(work_backend(local), init_method="env://", rank=rank, world_size=world, timeout=timeout)
     control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
     group = Group(rank=rank, world_size=world, local_rank=local, _control=control)
     group.pids = group.all_gather_object(os.getpid(), "exchange of process ids at start-up")
     return group
+
+
+def work_backend(local_rank: int) -> str:
+    """The work group's backend. CPU tensors always go over gloo. With CUDA, each rank first takes
+    GPU `LOCAL_RANK` as its current device (so `model.device: cuda` means this rank's own GPU, as
+    under torchrun) and CUDA tensors (FSDP2's all-gathers and reduce-scatters) go over NCCL.
+    NOTE: the CUDA branch follows PyTorch's documented pattern but has not run here (no GPU)."""
+    if not torch.cuda.is_available():
+        return "gloo"
+    torch.cuda.set_device(local_rank % torch.cuda.device_count())
+    return "cpu:gloo,cuda:nccl"
 
 
 def _int_env(env: Any, name: str, default: int | None) -> int:
