@@ -132,22 +132,19 @@ def init_from_env(environ: dict[str, str] | None = None) -> Group:
                          "address of rank 0 (set by the TypeScript launcher or by torchrun)")
     timeout_s = float(env.get("MGSD_COLLECTIVE_TIMEOUT_S", DEFAULT_COLLECTIVE_TIMEOUT_S))
     timeout = datetime.timedelta(seconds=timeout_s)
-    dist.init_process_group(work_backend(local), init_method="env://", rank=rank, world_size=world, timeout=timeout)
+    dist.init_process_group(work_backend(), init_method="env://", rank=rank, world_size=world, timeout=timeout)
     control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
     group = Group(rank=rank, world_size=world, local_rank=local, _control=control)
     group.pids = group.all_gather_object(os.getpid(), "exchange of process ids at start-up")
     return group
 
 
-def work_backend(local_rank: int) -> str:
-    """The work group's backend. CPU tensors always go over gloo. With CUDA, each rank first takes
-    GPU `LOCAL_RANK` as its current device (so `model.device: cuda` means this rank's own GPU, as
-    under torchrun) and CUDA tensors (FSDP2's all-gathers and reduce-scatters) go over NCCL.
-    NOTE: the CUDA branch follows PyTorch's documented pattern but has not run here (no GPU)."""
-    if not torch.cuda.is_available():
-        return "gloo"
-    torch.cuda.set_device(local_rank % torch.cuda.device_count())
-    return "cpu:gloo,cuda:nccl"
+def work_backend() -> str:
+    """The work group's backend: gloo for CPU tensors, and NCCL for CUDA tensors (FSDP2's
+    all-gathers and reduce-scatters) where CUDA exists; NCCL starts on the first CUDA collective, on
+    the device `models.registry.rank_device` made current. NOTE: the CUDA branch follows PyTorch's
+    documented pattern but has not run here (no GPU)."""
+    return "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
 
 
 def _int_env(env: Any, name: str, default: int | None) -> int:

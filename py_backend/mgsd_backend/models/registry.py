@@ -12,6 +12,8 @@ weights into a different model than the experiment config describes.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ def build_model(spec: dict[str, Any], *, device: str, dtype: str, seed: int, tra
     """Builds (or loads from `checkpoint`) the model a spec describes, on `device` in `dtype`.
 
     Raises ModelLoadError saying what was wrong and what to change."""
+    device = rank_device(device)
     kind = spec.get("kind")
     if kind == "tiny":
         return _build_tiny(spec, device=device, dtype=dtype, seed=seed, trainable=trainable,
@@ -39,6 +42,17 @@ def build_model(spec: dict[str, Any], *, device: str, dtype: str, seed: int, tra
                               checkpoint=checkpoint)
     raise ModelLoadError(f"model spec: unknown kind {kind!r}; expected one of {list(KINDS)}",
                          hint="Set model.kind to 'tiny' or 'hf' in the experiment config.")
+
+
+def rank_device(device: str) -> str:
+    """`cuda` inside a rank group is the rank's own GPU, `cuda:<LOCAL_RANK mod GPUs>`, made the current
+    device (NCCL uses it), as under torchrun; `cuda:N`, `cpu` and a single process are unchanged.
+    NOTE: written to PyTorch's documented pattern; not yet run on a GPU here."""
+    if device != "cuda" or int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1 or not torch.cuda.is_available():
+        return device
+    index = int(os.environ.get("LOCAL_RANK", "0") or 0) % torch.cuda.device_count()
+    torch.cuda.set_device(index)
+    return f"cuda:{index}"
 
 
 def _build_tiny(spec: dict[str, Any], *, device: str, dtype: str, seed: int, trainable: bool,
