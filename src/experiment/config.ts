@@ -170,7 +170,7 @@ const BackendSchema = z
       .union([positiveInt.max(1024), z.literal('auto')])
       .default(1)
       .describe(
-        'rank processes of each training worker (the student and the baselines): a number, or `auto` for one per CPU core. The ranks split every batch by rows and sum their gradients (docs/scale-out.md); results do not depend on it beyond float reduction order. The frozen teacher keeps one rank.',
+        'rank processes of each training worker (the student and the baselines): a number, or `auto` for one per CPU core (one per visible GPU when model.device is cuda). The ranks split every batch by rows and sum their gradients (docs/scale-out.md); results do not depend on it beyond float reduction order. The frozen teacher keeps one rank.',
       ),
     separateTeacherWorker: z
       .boolean()

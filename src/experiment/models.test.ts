@@ -56,6 +56,12 @@ describe('backend.ranks', () => {
     expect(ranksOf(loadConfig('qwen3-vl-2b').config)).toBe(1);
   });
 
+  it('reads auto as one rank per visible GPU when the model runs on CUDA', () => {
+    const qwen = loadConfig('qwen3-vl-2b', ['backend.ranks=auto']).config;
+    expect(ranksOf(qwen, { CUDA_VISIBLE_DEVICES: '0,1,3' })).toBe(3);
+    expect(() => ranksOf(qwen, { CUDA_VISIBLE_DEVICES: '' })).toThrow(/hides every GPU/);
+  });
+
   it('refuses a rank count that is neither a positive integer nor auto', () => {
     expect(() => tiny(['backend.ranks=0'])).toThrow(ConfigError);
     expect(() => tiny(['backend.ranks=many'])).toThrow(/backend\.ranks/);

@@ -9,11 +9,13 @@
  *
  * Rank groups: the student and the baseline workers run `backend.ranks` rank processes each (rows
  * split across them, docs/scale-out.md), so a stage that trains or evaluates alone keeps every core
- * busy; the frozen teacher, which only scores beside the student, keeps one rank.
+ * (or GPU) busy; the frozen teacher, which only scores beside the student, keeps one rank.
  */
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
 import type { ArgsOf } from '../backend/protocol.js';
+import { ConfigError } from '../errors.js';
 import type { ExperimentConfig } from './config.js';
 
 /** Which worker serves each role. */
@@ -39,10 +41,32 @@ export function placementOf(config: ExperimentConfig): Placement {
   return { workers: { main: { threads, ranks } }, student: 'main', teacher: 'main', baseline: 'main', isTeacherSeparate: false };
 }
 
-/** `backend.ranks` as a number (`auto`: one rank per core of this machine). */
-export function ranksOf(config: ExperimentConfig): number {
+/** `backend.ranks` as a number (`auto`: one rank per CPU core, or per visible GPU when the model runs on CUDA). */
+export function ranksOf(config: ExperimentConfig, env: NodeJS.ProcessEnv = process.env): number {
   const { ranks } = config.backend;
-  return ranks === 'auto' ? availableParallelism() : ranks;
+  if (ranks !== 'auto') return ranks;
+  return config.model.device.startsWith('cuda') ? visibleGpuCount(env) : availableParallelism();
+}
+
+/** GPUs this process may use: `CUDA_VISIBLE_DEVICES` when set, else the lines of `nvidia-smi -L`. */
+function visibleGpuCount(env: NodeJS.ProcessEnv): number {
+  const visible = env.CUDA_VISIBLE_DEVICES;
+  if (visible !== undefined) {
+    const count = visible.split(',').filter((id) => id.trim() !== '' && id.trim() !== '-1').length;
+    if (count > 0) return count;
+    throw new ConfigError('ranks_no_gpu', `backend.ranks is auto and model.device is ${JSON.stringify('cuda')}, but CUDA_VISIBLE_DEVICES=${JSON.stringify(visible)} hides every GPU`, {
+      hint: 'Unset CUDA_VISIBLE_DEVICES or list the GPUs to use, or set backend.ranks to a number.',
+    });
+  }
+  try {
+    const count = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((line) => line.startsWith('GPU ')).length;
+    if (count > 0) return count;
+  } catch {
+    // no driver tools on this machine: say so below
+  }
+  throw new ConfigError('ranks_no_gpu', 'backend.ranks is auto and model.device is cuda, but no GPU was found (nvidia-smi -L lists none)', {
+    hint: 'Set backend.ranks to the number of GPUs to use, or CUDA_VISIBLE_DEVICES.',
+  });
 }
 
 type LoadArgs = Extract<ArgsOf<'load'>, { model: unknown }>;
