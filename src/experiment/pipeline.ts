@@ -29,7 +29,7 @@ import { loadRequest, placementOf } from './models.js';
 import { withOutOfDistribution } from './ood-evaluations.js';
 import { ensureOodSets } from './ood-sets.js';
 import { loadFrozenTeacher, runOpsdPipelineStage, TEACHER_ROLE } from './opsd-stage.js';
-import { checkDevices, checkMemoryPlan, checkPython, updateRoundingWarnings } from './preflight.js';
+import { checkDevices, checkMemoryPlan, checkPython, checkShardedBatches, updateRoundingWarnings } from './preflight.js';
 import { budgetWarnings, selectionsOf } from './selection.js';
 import { type FinishedStage, RunState } from './run-state.js';
 import type { RunServices } from './stage-runtime.js';
@@ -78,6 +78,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
     checkDevices(client, config);
     // The plan is per GPU: the student's FSDP group shards weights, gradients and Adam state over its ranks.
     const studentRanks = placement.workers[placement.student]!.ranks;
+    checkShardedBatches(config, studentRanks);
     for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, studentRanks)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);
     const outOfDistribution = ensureOodSets(config, request.configDir, dataset, services.progress);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { ExperimentConfigSchema } from './config.js';
-import { checkMemoryPlan, halfBf16Ulp, updateRoundingWarnings } from './preflight.js';
+import { checkMemoryPlan, checkShardedBatches, halfBf16Ulp, updateRoundingWarnings } from './preflight.js';
 
 const hf = (model: Record<string, unknown>, backend: Record<string, unknown> = {}) =>
   ExperimentConfigSchema.parse({
@@ -53,5 +53,20 @@ describe('memory plan preflight', () => {
   it('says so when the config.json is not on this machine, and skips CPU runs', () => {
     expect(checkMemoryPlan(null, hf({ path: 'Org/not-cached' }), 1)[0]).toContain('not on this machine');
     expect(checkMemoryPlan(null, hf({ path: dir, device: 'cpu' }), 1)).toEqual([]);
+  });
+});
+
+describe('sharded batch preflight', () => {
+  it('refuses batches that give the ranks of a sharded model unequal passes, naming the keys', () => {
+    const config = hf({}, { microBatchSize: 2 });
+    config.stages.sft.batchSize = 8;
+    config.stages.opsd.batchSize = 10; // 5 + 5 rows at micro 2: 3 passes each; 3, 3, 2, 2 rows: 2, 2, 1, 1
+    expect(() => checkShardedBatches(config, 2)).not.toThrow();
+    expect(() => checkShardedBatches(config, 4)).toThrow(/stages\.opsd\.batchSize \(10 rows per step\) over backend\.ranks 4/);
+    config.backend.microBatchSize = null;
+    config.stages.opsd.batchSize = 3; // one pass on each rank of 2: fine; none on the 4th of 4
+    expect(() => checkShardedBatches(config, 2)).not.toThrow();
+    expect(() => checkShardedBatches(config, 4)).toThrow(/multiples of 4/);
+    expect(() => checkShardedBatches(config, 1)).not.toThrow();
   });
 });

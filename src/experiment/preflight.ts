@@ -129,3 +129,35 @@ function largestCudaMib(client: BackendClient | null): number | null {
   });
   return sizes.length === 0 ? null : Math.max(...sizes);
 }
+
+/**
+ * An `hf` model in a group of `ranks` is sharded (FSDP2), and every forward/backward is a collective,
+ * so each training step must give every rank rows and the same number of micro-batches (the worker
+ * refuses such a step too, but only when the stage reaches it). Throws a ConfigError naming the keys.
+ */
+export function checkShardedBatches(config: ExperimentConfig, ranks: number): void {
+  if (config.model.kind !== 'hf' || ranks <= 1) return;
+  const { stages, baselines } = config;
+  const steps: Array<[string, number]> = [
+    ...(stages.sft.enabled ? [['stages.sft.batchSize', stages.sft.batchSize] as [string, number]] : []),
+    ...(stages.opsd.enabled ? [['stages.opsd.batchSize', stages.opsd.batchSize] as [string, number]] : []),
+    ...(baselines.visualSft.enabled ? [['baselines.visualSft.batchSize', baselines.visualSft.batchSize] as [string, number]] : []),
+    ...(baselines.grpo.enabled
+      ? [['baselines.grpo.batchSize', Math.max(1, Math.floor(baselines.grpo.batchSize / baselines.grpo.groupSize)) * baselines.grpo.groupSize] as [string, number]]
+      : []),
+  ];
+  const micro = config.backend.microBatchSize;
+  const passes = (rows: number): number => (micro === null ? 1 : Math.ceil(rows / micro));
+  const uneven = steps.filter(([, rows]) => {
+    const most = Math.ceil(rows / ranks);
+    const least = Math.floor(rows / ranks);
+    return least === 0 || passes(most) !== passes(least);
+  });
+  if (uneven.length === 0) return;
+  const unit = ranks * (micro ?? 1);
+  throw new ConfigError(
+    'sharded_batch_uneven',
+    `${uneven.map(([key, rows]) => `${key} (${rows} rows per step)`).join(', ')} over backend.ranks ${ranks} gives the ranks of the sharded (FSDP2) model unequal forward/backward passes`,
+    { hint: `Use batch sizes that are multiples of ${unit} (ranks × backend.microBatchSize), or change backend.ranks.` },
+  );
+}
