@@ -66,7 +66,7 @@ describe('sharded batch preflight', () => {
     config.backend.microBatchSize = null;
     config.stages.opsd.batchSize = 3; // one pass on each rank of 2: fine; none on the 4th of 4
     expect(() => checkShardedBatches(config, 2)).not.toThrow();
-    expect(() => checkShardedBatches(config, 4)).toThrow(/multiples of 4/);
+    expect(() => checkShardedBatches(config, 4)).toThrow(expect.objectContaining({ hint: expect.stringMatching(/multiples of 4 \(ranks × backend\.microBatchSize\)/) }));
     expect(() => checkShardedBatches(config, 1)).not.toThrow();
   });
 });
