@@ -60,7 +60,7 @@ def _rank_main(rank: int, ranks: int, port: int, steps: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from .bench_model import PROMPT, RESPONSE, _images
+    from .bench_inputs import RESPONSE, images, views
     from .group import init_from_env
     from .protocol import Op
     from .server import Server, ServerOptions
@@ -80,16 +80,15 @@ def _rank_main(rank: int, ranks: int, port: int, steps: int) -> None:
     lead(Op.LOAD, {"role": "student", "model": {"kind": "tiny", "config": config}, "checkpoint": None,
                    "trainable": True, "optimizer": {"betas": [0.9, 0.95], "weight_decay": 0.01, "eps": 1e-8},
                    "device": "cpu", "dtype": "float32", "seed": 0}, {})
-    views = [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}] for _ in range(BATCH)]
-    sft = {"role": "student", "views": views, "targets": [RESPONSE] * BATCH, "append_eos": True, "lr": 1e-4,
+    sft = {"role": "student", "views": views(BATCH), "targets": [RESPONSE] * BATCH, "append_eos": True, "lr": 1e-4,
            "grad_clip": 1.0}
-    images = _images(BATCH)
+    batch_images = images(BATCH)
     walls: list[float] = []
     for index in range(2 + steps):
         if index == 2:
             lead(Op.SET_THREADS, {"threads": 1}, {})
         start = time.perf_counter()
-        lead(Op.SFT_STEP, sft, {"images": images})
+        lead(Op.SFT_STEP, sft, {"images": batch_images})
         walls.append(time.perf_counter() - start)
     lead(Op.SET_THREADS, {"threads": 1}, {})
     if group.distributed:

@@ -32,8 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 
-RESPONSE = "N4 S00 G33 H11,22;RRDDDR then DDRR ok!!"  # 40 characters incl. the EOS appended below
-PROMPT = "solve it>"
+from .bench_inputs import PROMPT, RESPONSE, images as _images, views as _views
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,20 +132,9 @@ def _median_seconds(run: Callable[[], object], steps: int, warmup: int = 2) -> t
     return statistics.median(wall), statistics.median(cpu)
 
 
-def _views(n: int) -> list:
-    return [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}] for _ in range(n)]
-
-
 def _teacher_views(n: int) -> list:
     text = "4x4\nS...\n.H..\n..H.\n...G\nplan>"
     return [[{"role": "user", "content": [{"type": "text", "text": text}]}] for _ in range(n)]
-
-
-def _images(n: int):
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    return torch.randint(0, 256, (n, 40, 40, 3), dtype=torch.uint8, generator=g)
 
 
 if __name__ == "__main__":
