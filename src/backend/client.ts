@@ -10,7 +10,7 @@
  */
 import { BackendError } from '../errors.js';
 import { launchWorker, type LaunchOptions, type WorkerPeer } from './launch.js';
-import { launchRankGroup } from './rank-group.js';
+import { launchRankGroup, type Rendezvous } from './rank-group.js';
 import { WorkerHandle } from './worker-handle.js';
 
 export { type CallOptions, PythonTraceback, type Reply, WorkerHandle } from './worker-handle.js';
@@ -18,7 +18,7 @@ export { type CallOptions, PythonTraceback, type Reply, WorkerHandle } from './w
 /** What `BackendClient.start` needs: per-worker launch settings plus shared ones. */
 export interface BackendOptions {
   /** Per worker: torch threads of each rank, and `ranks` (default 1) processes in its group. */
-  workers: Record<string, { threads: number; ranks?: number; env?: Record<string, string>; maxMessageMib?: number }>;
+  workers: Record<string, { threads: number; ranks?: number; rendezvous?: Rendezvous; env?: Record<string, string>; maxMessageMib?: number }>;
   logDir: string;
   python?: string | null;
   startTimeoutMs: number;
@@ -38,11 +38,12 @@ export class BackendClient {
     const names = Object.keys(options.workers);
     if (names.length === 0) throw new BackendError('no_workers', 'BackendClient.start: options.workers is empty', { hint: 'Name at least one worker, e.g. { student: { threads: 1 } }.' });
     const launches = names.map((name) => {
-      const { ranks = 1, ...worker } = options.workers[name]!;
+      const { ranks = 1, rendezvous, ...worker } = options.workers[name]!;
       const launch: LaunchOptions = { name, logDir: options.logDir, python: options.python, startTimeoutMs: options.startTimeoutMs, ...worker };
       // A collective inside an op may wait at most as long as the op itself.
       const collectiveTimeoutS = Math.max(1, Math.ceil(options.requestTimeoutMs / 1000));
-      const started: Promise<WorkerPeer> = ranks > 1 ? launchRankGroup({ ...launch, ranks, collectiveTimeoutS }) : launchWorker(launch);
+      const grouped = ranks > 1 || (rendezvous?.nodes ?? 1) > 1;
+      const started: Promise<WorkerPeer> = grouped ? launchRankGroup({ ...launch, ranks, collectiveTimeoutS, ...(rendezvous ? { rendezvous } : {}) }) : launchWorker(launch);
       return started.then((peer) => new WorkerHandle(peer, options.requestTimeoutMs, options.shutdownGraceMs, options.heartbeatTimeoutMs));
     });
     const settled = await Promise.allSettled(launches);

@@ -2,8 +2,9 @@
  * A worker as a group of N rank processes (DESIGN.md §4 "Scale-out", docs/scale-out.md).
  *
  * `launchRankGroup` starts N `python -m mgsd_backend` processes with `RANK`, `WORLD_SIZE`,
- * `LOCAL_RANK`, `MASTER_ADDR=127.0.0.1` and `MASTER_PORT` (a free loopback port); the ranks meet in
- * a gloo group, and only rank 0 connects to this client's socket and says the hello (which lists
+ * `LOCAL_RANK`, `MASTER_ADDR=127.0.0.1` and `MASTER_PORT` (a free loopback port); with a
+ * `rendezvous` of M nodes, ranks 0 … N−1 of N·M at its address and port, the others started on
+ * their machines by `mgsd join` (src/experiment/join.ts). The ranks meet in a gloo group, and only rank 0 connects to this client's socket and says the hello (which lists
  * every rank's pid). Each rank logs to `<name>.rank<r>.log`. The returned `RankGroupPeer` is what a
  * `WorkerHandle` drives: rank 0's socket, and every rank's process.
  *
@@ -29,12 +30,27 @@ import { stderrBlock, WorkerLog } from './worker-log.js';
 /** Exit status of a rank that left because another rank died or hung (`group/context.py`). */
 export const PEER_LOST_EXIT_CODE = 70;
 
+/** A group spanning several machines: this one starts ranks 0 … ranks−1; `mgsd join` starts the rest. */
+export interface Rendezvous {
+  nodes: number;
+  /** This machine's address as the other nodes reach it (rank 0 hosts the rendezvous store). */
+  address: string;
+  port: number;
+}
+
 /** How to start a rank group: one worker's launch options, and the number of ranks. */
 export interface RankGroupOptions extends LaunchOptions {
-  /** Number of rank processes (≥ 2; one rank is a plain `launchWorker`). */
+  /** Rank processes on this machine (≥ 2 on one node; one rank is then a plain `launchWorker`). */
   ranks: number;
   /** Timeout of a collective inside an op, seconds: a rank that hangs longer fails the group. */
   collectiveTimeoutS: number;
+  /** Several nodes: the group has `ranks × nodes` ranks, meeting at `address:port`. */
+  rendezvous?: Rendezvous;
+}
+
+/** The variables a rank of a group reads (`group/context.py`), for rank `rank` of `world`. */
+export function rankEnv(rank: number, world: number, localRank: number, address: string, port: number): Record<string, string> {
+  return { RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(localRank), MASTER_ADDR: address, MASTER_PORT: String(port) };
 }
 
 interface Rank {
@@ -53,20 +69,18 @@ interface Rank {
 
 /** Starts the ranks and waits for rank 0's hello; on failure every rank is stopped and the error names the rank. */
 export async function launchRankGroup(options: RankGroupOptions): Promise<RankGroupPeer> {
-  if (!Number.isInteger(options.ranks) || options.ranks < 2) {
+  const nodes = options.rendezvous?.nodes ?? 1;
+  if (!Number.isInteger(options.ranks) || options.ranks < (nodes > 1 ? 1 : 2)) {
     throw new BackendError('bad_ranks', `launchRankGroup (worker ${options.name}): ranks must be an integer ≥ 2, got ${options.ranks}`, {
       hint: 'Use launchWorker for a single rank.',
     });
   }
-  const port = await freePort();
+  const port = options.rendezvous?.port ?? (await freePort());
+  const address = options.rendezvous?.address ?? '127.0.0.1';
   const groupEnv = (rank: number, log: string): Record<string, string> => ({
     MGSD_COLLECTIVE_TIMEOUT_S: String(options.collectiveTimeoutS),
     ...options.env, // may override the collective timeout (tests)
-    RANK: String(rank),
-    WORLD_SIZE: String(options.ranks),
-    LOCAL_RANK: String(rank),
-    MASTER_ADDR: '127.0.0.1',
-    MASTER_PORT: String(port),
+    ...rankEnv(rank, options.ranks * nodes, rank, address, port),
     MGSD_RANK_LOG: log,
   });
   const interpreter = resolveInterpreter(options.python);

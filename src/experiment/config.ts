@@ -176,6 +176,15 @@ const BackendSchema = z
       .boolean()
       .default(true)
       .describe("teacher and baselines in their own processes (overlapping with the student) or all in the student's worker (one GPU)"),
+    rendezvous: z
+      .object({
+        nodes: positiveInt.max(1024).default(1).describe('machines the worker group spans; the others start their ranks with `mgsd join`'),
+        address: z.string().min(1).default('127.0.0.1').describe("this machine's address as the other nodes reach it (rank 0 hosts the rendezvous)"),
+        port: z.number().int().min(1).max(65535).nullable().default(null).describe('rendezvous port; null = a free port (one node only)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('multi-node: the group of the one `main` worker spans `nodes` machines (docs/scale-out.md, "Multi-node")'),
     startTimeoutMs: timeoutMs.default(120_000).describe('how long a worker may take to start and say hello (the first start imports torch)'),
     requestTimeoutMs: timeoutMs.default(600_000).describe('how long one request may take before it fails'),
     gpuMemoryGiB: z
@@ -413,6 +422,15 @@ export const ExperimentConfigSchema = ConfigObject.superRefine((config, ctx) => 
       path: ['stages', 'sft', 'lora', 'enabled'],
       message: 'LoRA is only available for hf models; the tiny model trains all its weights',
     });
+  }
+  const { rendezvous } = config.backend;
+  if (rendezvous.nodes > 1) {
+    const problems: Array<[string[], string]> = [
+      ...(config.backend.separateTeacherWorker ? [[['backend', 'separateTeacherWorker'], 'a multi-node group is the one `main` worker: set it to false'] as [string[], string]] : []),
+      ...(config.backend.ranks === 'auto' ? [[['backend', 'ranks'], 'every node must start the same number of ranks: give a number'] as [string[], string]] : []),
+      ...(rendezvous.port === null ? [[['backend', 'rendezvous', 'port'], 'the other nodes must know the port: give one'] as [string[], string]] : []),
+    ];
+    for (const [path, message] of problems) ctx.addIssue({ code: 'custom', path, message: `backend.rendezvous.nodes is ${rendezvous.nodes}: ${message}` });
   }
   if (config.stages.opsd.validateEvery !== undefined) {
     ctx.addIssue({

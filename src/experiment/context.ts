@@ -10,6 +10,7 @@ import type { DataRecord } from '../data/schema.js';
 import type { GradingOptions } from '../rollout/grade.js';
 import type { ImageSource, ViewOptions } from '../rollout/views.js';
 import type { LrSchedule } from '../train/schedule.js';
+import { ConfigError } from '../errors.js';
 import type { ExperimentConfig } from './config.js';
 import type { EvaluationServices } from './evaluations.js';
 import type { Placement } from './models.js';
@@ -74,8 +75,21 @@ export function splitsOf(dataset: Dataset): PipelineContext['splits'] {
 
 /** Starts `workers` with the config's interpreter and timeouts, each logging into `logDir`. */
 export function startWorkers(config: ExperimentConfig, workers: BackendOptions['workers'], logDir: string): Promise<BackendClient> {
-  const { python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs } = config.backend;
-  return BackendClient.start({ workers, logDir, python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs });
+  const { python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs, rendezvous } = config.backend;
+  return BackendClient.start({ workers: withRendezvous(workers, rendezvous), logDir, python, startTimeoutMs, requestTimeoutMs, heartbeatTimeoutMs });
+}
+
+/** On several nodes, the one worker's group spans them (`mgsd join` starts the other nodes' ranks). */
+function withRendezvous(workers: BackendOptions['workers'], rendezvous: ExperimentConfig['backend']['rendezvous']): BackendOptions['workers'] {
+  if (rendezvous.nodes <= 1) return workers;
+  const names = Object.keys(workers);
+  if (names.length !== 1 || rendezvous.port === null) {
+    throw new ConfigError('rendezvous_workers', `backend.rendezvous.nodes is ${rendezvous.nodes}, but this command starts ${names.length} workers (${names.join(', ')}); one group can span the nodes`, {
+      hint: 'Set backend.separateTeacherWorker=false (and a backend.rendezvous.port) so that every role lives in one worker.',
+    });
+  }
+  const name = names[0]!;
+  return { [name]: { ...workers[name]!, rendezvous: { nodes: rendezvous.nodes, address: rendezvous.address, port: rendezvous.port } } };
 }
 
 /** The context of a run's stages over a started backend and a built dataset (`key`: its cache key). */

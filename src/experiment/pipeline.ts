@@ -70,6 +70,12 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   const placement = placementOf(config);
   const described = Object.entries(placement.workers).map(([name, w]) => (w.ranks > 1 ? `${name} (${w.ranks} ranks)` : name));
   services.progress.note(`[backend] starting workers: ${described.join(', ')}`);
+  const { nodes, address, port } = config.backend.rendezvous;
+  if (nodes > 1) {
+    services.progress.note(
+      `[backend] the group spans ${nodes} nodes, meeting at ${address}:${port}: on node k = 1 … ${nodes - 1}, run \`npx mgsd join --node-rank k\` with this run's -c and --set`,
+    );
+  }
   const client = await startWorkers(config, placement.workers, services.run.logs);
   let evaluations: Array<[string, ModelEvaluation]>;
   let datasetDir: string;
@@ -77,7 +83,7 @@ async function runWithWorkers(request: PipelineRequest, started: number, cpuStar
   try {
     checkDevices(client, config);
     // The plan is per GPU: the student's FSDP group shards weights, gradients and Adam state over its ranks.
-    const studentRanks = placement.workers[placement.student]!.ranks;
+    const studentRanks = placement.workers[placement.student]!.ranks * config.backend.rendezvous.nodes;
     checkShardedBatches(config, studentRanks);
     for (const line of [...updateRoundingWarnings(config), ...budgetWarnings(config), ...checkMemoryPlan(client, config, studentRanks)]) services.progress.note(line);
     const { dataset, key: datasetKey } = ensureDataset(config, request.configDir, services.progress);

@@ -7,10 +7,11 @@ import { dataCommand } from './data.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
+import { joinCommand } from './join.js';
 import { reportCommand } from './report.js';
 import { pretrainCommand } from './pretrain.js';
 import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
 import { sweepCommand } from './sweep.js';
 
-export const commands: Array<() => Command> = [runCommand, pretrainCommand, sweepCommand, compareCommand, evalCommand, exportCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand];
+export const commands: Array<() => Command> = [runCommand, pretrainCommand, sweepCommand, compareCommand, evalCommand, exportCommand, reportCommand, dataCommand, scoreCommand, configCommand, doctorCommand, joinCommand];
