@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const { CURVES_FIGURE, curvesFigure, docInputFromFolder, replaceGenerated, resultsBlock } = await import(join(root, 'dist', 'compare', 'doc-tables.js'));
+const { curvesFigure, curvesFigureName, docInputFromFolder, replaceGenerated, resultsBlock } = await import(join(root, 'dist', 'compare', 'doc-tables.js'));
 const { writeFileAtomic } = await import(join(root, 'dist', 'fs-atomic.js'));
 
 const args = process.argv.slice(2);
@@ -28,9 +28,9 @@ if (args.length !== 1) {
   const folder = args[0];
   try {
     const input = docInputFromFolder(resolve(folder), `npm run docs:tiny -- ${folder}`, { command, machine });
-    const figure = join(dirname(doc), CURVES_FIGURE);
+    const figure = join(dirname(doc), curvesFigureName(doc));
     writeFileAtomic(figure, curvesFigure(input.runs));
-    writeFileAtomic(doc, replaceGenerated(readFileSync(doc, 'utf8'), resultsBlock(input), doc));
+    writeFileAtomic(doc, replaceGenerated(readFileSync(doc, 'utf8'), resultsBlock(input, curvesFigureName(doc)), doc));
     process.stdout.write(`${doc}\n${figure}\n`);
   } catch (error) {
     process.stderr.write(`error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import type { ResultsFile } from '../eval/results.js';
-import { BEGIN_MARKER, curvesFigure, docInputFromFolder, END_MARKER, lastQuarterGain, replaceGenerated, resultsBlock } from './doc-tables.js';
+import { BEGIN_MARKER, curvesFigure, curvesFigureName, docInputFromFolder, END_MARKER, lastQuarterGain, replaceGenerated, resultsBlock } from './doc-tables.js';
 import type { ComparedRun, PuzzleOutcome } from './read-runs.js';
 import { compareRuns } from './table.js';
 
@@ -45,7 +45,7 @@ describe('generated doc tables', () => {
     machine: '2 cores, Some CPU, linux, no GPU',
     code: 'mgsd 0.1.0 at commit 0123456789',
     reused: ['sft@name=sampled-t1'],
-  });
+  }, 'doc-validation-curves.svg');
 
   it('names the command, the machine and that other CPUs may differ', () => {
     expect(block.startsWith(BEGIN_MARKER)).toBe(true);
@@ -74,6 +74,8 @@ describe('generated doc tables', () => {
     expect(svg).toContain('<svg');
     expect(svg).toContain('mgsd (mgsd)');
     expect(svg).toContain('mgsd (sampled-t1)');
+    expect(block).toContain('[doc-validation-curves.svg](doc-validation-curves.svg)');
+    expect(curvesFigureName('/x/docs/tiny-preset.md')).toBe('tiny-preset-validation-curves.svg');
   });
 
   it('replaces only the text between the markers, and refuses a document without them', () => {
@@ -114,7 +116,7 @@ describe('generated doc tables', () => {
       { variant: 'name=mgsd', seed: 0, selection, curves },
       { variant: 'name=sampled-t1', seed: 0, selection, curves },
     ]);
-    expect(resultsBlock(input)).toMatch(/\| mgsd\/image \(sampled-t1\) \| 1 \| 20\.0 ± – \| 20\.0 ± – \| -30\.0 \|/);
+    expect(resultsBlock(input, 'x.svg')).toMatch(/\| mgsd\/image \(sampled-t1\) \| 1 \| 20\.0 ± – \| 20\.0 ± – \| -30\.0 \|/);
     expect(() => docInputFromFolder(join(folder, 'nope'), 'x', { command: null, machine: null })).toThrow(/compare\.json is missing/);
   });
 });

@@ -8,7 +8,7 @@
  * document is kept byte for byte.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { markdownTable, type Table } from '../eval/table-render.js';
@@ -52,8 +52,8 @@ export interface DocInput {
   reused: string[];
 }
 
-/** The generated block, markers included. */
-export function resultsBlock(input: DocInput): string {
+/** The generated block, markers included; `figure` is the curves' file name, beside the document. */
+export function resultsBlock(input: DocInput, figure: string): string {
   const { comparison } = input;
   const lines = [
     BEGIN_MARKER,
@@ -81,7 +81,7 @@ export function resultsBlock(input: DocInput): string {
     '',
     '**Have the validation curves flattened?** Validation macro (%) at each quarter of the budget, mean over seeds; ' +
       'the last-quarter gain is, per seed, the mean of the curve over the last quarter of the steps minus its mean over the third quarter (mean ± sd over seeds). ' +
-      `The curves themselves: [${CURVES_FIGURE}](${CURVES_FIGURE}).`,
+      `The curves themselves: [${figure}](${figure}).`,
     '',
     markdownTable(flatteningTable(input.runs)),
     '',
@@ -175,8 +175,10 @@ export function curveGroups(runs: readonly DocRun[]): Array<{ model: string; var
   }).filter((group) => group.curves.length > 0);
 }
 
-/** The file name, beside the document, of the mean validation curves `curvesFigure` draws. */
-export const CURVES_FIGURE = 'tiny-validation-curves.svg';
+/** The file name, beside the document `doc`, of the mean validation curves `curvesFigure` draws. */
+export function curvesFigureName(doc: string): string {
+  return `${basename(doc, extname(doc))}-validation-curves.svg`;
+}
 
 /**
  * Every model/variant's validation curve, averaged over seeds at the validation points all its seeds
