@@ -97,7 +97,7 @@ export async function launchRankGroup(options: RankGroupOptions): Promise<RankGr
   const rank0Log = join(options.logDir, `${options.name}.rank0.log`);
   try {
     const leader = await launchWorker({ ...options, logName: `${options.name}.rank0`, env: groupEnv(0, rank0Log), cancelSignal: abort.signal });
-    return new RankGroupPeer(leader, followers);
+    return new RankGroupPeer(leader, followers, options.ranks * nodes);
   } catch (error) {
     const failed = followers.find((f) => f.exitInfo !== undefined); // exited on its own, before we kill
     for (const f of followers) if (f.exitInfo === undefined) f.kill();
@@ -126,6 +126,8 @@ export class RankGroupPeer implements WorkerPeer {
   constructor(
     private readonly leader: LaunchedWorker,
     followers: Rank[],
+    /** Ranks of the whole group, other nodes' included (`mgsd join`). */
+    private readonly worldSize: number = followers.length + 1,
   ) {
     const rank0: Rank = {
       rank: 0,
@@ -137,7 +139,7 @@ export class RankGroupPeer implements WorkerPeer {
       watch: (timeoutMs, onStall) => leader.watchHeartbeat(timeoutMs, onStall),
     };
     this.ranks = [rank0, ...followers];
-    for (const f of followers) f.log.note(`rank ${f.rank} of ${this.ranks.length}: group handshake done: pid ${f.pid} (rank 0 is pid ${leader.pid})`);
+    for (const f of followers) f.log.note(`rank ${f.rank} of ${this.worldSize}: group handshake done: pid ${f.pid} (rank 0 is pid ${leader.pid})`);
     for (const r of this.ranks) void r.exited.then((info) => this.onRankExit(r, info));
     this.exited = Promise.race(this.ranks.map((r) => r.exited)).then(async () => {
       await Promise.all(this.ranks.map((r) => r.exited));
@@ -197,11 +199,13 @@ export class RankGroupPeer implements WorkerPeer {
     const cause = this.cause;
     if (cause === undefined || cause.exitInfo === undefined) return 'is running';
     const others = this.ranks.length - 1;
-    const what = `rank ${cause.rank} of ${this.ranks.length} (pid ${cause.pid}, log ${cause.log.path}) ${describe(cause.exitInfo)}`;
-    if (cause.exitInfo.exitCode !== PEER_LOST_EXIT_CODE) return `${what}; the other ${others} rank(s) were stopped`;
+    const what = `rank ${cause.rank} of ${this.worldSize} (pid ${cause.pid}, log ${cause.log.path}) ${describe(cause.exitInfo)}`;
+    const remote = this.worldSize > this.ranks.length ? `; ranks ${this.ranks.length} … ${this.worldSize - 1} run on the other nodes (their \`mgsd join\` names the one that failed)` : '';
+    if (cause.exitInfo.exitCode !== PEER_LOST_EXIT_CODE) return `${what}; the other ${others} rank(s)${remote === '' ? '' : ' here'} were stopped${remote}`;
     // Every exit was a lost peer: the ranks still running then are the ones that stopped answering.
     const running = this.ranks.filter((r) => r.killedByUs).map((r) => `rank ${r.rank} (log ${r.log.path})`);
-    return `${what}; still running, then stopped: ${running.join(', ') || 'none'} — the likely hung rank(s)`;
+    if (running.length === 0 && remote !== '') return `${what}${remote}`;
+    return `${what}; still running, then stopped: ${running.join(', ') || 'none'} — the likely hung rank(s)${remote}`;
   }
 
   /** `stop` (rank 0 forwards it to every rank), then SIGKILL for any rank still running after `graceMs`. */
