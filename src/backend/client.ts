@@ -10,7 +10,7 @@
  */
 import { BackendError } from '../errors.js';
 import { launchWorker, type LaunchOptions, type WorkerPeer } from './launch.js';
-import { launchRankGroup, type Rendezvous } from './rank-group.js';
+import { collectiveTimeoutS, launchRankGroup, type Rendezvous } from './rank-group.js';
 import { WorkerHandle } from './worker-handle.js';
 
 export { type CallOptions, PythonTraceback, type Reply, WorkerHandle } from './worker-handle.js';
@@ -40,10 +40,9 @@ export class BackendClient {
     const launches = names.map((name) => {
       const { ranks = 1, rendezvous, ...worker } = options.workers[name]!;
       const launch: LaunchOptions = { name, logDir: options.logDir, python: options.python, startTimeoutMs: options.startTimeoutMs, ...worker };
-      // A collective inside an op may wait at most as long as the op itself.
-      const collectiveTimeoutS = Math.max(1, Math.ceil(options.requestTimeoutMs / 1000));
       const grouped = ranks > 1 || (rendezvous?.nodes ?? 1) > 1;
-      const started: Promise<WorkerPeer> = grouped ? launchRankGroup({ ...launch, ranks, collectiveTimeoutS, ...(rendezvous ? { rendezvous } : {}) }) : launchWorker(launch);
+      const group = { ...launch, ranks, collectiveTimeoutS: collectiveTimeoutS(options.requestTimeoutMs), ...(rendezvous ? { rendezvous } : {}) };
+      const started: Promise<WorkerPeer> = grouped ? launchRankGroup(group) : launchWorker(launch);
       return started.then((peer) => new WorkerHandle(peer, options.requestTimeoutMs, options.shutdownGraceMs, options.heartbeatTimeoutMs));
     });
     const settled = await Promise.allSettled(launches);

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { BackendError } from '../errors.js';
 import type { Hello } from './headers.js';
 import type { Stall } from './heartbeat.js';
-import { resolveInterpreter } from './interpreter.js';
+import { type Interpreter, resolveInterpreter } from './interpreter.js';
 import { type ExitInfo, type Frames, launchWorker, type LaunchedWorker, type LaunchOptions, type WorkerPeer } from './launch.js';
 import { type BackendProcess, spawnBackendProcess, TOKEN_ENV } from './spawn.js';
 import { stderrBlock, WorkerLog } from './worker-log.js';
@@ -51,6 +51,21 @@ export interface RankGroupOptions extends LaunchOptions {
 /** The variables a rank of a group reads (`group/context.py`), for rank `rank` of `world`. */
 export function rankEnv(rank: number, world: number, localRank: number, address: string, port: number): Record<string, string> {
   return { RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(localRank), MASTER_ADDR: address, MASTER_PORT: String(port) };
+}
+
+/** How long a collective inside an op may wait, in seconds: at most as long as the op itself. */
+export function collectiveTimeoutS(requestTimeoutMs: number): number {
+  return Math.max(1, Math.ceil(requestTimeoutMs / 1000));
+}
+
+/**
+ * Starts a rank > 0 of a group (this machine's, or another node's through `mgsd join`): it follows
+ * rank 0's requests and never connects to the orchestrator, so its endpoint and token only satisfy
+ * the worker's CLI. `env` holds the rank's variables (`rankEnv`, the collective timeout, its log).
+ */
+export function spawnFollowerRank(options: { name: string; interpreter: Interpreter; threads: number; env: Record<string, string>; log: WorkerLog }): BackendProcess {
+  const args = ['-m', 'mgsd_backend', '--endpoint', 'ipc://rank0-only', '--threads', String(options.threads), '--parent-pid', String(process.pid)];
+  return spawnBackendProcess({ name: options.name, interpreter: options.interpreter, args, extraEnv: { ...options.env, [TOKEN_ENV]: 'rank0-only' }, log: options.log });
 }
 
 interface Rank {
@@ -87,10 +102,8 @@ export async function launchRankGroup(options: RankGroupOptions): Promise<RankGr
   const followers: Rank[] = [];
   for (let rank = 1; rank < options.ranks; rank++) {
     const log = new WorkerLog(join(options.logDir, `${options.name}.rank${rank}.log`));
-    // Ranks > 0 never connect: the endpoint and token are only there to satisfy the CLI.
-    const args = ['-m', 'mgsd_backend', '--endpoint', 'ipc://rank0-only', '--threads', String(options.threads), '--parent-pid', String(process.pid)];
-    const extraEnv = { ...groupEnv(rank, log.path), [TOKEN_ENV]: 'rank0-only' };
-    followers.push(rankOf(rank, spawnBackendProcess({ name: `worker ${options.name} rank ${rank}`, interpreter, args, extraEnv, log }), log));
+    const child = spawnFollowerRank({ name: `worker ${options.name} rank ${rank}`, interpreter, threads: options.threads, env: groupEnv(rank, log.path), log });
+    followers.push(rankOf(rank, child, log));
   }
   const abort = new AbortController();
   void Promise.race(followers.map((f) => f.exited)).then(() => abort.abort());

@@ -13,8 +13,8 @@
 import { join as joinPath } from 'node:path';
 
 import { resolveInterpreter } from '../backend/interpreter.js';
-import { PEER_LOST_EXIT_CODE, rankEnv } from '../backend/rank-group.js';
-import { type BackendProcess, spawnBackendProcess, TOKEN_ENV } from '../backend/spawn.js';
+import { collectiveTimeoutS, PEER_LOST_EXIT_CODE, rankEnv, spawnFollowerRank } from '../backend/rank-group.js';
+import type { BackendProcess } from '../backend/spawn.js';
 import { stderrBlock, WorkerLog } from '../backend/worker-log.js';
 import { BackendError, ConfigError } from '../errors.js';
 import type { ExperimentConfig } from './config.js';
@@ -46,15 +46,12 @@ export async function joinGroup(config: ExperimentConfig, nodeRank: number, logD
   for (let local = 0; local < perNode; local++) {
     const rank = nodeRank * perNode + local;
     const log = new WorkerLog(joinPath(logDir, `node${nodeRank}.rank${rank}.log`));
-    const extraEnv = {
-      MGSD_COLLECTIVE_TIMEOUT_S: String(Math.max(1, Math.ceil(config.backend.requestTimeoutMs / 1000))),
+    const env = {
+      MGSD_COLLECTIVE_TIMEOUT_S: String(collectiveTimeoutS(config.backend.requestTimeoutMs)),
       ...rankEnv(rank, world, local, address, port),
-      [TOKEN_ENV]: 'rank0-only',
       MGSD_RANK_LOG: log.path,
     };
-    // Ranks > 0 never connect to the orchestrator: the endpoint only satisfies the worker's CLI.
-    const args = ['-m', 'mgsd_backend', '--endpoint', 'ipc://rank0-only', '--threads', String(config.backend.threadsPerWorker), '--parent-pid', String(process.pid)];
-    started.push({ rank, process: spawnBackendProcess({ name: `rank ${rank} of ${world}`, interpreter, args, extraEnv, log }), log });
+    started.push({ rank, process: spawnFollowerRank({ name: `rank ${rank} of ${world}`, interpreter, threads: config.backend.threadsPerWorker, env, log }), log });
   }
   note(`[join] node ${nodeRank} of ${nodes}: ranks ${started[0]!.rank} … ${started.at(-1)!.rank} of ${world} started, meeting rank 0 at ${address}:${port}`);
   const killAll = () => started.forEach((s) => s.process.kill());

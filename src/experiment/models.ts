@@ -48,6 +48,17 @@ export function ranksOf(config: ExperimentConfig, env: NodeJS.ProcessEnv = proce
   return config.model.device.startsWith('cuda') ? visibleGpuCount(env) : availableParallelism();
 }
 
+/** GPUs `nvidia-smi -L` lists, asked once per process (placement, preflight and stages all ask). */
+let smiGpus: number | undefined;
+
+function listedGpus(): number {
+  try {
+    return execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((line) => line.startsWith('GPU ')).length;
+  } catch {
+    return 0; // no driver tools on this machine
+  }
+}
+
 /** GPUs this process may use: `CUDA_VISIBLE_DEVICES` when set, else the lines of `nvidia-smi -L`. */
 function visibleGpuCount(env: NodeJS.ProcessEnv): number {
   const visible = env.CUDA_VISIBLE_DEVICES;
@@ -58,12 +69,8 @@ function visibleGpuCount(env: NodeJS.ProcessEnv): number {
       hint: 'Unset CUDA_VISIBLE_DEVICES or list the GPUs to use, or set backend.ranks to a number.',
     });
   }
-  try {
-    const count = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((line) => line.startsWith('GPU ')).length;
-    if (count > 0) return count;
-  } catch {
-    // no driver tools on this machine: say so below
-  }
+  smiGpus ??= listedGpus();
+  if (smiGpus > 0) return smiGpus;
   throw new ConfigError('ranks_no_gpu', 'backend.ranks is auto and model.device is cuda, but no GPU was found (nvidia-smi -L lists none)', {
     hint: 'Set backend.ranks to the number of GPUs to use, or CUDA_VISIBLE_DEVICES.',
   });

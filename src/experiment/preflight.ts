@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import type { BackendClient } from '../backend/client.js';
 import { resolveInterpreter, workerEnv } from '../backend/interpreter.js';
 import { BackendError, ConfigError } from '../errors.js';
+import { grpoPrompts } from '../train/grpo.js';
 import type { ExperimentConfig } from './config.js';
 import { assertFits, formatPlan, type MemoryLayout, planMemory, shapeOfConfig } from './memory-plan.js';
 
@@ -143,7 +144,7 @@ export function checkShardedBatches(config: ExperimentConfig, ranks: number): vo
     ...(stages.opsd.enabled ? [['stages.opsd.batchSize', stages.opsd.batchSize] as [string, number]] : []),
     ...(baselines.visualSft.enabled ? [['baselines.visualSft.batchSize', baselines.visualSft.batchSize] as [string, number]] : []),
     ...(baselines.grpo.enabled
-      ? [['baselines.grpo.batchSize', Math.max(1, Math.floor(baselines.grpo.batchSize / baselines.grpo.groupSize)) * baselines.grpo.groupSize] as [string, number]]
+      ? [['baselines.grpo.batchSize', grpoPrompts(baselines.grpo.batchSize, baselines.grpo.groupSize) * baselines.grpo.groupSize] as [string, number]]
       : []),
   ];
   const micro = config.backend.microBatchSize;

@@ -44,10 +44,15 @@ export interface GrpoStagePlan {
   validation: ValidationHook | null;
 }
 
+/** Prompts per GRPO step: `batchSize` rows hold `groupSize` responses to each (at least one prompt). */
+export function grpoPrompts(batchSize: number, groupSize: number): number {
+  return Math.max(1, Math.floor(batchSize / groupSize));
+}
+
 /** Runs the GRPO loop. */
 export async function runGrpoStage(plan: GrpoStagePlan, io: StageIo): Promise<StageOutcome> {
   const total = plan.schedule.totalSteps;
-  const prompts = Math.max(1, Math.floor(plan.batchSize / plan.groupSize));
+  const prompts = grpoPrompts(plan.batchSize, plan.groupSize);
   const batches = new BatchSchedule(plan.records.length, prompts, plan.seed, plan.stage);
   let lastCheckpoint = plan.startStep;
   const checkpoint = async (stepsDone: number): Promise<void> => {
