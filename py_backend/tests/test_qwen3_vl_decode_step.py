@@ -36,15 +36,20 @@ def sharp(tiny_dir):
     return policy
 
 
-class StopAt:
-    """`policy` with other stop ids: a random model rarely emits its real ones, so rows stop where
-    the test says."""
+class Override:
+    """`policy` with some attributes replaced (other stop ids: a random model rarely emits its real
+    ones, so rows stop where the test says)."""
 
-    def __init__(self, policy, stop_ids: list[int]) -> None:
-        self._policy, self.stop_ids = policy, stop_ids
+    def __init__(self, policy, **attributes) -> None:
+        self._policy = policy
+        vars(self).update(attributes)
 
     def __getattr__(self, name: str):
         return getattr(self._policy, name)
+
+
+def stop_at(policy, stop_ids: list[int]) -> Override:
+    return Override(policy, stop_ids=stop_ids)
 
 
 def run(policy, prompts, params: SamplingParams, lean: bool):
@@ -83,10 +88,10 @@ def test_lean_greedy_decode_equals_the_transformers_path_with_padding_and_early_
     mask_BP = prompts.inputs["attention_mask"]
     assert (mask_BP.sum(1).unique().numel() == 3) and (mask_BP == 0).any()  # three lengths, left padding
     greedy = SamplingParams(max_new_tokens=14, temperature=0.0, top_p=1.0, seed=0)
-    free_BR, _, _ = run(StopAt(sharp, [sharp.pad_id]), prompts, greedy, lean=False)
+    free_BR, _, _ = run(stop_at(sharp, [sharp.pad_id]), prompts, greedy, lean=False)
     # Row 0 stops early at a token row 1 never emits (row 2 may stop too, or not).
     stop_id = next(int(t) for t in free_BR[0, 2:] if t not in free_BR[1])
-    ids_BR, _ = assert_same_decode(StopAt(sharp, [stop_id]), prompts, greedy)
+    ids_BR, _ = assert_same_decode(stop_at(sharp, [stop_id]), prompts, greedy)
     stopped_at = int((ids_BR[0] == stop_id).nonzero()[0])
     assert stopped_at < 12 and not (ids_BR[1] == stop_id).any() and ids_BR.shape[1] == 14
     assert (ids_BR[0, stopped_at + 1:] == sharp.pad_id).all()  # a stopped row is fed pad while the others run on
@@ -96,7 +101,7 @@ def test_lean_sampled_decode_equals_the_transformers_path(sharp):
     prompts = batch(sharp, with_image=True)
     for temperature, top_p in ((1.0, 1.0), (0.8, 0.9)):
         params = SamplingParams(max_new_tokens=16, temperature=temperature, top_p=top_p, seed=5)
-        ids_BR, _ = assert_same_decode(StopAt(sharp, [sharp.pad_id]), prompts, params)
+        ids_BR, _ = assert_same_decode(stop_at(sharp, [sharp.pad_id]), prompts, params)
         assert ids_BR.shape == (3, 16)
 
 
@@ -121,13 +126,14 @@ def test_lora_keeps_the_transformers_path(tiny_dir):
     assert "LoRA" in lean_step_blocker(policy)
     prompts = batch(policy, with_image=True)
     params = SamplingParams(max_new_tokens=6, temperature=1.0, top_p=1.0, seed=0)
-    _, _, calls = run(StopAt(policy, [policy.pad_id]), prompts, params, lean=True)
+    _, _, calls = run(stop_at(policy, [policy.pad_id]), prompts, params, lean=True)
     assert calls == 6  # every step went through transformers' text model
 
 
 def test_unsupported_configs_name_why_the_lean_step_is_refused(tiny_dir, monkeypatch):
     policy = load(tiny_dir)
     assert lean_step_blocker(policy) is None
+    assert "sharded by FSDP2" in lean_step_blocker(Override(policy, shards_parameters=True))
     text_config = policy.core.config.text_config
     monkeypatch.setattr(text_config, "_attn_implementation", "eager")
     assert "'eager'" in lean_step_blocker(policy)
@@ -148,7 +154,7 @@ def test_the_lean_step_uses_the_weights_of_the_latest_optimizer_step(tiny_dir, m
         assert lean_step_blocker(policy) is None  # full fine-tuning: no adapter
     prompts = batch(policy, with_image=True)
     greedy = SamplingParams(max_new_tokens=12, temperature=0.0, top_p=1.0, seed=0)
-    before_BR, before_lp_BR = assert_same_decode(StopAt(policy, [policy.pad_id]), prompts, greedy)
+    before_BR, before_lp_BR = assert_same_decode(stop_at(policy, [policy.pad_id]), prompts, greedy)
     layers = policy.core.model.language_model.layers
     stale = {id(layer): qwen3_vl_decode_step.fuse_layer(layer, None) for layer in layers}
 
@@ -161,9 +167,9 @@ def test_the_lean_step_uses_the_weights_of_the_latest_optimizer_step(tiny_dir, m
     optimizer.step()
     policy.train(False)
 
-    after_BR, after_lp_BR = assert_same_decode(StopAt(policy, [policy.pad_id]), prompts, greedy)
+    after_BR, after_lp_BR = assert_same_decode(stop_at(policy, [policy.pad_id]), prompts, greedy)
     assert (after_lp_BR[:, 1:] - before_lp_BR[:, 1:]).abs().max() > 1e-2  # the step moved the decode steps
     # The comparison above catches stale fused weights: serving the pre-step ones makes it fail.
     monkeypatch.setattr(qwen3_vl_decode_step, "fuse_layer", lambda layer, dtype: stale[id(layer)])
     with pytest.raises(AssertionError):
-        assert_same_decode(StopAt(policy, [policy.pad_id]), prompts, greedy)
+        assert_same_decode(stop_at(policy, [policy.pad_id]), prompts, greedy)
