@@ -19,8 +19,8 @@ Choices:
 - KV cache: the prefill's `DynamicCache` is copied once into per-layer buffers (room for
   `FIRST_STEPS` steps, doubling when full); a step writes one column and attends over a prefix
   view. `DynamicCache.update` would cat the whole cache per layer per step: O(T) copies each step,
-  O(T²) per generate, which dominates at long responses on a GPU (tiny model, 200 steps: about 4%
-  faster here; at 16 steps no difference measurable on this noisy 2-core machine).
+  O(T²) per generate, which grows with response length and batch on a real model. (On the tiny
+  model on a noisy 2-core CPU the two differ by 0-4 % at 200 steps, not measurably at 16.)
 - Merged weights are built once per `decode` call from the live parameters (a cat per layer), so
   an optimizer step between generates can never leave them stale, and their memory (about the
   decoder's linear weights again) is freed when generation ends instead of held across training.
