@@ -16,7 +16,7 @@ every row has stopped (under FSDP2, every row of every rank: `any_row_running`).
 transformers' greedy `generate` (tested).
 
 Steps after the prefill run mgsd's lean decode step (qwen3_vl_decode_step.py: fused q/k/v and
-gate/up GEMMs, a preallocated KV cache, no per-step mask building) wherever it applies exactly;
+gate/up GEMMs, its own KV buffers written in place, no per-step mask building) wherever it applies exactly;
 elsewhere (FSDP2 shards, LoRA, ...: `lean_step_blocker`, logged once per reason) transformers'
 text model and the head, called directly.
 
@@ -99,9 +99,9 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams,
             # last column's output is read, so the last layer computes just that (qwen3_vl_tail.py)
             with last_layer_only_at(core, width_P - 1, width_P, prompt_mask_BP):
                 logits_BV = core(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
-            if blocker is None:  # the lean step takes the prefill's keys and values over
+        elif blocker is None:  # a text token through mgsd's own step, same inputs as below
+            if lean is None:  # it takes the prefill's keys and values over
                 lean, cache = LeanDecodeStep(core, cache, mask_BT), None
-        elif lean is not None:  # a text token through mgsd's own step, same inputs as below
             logits_BV = lean(kwargs["input_ids"], kwargs["position_ids"][1:])
         else:  # a text token: straight to the language model and the head (skips two wrappers' Python)
             hidden_B1D = text_model(**kwargs, past_key_values=cache, use_cache=True).last_hidden_state
