@@ -15,6 +15,11 @@ teacher-forced pass. Rows past a stop id are fed `pad`, as transformers does; th
 every row has stopped (under FSDP2, every row of every rank: `any_row_running`). Greedy ids equal
 transformers' greedy `generate` (tested).
 
+Steps after the prefill run mgsd's lean decode step (qwen3_vl_decode_step.py: fused q/k/v and
+gate/up GEMMs, its own KV buffers written in place, no per-step mask building) wherever it applies exactly;
+elsewhere (FSDP2 shards, LoRA, ...: `lean_step_blocker`, logged once per reason) transformers'
+text model and the head, called directly.
+
 Why not `generate`: on small models its per-token Python (logits processors, stopping criteria,
 `prepare_inputs_for_generation`, cache bookkeeping) costs as much as the forward itself.
 It runs under the policy's `compute_context(sampling=True)`, which gathers an FSDP root, because it
@@ -35,8 +40,12 @@ import torch
 import torch.distributed as dist
 
 from .base import EncodedPrompts, Generation, SamplingParams
+from .qwen3_vl_decode_step import LeanDecodeStep, lean_step_blocker, log_decode_path
 from .qwen3_vl_tail import last_layer_only_at
 from .sampling import RowUniforms, select_next, suppress_bias
+
+# Decode paths already logged in this process (each reason once, not once per generate).
+_LOGGED_PATHS: set[str] = set()
 
 
 def hf_generate(policy, prompts: EncodedPrompts, params: SamplingParams) -> Generation:
@@ -50,12 +59,15 @@ def hf_generate(policy, prompts: EncodedPrompts, params: SamplingParams) -> Gene
     return Generation(response_BR.cpu(), mask_BR.cpu(), logprobs_BR.float().cpu(), char_end_BR, texts)
 
 
-def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(policy, prompts: EncodedPrompts, params: SamplingParams,
+           allow_lean: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """The KV-cache loop → (response ids [B, R] int64, their log-probs [B, R] float32), R ≤ max_new_tokens.
 
     Rows that have emitted a stop id are fed `pad` from then on (masked later by `response_mask`);
     every row still takes its uniform each step, so a row's stream never depends on the others. The
-    loop ends when every row has stopped or after `max_new_tokens` steps."""
+    loop ends when every row has stopped or after `max_new_tokens` steps. Steps after the prefill
+    run mgsd's lean decode step (qwen3_vl_decode_step.py) unless it does not apply to this model
+    (logged once per reason) or `allow_lean` is False (tests compare the two paths)."""
     from transformers import DynamicCache
 
     core = policy.core
@@ -79,11 +91,18 @@ def decode(policy, prompts: EncodedPrompts, params: SamplingParams) -> tuple[tor
     logprobs: list[torch.Tensor] = []
     running_B = torch.ones(batch, dtype=torch.bool, device=device)
     text_model, head = core.model.language_model, core.lm_head
+    blocker = lean_step_blocker(policy) if allow_lean else "the caller asked for transformers' path"
+    log_decode_path(blocker, _LOGGED_PATHS)
+    lean: LeanDecodeStep | None = None
     for step in range(steps):
         if step == 0:  # the prefill: the full model, which merges the image features in; only the
             # last column's output is read, so the last layer computes just that (qwen3_vl_tail.py)
             with last_layer_only_at(core, width_P - 1, width_P, prompt_mask_BP):
                 logits_BV = core(**kwargs, past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+        elif blocker is None:  # a text token through mgsd's own step, same inputs as below
+            if lean is None:  # it takes the prefill's keys and values over
+                lean, cache = LeanDecodeStep(core, cache, mask_BT), None
+            logits_BV = lean(kwargs["input_ids"], kwargs["position_ids"][1:])
         else:  # a text token: straight to the language model and the head (skips two wrappers' Python)
             hidden_B1D = text_model(**kwargs, past_key_values=cache, use_cache=True).last_hidden_state
             logits_BV = head(hidden_B1D[:, -1])
