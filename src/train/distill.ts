@@ -12,10 +12,6 @@
  * ratio corrects for it. Rollouts already sampled for the next step are stored in each checkpoint,
  * which keeps a resumed run identical to an uninterrupted one.
  *
- * The teacher scores a batch as soon as it is sampled, not when the loop reaches its step: the
- * frozen teacher's scores depend only on the rollouts, so with overlap it scores step k+1 while the
- * student updates step k, and neither process waits for the other in the steady state.
- *
  * Failure: a step that fails (a worker died or stalled) throws its error at once. The prefetched
  * sampling of the next step is then abandoned; it is created through `prefetch`, so its own
  * rejection (the same dead worker) is handled and never becomes an unhandled rejection.
@@ -33,7 +29,7 @@ import { BatchSchedule } from './batches.js';
 import { rolloutLedgerRows, rolloutMetrics } from './rollout-metrics.js';
 import { learningRateAt, type LrSchedule } from './schedule.js';
 import { explainStepFailure, finishStep, type StageIo, type StageOutcome, type ValidationHook } from './stage-io.js';
-import { type Estimator, type TeacherPayload, type TeacherSource, teacherPayload } from './teacher.js';
+import { type Estimator, type TeacherSource, teacherPayload } from './teacher.js';
 
 /** Everything the OPSD stage needs. */
 export interface DistillStagePlan {
@@ -79,27 +75,23 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     images: plan.images,
     grading: plan.grading,
   };
-  const scored = (rollouts: RolloutBatch): Scored => {
-    const teacherViews = rollouts.records.map((record) => viewOf(record, plan.teacherView, plan.viewOptions.profile));
-    return { rollouts, teacher: prefetch(teacherPayload(plan.teacher, rollouts, teacherViews, plan.estimator, plan.topk, plan.rollout.temperature || 1)) };
-  };
-  const sampleAt = (step: number): Promise<Scored> =>
+  const sampleAt = (step: number): Promise<RolloutBatch> =>
     prefetch(
       sampleRollouts(
         batches.indicesAt(step).map((i) => plan.records[i]!),
         { ...plan.rollout, seed: deriveSeed('rollout', plan.seed, plan.stage, step) },
         context,
-      ).then(scored),
+      ),
     );
-  let next: Promise<Scored> | null =
+  let next: Promise<RolloutBatch> | null =
     plan.pendingRollouts !== null
-      ? Promise.resolve(scored(deserializeRollouts(plan.pendingRollouts, plan.lookup, 'student', context)))
+      ? Promise.resolve(deserializeRollouts(plan.pendingRollouts, plan.lookup, 'student', context))
       : plan.startStep < total
         ? sampleAt(plan.startStep)
         : null;
   let lastCheckpoint = plan.startStep;
   const checkpoint = async (stepsDone: number): Promise<void> => {
-    const pending = plan.overlap && next !== null ? serializeRollouts((await next).rollouts) : null;
+    const pending = plan.overlap && next !== null ? serializeRollouts(await next) : null;
     await io.checkpoint(stepsDone, { pendingRollouts: pending });
     lastCheckpoint = stepsDone;
   };
@@ -110,16 +102,18 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
       return { stepsDone: step, interrupted: true };
     }
     const started = performance.now();
-    const { rollouts, teacher: teacherReady } = await next!;
+    const rollouts = await next!;
     next = null;
     const sampled = performance.now();
+    const teacherViews = rollouts.records.map((record) => viewOf(record, plan.teacherView, plan.viewOptions.profile));
+    const teacherReady = prefetch(teacherPayload(plan.teacher, rollouts, teacherViews, plan.estimator, plan.topk, plan.rollout.temperature || 1));
     if (plan.overlap && step + 1 < total) next = sampleAt(step + 1);
     const lr = learningRateAt(plan.schedule, step);
     let reply;
-    let teacherDone = sampled;
+    let scored = sampled;
     try {
       const teacher = await teacherReady;
-      teacherDone = performance.now();
+      scored = performance.now();
       reply = await plan.student.distillStep(
         {
           role: plan.studentRole,
@@ -149,18 +143,12 @@ export async function runDistillStage(plan: DistillStagePlan, io: StageIo): Prom
     const profile: PromptProfile = plan.viewOptions.profile;
     const metrics = rolloutMetrics(rollouts, reply.result, reply.tensors.log_ratio, profile);
     const ended = performance.now();
-    io.logMetrics(step + 1, { ...metrics, lr, step_seconds: (ended - started) / 1000, ...stepTiming(started, sampled, teacherDone, ended) });
+    io.logMetrics(step + 1, { ...metrics, lr, step_seconds: (ended - started) / 1000, ...stepTiming(started, sampled, scored, ended) });
     io.logLedger(rolloutLedgerRows(plan.stage, step + 1, plan.overlap ? Math.max(0, step - 1) : step, rollouts, reply.tensors.log_ratio));
     io.progress(step + 1, { kl: metrics.kl ?? metrics.log_ratio_mean ?? 'n/a', reward: metrics.reward_success ?? 'n/a' });
     await finishStep(step + 1, total, plan.checkpointEvery, plan.validation, checkpoint);
   }
   return { stepsDone: total, interrupted: false };
-}
-
-/** A sampled batch and its teacher scores, requested as soon as the batch existed. */
-interface Scored {
-  rollouts: RolloutBatch;
-  teacher: Promise<TeacherPayload>;
 }
 
 /**
