@@ -99,7 +99,8 @@ def log_decode_path(blocker: str | None, seen: set[str]) -> None:
     if blocker is None:
         log.info("decode: mgsd's lean Qwen3-VL decode step (qwen3_vl_decode_step.py)")
     else:
-        log.warning("decode: transformers' text model per step, not the lean step, because %s", blocker)
+        # Info, not a warning: sharded and LoRA models take this path by design.
+        log.info("decode: transformers' text model per step, not the lean step, because %s", blocker)
 
 
 class FusedWeights(NamedTuple):
