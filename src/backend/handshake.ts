@@ -16,11 +16,18 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Router } from 'zeromq';
 
 import { BackendError, ProtocolError } from '../errors.js';
-import { type Hello, HelloEnvelopeSchema, HelloSchema } from './headers.js';
-import type { Frames, LaunchOptions } from './launch.js';
+import { type Frames, type Hello, HelloEnvelopeSchema, HelloSchema } from './headers.js';
 import type { ExitInfo } from './spawn.js';
 import { HELLO, PROTOCOL_VERSION } from './protocol.js';
 import { stderrBlock, type WorkerLog } from './worker-log.js';
+
+/** What the handshake needs of the launch options (`launch.ts`'s `LaunchOptions` has them). */
+export interface HandshakeOptions {
+  /** Worker name, for errors. */
+  name: string;
+  /** How long to wait for the hello. */
+  startTimeoutMs: number;
+}
 
 /** Receives every message of the socket for as long as it is open; `deliver` routes them. */
 export interface Pump {
@@ -39,7 +46,7 @@ export async function handshake(
   socket: Router,
   expected: ExpectedHello,
   exited: Promise<ExitInfo>,
-  options: LaunchOptions,
+  options: HandshakeOptions,
   log: WorkerLog,
   context: Record<string, unknown>,
 ): Promise<{ identity: Buffer; hello: Hello; pump: Pump }> {
@@ -94,7 +101,7 @@ function diedBeforeHello(info: ExitInfo, name: string, log: WorkerLog, context: 
   });
 }
 
-function noHello(strangers: number, pid: number, options: LaunchOptions, log: WorkerLog, context: Record<string, unknown>): BackendError {
+function noHello(strangers: number, pid: number, options: HandshakeOptions, log: WorkerLog, context: Record<string, unknown>): BackendError {
   const ignored = strangers ? ` (ignored ${strangers} message(s) that were not a hello with this launch's token and pid ${pid}; see the log)` : '';
   return new BackendError(
     'start_timeout',

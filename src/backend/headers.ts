@@ -55,3 +55,6 @@ export interface RequestHeader {
   op: OpName | (string & {});
   args: unknown;
 }
+
+/** A message's frames as received (identity frame removed). */
+export type Frames = Buffer[];

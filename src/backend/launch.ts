@@ -23,7 +23,7 @@ import { Router } from 'zeromq';
 import { BackendError } from '../errors.js';
 import { resolveInterpreter } from './interpreter.js';
 import { handshake, isHelloFrame } from './handshake.js';
-import type { Hello } from './headers.js';
+import type { Frames, Hello } from './headers.js';
 import { type Stall, WEDGED_FACTOR } from './heartbeat.js';
 import { bindPrivate } from './private-socket.js';
 import { type BackendProcess, type ExitInfo, spawnBackendProcess, TOKEN_ENV } from './spawn.js';
@@ -81,8 +81,7 @@ export interface WorkerPeer {
   shutdown(requestStop: () => Promise<unknown>, graceMs: number): Promise<ExitInfo>;
 }
 
-/** A message's frames as received (identity frame removed). */
-export type Frames = Buffer[];
+export type { Frames };
 
 /** A started worker that said a valid hello. The client drives it through `send`/`onMessage`. */
 export class LaunchedWorker implements WorkerPeer {

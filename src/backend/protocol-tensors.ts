@@ -6,7 +6,7 @@
  * Request tensors are validated by the worker (it owns the op); reply tensors by the client.
  */
 import type { DType, Tensor } from './codec.js';
-import type { Estimator, OpName } from './protocol.js';
+import type { Estimator, OpName } from './protocol-names.js';
 
 /** A tensor an op accepts or returns. */
 export interface TensorSpec {

@@ -3,7 +3,8 @@
  *
  * Declares `PROTOCOL_VERSION`, the op names (`OP`), the shared vocabularies (estimators, score
  * modes, model dtypes, the message size limit) and, per op, the zod schema of its arguments and
- * of its result; the tensors live in `protocol-tensors.ts`. Wire keys stay snake_case.
+ * of its result; the op names and estimators live in `protocol-names.ts`, the tensors in
+ * `protocol-tensors.ts` (both re-exported here). Wire keys stay snake_case.
  *
  * The Python worker never reads this file: `npm run gen:contract` turns it into
  * `py_backend/mgsd_backend/contract/protocol.schema.json` (JSON Schema, `contract.ts`), which the
@@ -16,6 +17,7 @@
 import { z } from 'zod';
 
 import type { ChatView } from '../chat.js';
+import { ESTIMATORS, type Estimator, HELLO, OP, type OpName, SERVER_OPS } from './protocol-names.js';
 
 /** Bumped on any incompatible change of framing, tensors or op schemas (both sides at once). */
 export const PROTOCOL_VERSION = 1;
@@ -23,31 +25,6 @@ export const PROTOCOL_VERSION = 1;
 /** The worker's default limit on one request's size (`--max-message-mib`). */
 export const MAX_MESSAGE_MIB = 512;
 
-/** Every op a worker answers. `hello` is the worker's first message, never a request. */
-export const OP = {
-  ping: 'ping',
-  echo: 'echo',
-  stop: 'stop',
-  setThreads: 'set_threads',
-  load: 'load',
-  generate: 'generate',
-  score: 'score',
-  sftStep: 'sft_step',
-  distillStep: 'distill_step',
-  pgStep: 'pg_step',
-  save: 'save',
-} as const;
-/** A wire op name (`'sft_step'`, …). */
-export type OpName = (typeof OP)[keyof typeof OP];
-/** The `op` of a worker's first message. */
-export const HELLO = 'hello';
-/** Ops the Python server answers itself; every other op runs on the model worker. */
-export const SERVER_OPS = [OP.ping, OP.echo, OP.stop, OP.setThreads] as const satisfies readonly OpName[];
-
-/** Distillation estimators (`distill_step`'s `estimator`, the config's `opsd.estimator`). */
-export const ESTIMATORS = ['sampled', 'topk', 'full', 'forward'] as const;
-/** A distillation estimator. */
-export type Estimator = (typeof ESTIMATORS)[number];
 /** What `score` returns beside the token log-probs. */
 export const SCORE_MODES = ['token', 'topk', 'full'] as const;
 /** Parameter dtypes a model may be loaded in. */
@@ -294,6 +271,7 @@ export const RESULT_SCHEMAS = {
 export type ArgsOf<O extends OpName> = z.input<(typeof ARGS_SCHEMAS)[O]>;
 export type ResultOf<O extends OpName> = z.output<(typeof RESULT_SCHEMAS)[O]>;
 
+export { ESTIMATORS, type Estimator, HELLO, OP, type OpName, SERVER_OPS };
 export {
   REPLY_TENSORS,
   REQUEST_TENSORS,

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { type BackendOptions, BackendClient, type WorkerHandle } from '../backend/client.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DataRecord } from '../data/schema.js';
-import type { GradingOptions } from '../rollout/grade.js';
-import type { ImageSource, ViewOptions } from '../rollout/views.js';
+import type { ImageSource } from '../rollout/views.js';
 import type { LrSchedule } from '../train/schedule.js';
 import { ConfigError } from '../errors.js';
 import type { ExperimentConfig } from './config.js';
@@ -44,16 +43,6 @@ export function workerFor(context: PipelineContext, which: 'student' | 'teacher'
 /** Absolute path of a run-relative checkpoint directory. */
 export function checkpointPath(context: PipelineContext, relative: string): string {
   return join(context.services.run.root, relative);
-}
-
-/** View options of the run. */
-export function viewOptionsOf(config: ExperimentConfig): ViewOptions {
-  return { profile: config.profile, renderStyle: config.data.renderStyle, imageSizePx: config.data.imageSizePx };
-}
-
-/** Grading options of the run (the one parser's settings and the simulator's rules). */
-export function gradingOf(config: ExperimentConfig): GradingOptions {
-  return { profile: config.profile, parser: config.parser, rules: { outOfBounds: config.parser.outOfBounds } };
 }
 
 /** The learning-rate schedule of a stage config over `totalSteps`. */

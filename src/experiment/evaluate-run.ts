@@ -19,7 +19,7 @@ import { type EvalOutcome, evaluateRecords } from '../eval/benchmark.js';
 import { toScoreLine } from '../rollout/grade.js';
 import { ImageSource, type ViewKind } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
-import { viewOptionsOf } from './context.js';
+import { viewOptionsOf } from './run-options.js';
 import { benchmarkContext } from './evaluations.js';
 import { validateWrittenConfig } from './load.js';
 import { loadRequest, ranksOf } from './models.js';

@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { toScoreLine } from '../rollout/grade.js';
 import type { ImageSource } from '../rollout/views.js';
 import type { ExperimentConfig } from './config.js';
-import { gradingOf, viewOptionsOf } from './context.js';
+import { gradingOf, viewOptionsOf } from './run-options.js';
 import type { RunDir } from './run-dir.js';
 import { MetricsSummarySchema, PerceptionSummarySchema } from './run-files.js';
 

@@ -4,10 +4,12 @@
  * selected like every trained model (`selection.ts`).
  */
 import { runGrpoStage } from '../train/grpo.js';
-import { checkpointPath, gradingOf, type PipelineContext, scheduleOf, viewOptionsOf, workerFor } from './context.js';
+import { checkpointPath, type PipelineContext, scheduleOf, workerFor } from './context.js';
+import { gradingOf, viewOptionsOf } from './run-options.js';
 import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
-import { baselineSteps, selectedStage, stageValidation } from './selection.js';
+import { selectedStage, stageValidation } from './selection.js';
+import { baselineSteps } from './budgets.js';
 import { openStage } from './stage-runtime.js';
 import { interrupted } from './supervised-stages.js';
 import { MODEL, STAGE } from '../names.js';

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { checkpointPath, gradingOf, scheduleOf, viewOptionsOf, workerFor, type PipelineContext } from './context.js';
+import { checkpointPath, scheduleOf, workerFor, type PipelineContext } from './context.js';
+import { gradingOf, viewOptionsOf } from './run-options.js';
 import { ConfigError } from '../errors.js';
 import { loadConfig } from './load.js';
 import { loadRequest, modelSpecOf, placementOf, ranksOf } from './models.js';

@@ -7,7 +7,8 @@
 import type { SerializedRollouts } from '../rollout/serialize.js';
 import { runDistillStage } from '../train/distill.js';
 import type { TeacherSource } from '../train/teacher.js';
-import { checkpointPath, gradingOf, type PipelineContext, scheduleOf, viewOptionsOf, workerFor } from './context.js';
+import { checkpointPath, type PipelineContext, scheduleOf, workerFor } from './context.js';
+import { gradingOf, viewOptionsOf } from './run-options.js';
 import { loadRequest } from './models.js';
 import type { FinishedStage } from './run-state.js';
 import { selectedStage, stageValidation } from './selection.js';

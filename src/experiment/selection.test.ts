@@ -15,7 +15,8 @@ import type { PipelineContext } from './context.js';
 import { loadConfig } from './load.js';
 import { Progress } from './progress.js';
 import { RunDir } from './run-dir.js';
-import { baselineSteps, budgetWarnings, opsdSamples, selectedStage, selectionsOf, stageValidation } from './selection.js';
+import { selectedStage, selectionsOf, stageValidation } from './selection.js';
+import { baselineSteps, budgetWarnings, opsdSamples } from './budgets.js';
 import { validationCurve } from '../eval/validation-curve.js';
 import { openStage } from './stage-runtime.js';
 

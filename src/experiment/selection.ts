@@ -5,8 +5,8 @@
  * - the same checkpoint-selection rule (`eval.selection`): the best validation macro success (ties
  *   keep the earlier step) or the last step; the chosen step is recorded in the run state, the
  *   stage cache, `results.json` and the report;
- * - budgets: a baseline with `steps: null` sees at least as many training samples as OPSD, and the
- *   preflight warns, naming the keys, when a config gives a baseline fewer.
+ * - budgets (`budgets.ts`): a baseline with `steps: null` sees at least as many training samples
+ *   as OPSD, and the preflight warns, naming the keys, when a config gives a baseline fewer.
  *
  * Invariant (exact resume): a validation's seed depends only on the config seed and the step, the
  * best score so far is read back from the stage's `best.json` (or, when a stop fell between a best
@@ -19,7 +19,6 @@ import { evaluateRecords } from '../eval/benchmark.js';
 import type { ModelSelection } from '../eval/results.js';
 import { validationCurve } from '../eval/validation-curve.js';
 import type { ValidationHook } from '../train/stage-io.js';
-import type { ExperimentConfig } from './config.js';
 import type { PipelineContext } from './context.js';
 import { evalContext, type ModelHandle } from './evaluations.js';
 import type { FinishedStage, StageSelection } from './run-state.js';
@@ -28,47 +27,6 @@ import { MODEL_STAGES, type ModelName, STAGE } from '../names.js';
 
 /** The stages whose checkpoint is chosen by `eval.selection` (the other stages keep their last). */
 export const SELECTED_STAGES: readonly string[] = [STAGE.opsd, STAGE.visualSft, STAGE.grpo];
-
-/** The baselines that train, by config section. */
-export type BaselineSection = 'visualSft' | 'grpo';
-
-/** Training samples (steps × batch) OPSD sees. */
-export function opsdSamples(config: ExperimentConfig): number {
-  return config.stages.opsd.steps * config.stages.opsd.batchSize;
-}
-
-/**
- * A baseline's optimizer steps: its own `steps`, or (null) the fewest steps that show it at least as
- * many training samples as OPSD sees — ceil(opsd.steps × opsd.batchSize / batchSize).
- */
-export function baselineSteps(config: ExperimentConfig, section: BaselineSection): number {
-  const settings = config.baselines[section];
-  return settings.steps ?? Math.ceil(opsdSamples(config) / settings.batchSize);
-}
-
-/**
- * One line per enabled baseline that sees fewer training samples than OPSD (a tilted comparison),
- * naming the keys to change; empty when the budgets are fair or OPSD is off.
- */
-export function budgetWarnings(config: ExperimentConfig): string[] {
-  if (!config.stages.opsd.enabled) return [];
-  const target = opsdSamples(config);
-  const lines: string[] = [];
-  for (const section of ['visualSft', 'grpo'] as const) {
-    const settings = config.baselines[section];
-    if (!settings.enabled) continue;
-    const steps = baselineSteps(config, section);
-    const samples = steps * settings.batchSize;
-    if (samples >= target) continue;
-    const needed = Math.ceil(target / settings.batchSize);
-    lines.push(
-      `[preflight] warning: baselines.${section} sees ${samples} training samples (steps ${steps} × batchSize ${settings.batchSize}) but OPSD sees ${target} ` +
-        `(stages.opsd.steps ${config.stages.opsd.steps} × stages.opsd.batchSize ${config.stages.opsd.batchSize}): the comparison favours OPSD. ` +
-        `Set baselines.${section}.steps=null (or ≥ ${needed}) for an equal budget.`,
-    );
-  }
-  return lines;
-}
 
 /**
  * The validation hook of `stage` for `model` (loaded in its worker under its training role): scores

@@ -12,7 +12,7 @@
  */
 import { baseIdentityOf, loadedBasePath } from './base-card.js';
 import type { ExperimentConfig } from './config.js';
-import { baselineSteps } from './selection.js';
+import { baselineSteps } from './budgets.js';
 import { codeVersion, hashKey } from './stage-cache.js';
 
 /** The keys of one run's stages and models (null: the stage is disabled). */

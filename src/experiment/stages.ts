@@ -17,7 +17,7 @@ import type { SupervisedExample } from '../train/supervised.js';
 import type { ExperimentConfig } from './config.js';
 import { type PipelineContext, workerFor } from './context.js';
 import type { FinishedStage } from './run-state.js';
-import { baselineSteps } from './selection.js';
+import { baselineSteps } from './budgets.js';
 import { runSupervisedPipelineStage } from './supervised-stages.js';
 import { MODEL, STAGE } from '../names.js';
 

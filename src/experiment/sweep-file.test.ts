@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ConfigError } from '../errors.js';
 import { loadConfig } from './load.js';
-import { budgetWarnings } from './selection.js';
+import { budgetWarnings } from './budgets.js';
 import { planSweep, runOverrides } from './sweep.js';
 import { readSweepFile } from './sweep-file.js';
 

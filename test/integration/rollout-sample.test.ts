@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { BackendClient } from '../../src/backend/client.js';
 import type { DataRecord } from '../../src/data/schema.js';
-import { gradingOf, viewOptionsOf } from '../../src/experiment/context.js';
+import { gradingOf, viewOptionsOf } from '../../src/experiment/run-options.js';
 import { loadRequest } from '../../src/experiment/models.js';
 import { gradeResponse } from '../../src/rollout/grade.js';
 import { type SampleContext, sampleRollouts } from '../../src/rollout/sample.js';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { BackendClient, WorkerHandle } from '../../src/backend/client.js';
 import type { ExperimentConfig } from '../../src/experiment/config.js';
-import { gradingOf, viewOptionsOf } from '../../src/experiment/context.js';
+import { gradingOf, viewOptionsOf } from '../../src/experiment/run-options.js';
 import type { DatasetStage } from '../../src/experiment/dataset-stage.js';
 import { loadRequest } from '../../src/experiment/models.js';
 import { openStage } from '../../src/experiment/stage-runtime.js';
