@@ -12,10 +12,10 @@ import { basename, extname, join, resolve } from 'node:path';
 
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
 import { markdownTable, type Table } from '../eval/table-render.js';
-import { validationCurve } from '../eval/validation-curve.js';
+import { type StageBatchSizes, stageBatchSize, validationCurve } from '../eval/validation-curve.js';
 import type { ModelSelection } from '../eval/results.js';
 import { DataError } from '../errors.js';
-import { MODEL, MODEL_STAGES, type ModelName } from '../names.js';
+import { MODEL_STAGES, type ModelName } from '../names.js';
 import { formatP, meanSd, pct, signed, signedMeanSd } from './format.js';
 import { findRuns, readJsonFile } from './read-runs.js';
 import { type Comparison, compareRuns } from './table.js';
@@ -253,16 +253,11 @@ export function docInputFromFolder(folder: string, generatedBy: string, override
 function curvesOfRun(runDir: string, models: readonly string[]): Record<string, Array<[number, number]>> {
   const configPath = join(runDir, 'config.resolved.json');
   if (!existsSync(configPath)) return {};
-  const config = readJsonFile<{ stages?: { opsd?: { batchSize?: number } }; baselines?: Record<string, { batchSize?: number }> }>(configPath);
-  const batch: Record<string, number | undefined> = {
-    [MODEL.mgsd]: config.stages?.opsd?.batchSize,
-    [MODEL.visualSft]: config.baselines?.visualSft?.batchSize,
-    [MODEL.grpo]: config.baselines?.grpo?.batchSize,
-  };
+  const config = readJsonFile<StageBatchSizes>(configPath);
   const out: Record<string, Array<[number, number]>> = {};
   for (const model of models) {
     const stage = MODEL_STAGES[model as ModelName];
-    const size = batch[model];
+    const size = stage === undefined ? undefined : stageBatchSize(config, stage);
     if (stage === undefined || size === undefined) continue;
     out[model] = validationCurve(join(runDir, 'metrics', `${stage}.jsonl`), stage).map((p): [number, number] => [p.step * size, p.macro]);
   }

@@ -1,9 +1,12 @@
 /**
  * A trained stage's validation curve, read back from its metrics log (`kind: "validation"` lines,
  * written every `eval.validation.every` steps): what checkpoint selection, the report's curves and
- * the generated docs' flattening figures all read.
+ * the generated docs' flattening figures all read. Curves are drawn against training samples seen
+ * (steps × the stage's batch size, `stageBatchSize`), so models of different batch sizes compare.
  */
 import { existsSync, readFileSync } from 'node:fs';
+
+import { STAGE } from '../names.js';
 
 /** One validation point of a stage's curve. */
 export interface ValidationPoint {
@@ -23,4 +26,18 @@ export function validationCurve(metricsPath: string, stage: string): ValidationP
     }
   }
   return points;
+}
+
+/** The batch sizes `stageBatchSize` reads: a resolved config, or any JSON of its shape. */
+export interface StageBatchSizes {
+  stages?: { opsd?: { batchSize?: number } };
+  baselines?: { visualSft?: { batchSize?: number }; grpo?: { batchSize?: number } };
+}
+
+/** Rows per optimizer step of a selected stage (a validation curve's x axis is steps × this). */
+export function stageBatchSize(config: StageBatchSizes, stage: string): number | undefined {
+  if (stage === STAGE.opsd) return config.stages?.opsd?.batchSize;
+  if (stage === STAGE.visualSft) return config.baselines?.visualSft?.batchSize;
+  if (stage === STAGE.grpo) return config.baselines?.grpo?.batchSize;
+  return undefined;
 }

@@ -20,7 +20,7 @@ import { type ResultsFile, ResultsFileSchema } from '../eval/results.js';
 import { DataError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { lineChartSvg, type Series } from '../eval/svg-chart.js';
-import { validationCurve } from '../eval/validation-curve.js';
+import { stageBatchSize, validationCurve } from '../eval/validation-curve.js';
 import { readLog } from './append-log.js';
 import { validateWrittenConfig } from './load.js';
 import type { RunDir } from './run-dir.js';
@@ -108,14 +108,9 @@ function selectionFacts(results: ResultsFile): Array<[string, string]> {
  * (steps × batch size), so a reader sees at equal budgets whether the curves have flattened.
  */
 function validationFigure(run: RunDir, config: ExperimentConfig): ReportFigure[] {
-  const batch: Record<string, number> = {
-    [STAGE.opsd]: config.stages.opsd.batchSize,
-    [STAGE.visualSft]: config.baselines.visualSft.batchSize,
-    [STAGE.grpo]: config.baselines.grpo.batchSize,
-  };
   const lines: Series[] = SELECTED_STAGES.map((stage) => ({
     name: stage === STAGE.opsd ? `${MODEL.mgsd} (opsd)` : stage,
-    points: validationCurve(run.metrics(stage), stage).map((p): [number, number] => [p.step * batch[stage]!, p.macro]),
+    points: validationCurve(run.metrics(stage), stage).map((p): [number, number] => [p.step * stageBatchSize(config, stage)!, p.macro]),
   })).filter((line) => line.points.length > 0);
   if (lines.length === 0) return [];
   const title = 'Validation macro success of every trained model';
