@@ -10,7 +10,9 @@ at one thread, so two pools never each run `--threads` threads on the same cores
 
 In a rank group (`WORLD_SIZE` > 1 in the environment, docs/scale-out.md) every rank starts here:
 the gloo group is created first (all ranks meet), then rank 0 serves the socket and the others
-follow it. A rank whose peer died or hung exits with status 70 (`group.context.PEER_LOST_EXIT_CODE`).
+follow it. A rank whose peer died or hung exits with status 70 (`group.context.PEER_LOST_EXIT_CODE`);
+a rank refused because another process already holds its rank exits with status 71
+(`group.claim.RANK_TAKEN_EXIT_CODE`) before it joins.
 """
 
 from __future__ import annotations
@@ -92,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
 
-    from .group import GroupError, PeerLost, init_from_env
+    from .group import GroupError, PeerLost, RankTaken, init_from_env
+    from .group.claim import RANK_TAKEN_EXIT_CODE
     from .group.context import PEER_LOST_EXIT_CODE
     from .server import Server, ServerOptions
 
     try:
         group = init_from_env()
+    except RankTaken as error:
+        logging.getLogger("mgsd_backend").error("refused to join the rank group: %s", error)
+        return _exit(RANK_TAKEN_EXIT_CODE)
     except (GroupError, RuntimeError, ValueError) as error:
         logging.getLogger("mgsd_backend").error("cannot join the rank group: %s", error)
         return _exit(2)

@@ -30,6 +30,9 @@ import { stderrBlock, WorkerLog } from './worker-log.js';
 /** Exit status of a rank that left because another rank died or hung (`group/context.py`). */
 export const PEER_LOST_EXIT_CODE = 70;
 
+/** Exit status of a rank refused before joining: another process already holds its rank (`group/claim.py`). */
+export const RANK_TAKEN_EXIT_CODE = 71;
+
 /** A group spanning several machines: this one starts ranks 0 … ranks−1; `mgsd join` starts the rest. */
 export interface Rendezvous {
   nodes: number;
@@ -272,6 +275,7 @@ function rankOf(rank: number, child: BackendProcess, log: WorkerLog): Rank {
 function describe(info: ExitInfo): string {
   if (info.signal) return `was killed by ${info.signal}`;
   if (info.exitCode === PEER_LOST_EXIT_CODE) return `exited with code ${PEER_LOST_EXIT_CODE} (a collective failed: another rank died or hung past backend.collectiveTimeoutS)`;
+  if (info.exitCode === RANK_TAKEN_EXIT_CODE) return `exited with code ${RANK_TAKEN_EXIT_CODE} (another process already holds its rank at the rendezvous: does another run use the same backend.rendezvous.port?)`;
   return `exited with code ${info.exitCode}`;
 }
 

@@ -8,12 +8,14 @@
  * ranks k·N … k·N+N−1 here with the variables node 0's ranks get, and waits. They follow rank 0's
  * requests until it sends `stop`, then exit 0. When a rank fails (or the node is interrupted),
  * the others here are killed and the command fails naming the rank and its log; the ranks of the
- * other nodes then fail their next collective, and node 0's run stops with a resume hint.
+ * other nodes then fail their next collective, and node 0's run stops with a resume hint. A rank
+ * that another process already holds (this join started twice) is refused before it joins
+ * (`group/claim.py`, status 71): this command fails at once and the group carries on.
  */
 import { join as joinPath } from 'node:path';
 
 import { resolveInterpreter } from '../backend/interpreter.js';
-import { collectiveTimeoutS, PEER_LOST_EXIT_CODE, rankEnv, spawnFollowerRank } from '../backend/rank-group.js';
+import { collectiveTimeoutS, PEER_LOST_EXIT_CODE, RANK_TAKEN_EXIT_CODE, rankEnv, spawnFollowerRank } from '../backend/rank-group.js';
 import type { BackendProcess } from '../backend/spawn.js';
 import { stderrBlock, WorkerLog } from '../backend/worker-log.js';
 import { BackendError, ConfigError } from '../errors.js';
@@ -61,6 +63,7 @@ export async function joinGroup(config: ExperimentConfig, nodeRank: number, logD
     if (failure !== null) {
       killAll();
       await Promise.all(started.map((s) => s.process.exited));
+      if (!stop.aborted && failure.process.exitInfo?.exitCode === RANK_TAKEN_EXIT_CODE) throw rankTaken(nodeRank, world, `${address}:${port}`, failure);
       const why = stop.aborted ? 'was stopped (this node was interrupted)' : failure.process.describeExit();
       const peerLost = failure.process.exitInfo?.exitCode === PEER_LOST_EXIT_CODE ? ' (a collective failed: a rank on another node died or hung)' : '';
       throw new BackendError('join_rank_failed', `node ${nodeRank}: rank ${failure.rank} of ${world} ${why}${peerLost}.${stderrBlock(failure.log)}`, {
@@ -73,6 +76,14 @@ export async function joinGroup(config: ExperimentConfig, nodeRank: number, logD
     stop.removeEventListener('abort', killAll);
     await Promise.all(started.map((s) => s.log.close()));
   }
+}
+
+/** The refusal of a rank that another process holds: the group is untouched, only this join stops. */
+function rankTaken(nodeRank: number, world: number, rendezvous: string, failure: { rank: number; log: WorkerLog }): BackendError {
+  return new BackendError('join_rank_taken', `node ${nodeRank}: rank ${failure.rank} of ${world} is already held by another process at the rendezvous ${rendezvous}: is \`mgsd join --node-rank ${nodeRank}\` running twice? This join stopped its ranks before they joined; the group and the join that holds the rank carry on.${stderrBlock(failure.log)}`, {
+    context: { rank: failure.rank, logFile: failure.log.path },
+    hint: `Stop the extra \`mgsd join --node-rank ${nodeRank}\` (the log lines above name the holder's pid and host). If the earlier join was stopped before the group formed, its claim remains: restart node 0's run, then join again.`,
+  });
 }
 
 /** The first rank to exit with a failure, or null once every rank has exited cleanly (status 0). */

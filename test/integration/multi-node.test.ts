@@ -3,9 +3,11 @@
  * `backend.rendezvous.nodes = 2` and `mgsd join --node-rank 1` beside it. The run completes with
  * the same metrics and results as a one-node group of 2 ranks (the rows split the same way), the
  * join exits 0 once rank 0 stops the group, and a wrong node rank is refused before any rank starts.
+ * A second `mgsd join` of the same node is refused within seconds (its rank is claimed at the
+ * rendezvous, `group/claim.py`), while the run and the first join finish.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +64,17 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Resolves once `path` contains `text`; rejects when `giveUp` settles first or after `timeoutMs`. */
+async function waitForText(path: string, text: string, giveUp: Promise<Exit>, timeoutMs: number): Promise<void> {
+  let ended: Exit | undefined;
+  void giveUp.then((exit) => (ended = exit));
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    if (existsSync(path) && readFileSync(path, 'utf8').includes(text)) return;
+    if (ended !== undefined) throw new Error(`exited (code ${ended.code}) before ${path} said "${text}":\n${ended.stderr}`);
+  }
+  throw new Error(`${path} did not say "${text}" within ${timeoutMs} ms`);
+}
+
 const sets = (overrides: string[]) => overrides.flatMap((override) => ['--set', override]);
 
 /** A results file or metrics log without its wall-clock fields. */
@@ -89,6 +102,37 @@ describe('a group over two nodes (mgsd join)', () => {
     for (const file of ['results.json', 'metrics/opsd.jsonl', 'metrics/sft.jsonl']) {
       expect(stable(join(WORK, 'two-nodes', file)), file).toEqual(stable(join(WORK, 'one-node', file)));
     }
+  }, 300_000);
+
+  it('refuses a second join of the same node within seconds, and the run and the first join still finish', async () => {
+    const port = await freePort();
+    // 1,000 base steps keep the group alive ≈20 s after it forms, well past the second join's
+    // start-up (≈3 s: node, Python, torch); without the group its claim would wait for rank 0.
+    const long = ['stages.base={enabled: true, steps: 1000, batchSize: 8}'];
+    const twoNodes = sets([...MINI, ...long, 'backend.ranks=1', `backend.rendezvous={nodes: 2, address: 127.0.0.1, port: ${port}}`]);
+    const logDir = join(WORK, 'twice-logs'); // the same command typed twice: the same log directory
+    const first = start(['join', ...twoNodes, '--node-rank', '1', '--log-dir', logDir]);
+    const run = start(['run', '--out', join(WORK, 'joined-twice'), ...twoNodes]);
+    // The second join starts once the first holds rank 1, so which one is refused is fixed.
+    await waitForText(join(logDir, 'node1.rank1.log'), 'claimed its rank at the rendezvous', Promise.race([first.done, run.done]), 120_000);
+    const startedMs = Date.now();
+    const extra = start(['join', ...twoNodes, '--node-rank', '1', '--log-dir', logDir]);
+    const second = await Promise.race([extra.done, run.done.then(() => undefined)]);
+    const seconds = (Date.now() - startedMs) / 1000;
+    if (second === undefined) {
+      extra.child.kill('SIGTERM');
+      throw new Error(`the run ended before the second join was refused (after ${seconds} s): no refusal, or a run too short for this machine:\n${(await extra.done).stderr}`);
+    }
+    expect(second.code, second.stderr).toBe(1);
+    expect(second.stderr).toContain(`node 1: rank 1 of 2 is already held by another process at the rendezvous 127.0.0.1:${port}: is \`mgsd join --node-rank 1\` running twice?`);
+    expect(second.stderr).toMatch(/refused to join the rank group: rank 1 of 2 is already held by another process in this group \(pid \d+ on host /);
+    expect(second.stderr).toMatch(/Stop the extra `mgsd join --node-rank 1`/);
+    expect(seconds, 'node, Python and torch start-up, then one store round trip').toBeLessThan(30);
+
+    const [runExit, firstExit] = await Promise.all([run.done, first.done]);
+    expect(runExit.code, runExit.stderr).toBe(0);
+    expect(firstExit.code, firstExit.stderr).toBe(0);
+    expect(firstExit.stdout).toMatch(/node 1: ranks 1 stopped with the group/);
   }, 300_000);
 
   it('refuses a node rank outside the group, and a multi-node config with several workers', async () => {

@@ -13,6 +13,10 @@ Two groups over the same ranks:
   ranks > 0 wait there while the orchestrator does other work, which may take any time.
 A peer that dies closes its gloo connections, so the others fail at once in either group.
 
+Before joining, a rank > 0 claims its rank number at the rendezvous (`claim.py`): a second process
+started as the same rank is refused with `RankTaken` instead of disturbing the group. Ranks started
+by torchrun skip the claim (see `init_from_env`).
+
 Any failure inside a collective raises `PeerLost`: the group is broken for good (gloo cannot
 recover a group), so the caller ends the process (`serve.py`) and the orchestrator, which sees
 every rank's exit, reports the first rank that died.
@@ -21,6 +25,7 @@ every rank's exit, reports the first rank that died.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,20 +34,19 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
+from .claim import claim_rank_at
+from .errors import GroupError, PeerLost
+
+__all__ = ["Group", "GroupError", "PeerLost", "init_from_env", "solo", "work_backend"]
+
+log = logging.getLogger("mgsd_backend.group")
+
 T = TypeVar("T")
 
 DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
 CONTROL_TIMEOUT = datetime.timedelta(days=7)
 PEER_LOST_EXIT_CODE = 70
 """Exit status of a rank that left because a peer died or hung (not itself the cause)."""
-
-
-class GroupError(RuntimeError):
-    """The rank group is misconfigured (environment) or broken."""
-
-
-class PeerLost(GroupError):
-    """A collective failed: another rank died, hung past the timeout, or the network broke."""
 
 
 @dataclass
@@ -118,7 +122,9 @@ def solo() -> Group:
 
 
 def init_from_env(environ: dict[str, str] | None = None) -> Group:
-    """The group described by the environment; creates the gloo groups when WORLD_SIZE > 1."""
+    """The group described by the environment; creates the gloo groups when WORLD_SIZE > 1. A rank > 0
+    first claims its rank at the rendezvous (`claim.py`) and raises `RankTaken` if another process
+    holds it."""
     env = os.environ if environ is None else environ
     world = _int_env(env, "WORLD_SIZE", 1)
     if world == 1:
@@ -132,6 +138,12 @@ def init_from_env(environ: dict[str, str] | None = None) -> Group:
                          "address of rank 0 (set by the TypeScript launcher or by torchrun)")
     timeout_s = float(env.get("MGSD_COLLECTIVE_TIMEOUT_S", DEFAULT_COLLECTIVE_TIMEOUT_S))
     timeout = datetime.timedelta(seconds=timeout_s)
+    # NOTE: torchrun's agent numbers its ranks itself (no duplicate is possible), and its store
+    # outlives a restart of the workers, where a claim from the previous attempt would refuse them.
+    if rank > 0 and "TORCHELASTIC_RUN_ID" not in env:
+        address, port = env["MASTER_ADDR"], _int_env(env, "MASTER_PORT", None)
+        claim_rank_at(address, port, rank, world, timeout)
+        log.info("rank %d/%d: claimed its rank at the rendezvous %s:%d", rank, world, address, port)
     dist.init_process_group(work_backend(), init_method="env://", rank=rank, world_size=world, timeout=timeout)
     control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
     group = Group(rank=rank, world_size=world, local_rank=local, _control=control)
