@@ -37,9 +37,10 @@ def test_torchrun_ranks_serve_through_rank_0(tmp_path):
     sock.setsockopt(zmq.LINGER, 0)
     endpoint = f"ipc://{tmp_path}/worker.sock"
     sock.bind(endpoint)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "MGSD_COLLECTIVE_TIMEOUT_S": "60"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "MGSD_COLLECTIVE_TIMEOUT_S": "60",
+           "MGSD_WORKER_TOKEN": "t0ken"}  # the launch token travels in the environment, never in argv
     proc = subprocess.Popen([str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "mgsd_backend",
-                             "--endpoint", endpoint, "--token", "t0ken"], env=env, stdout=subprocess.DEVNULL,
+                             "--endpoint", endpoint], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert sock.poll(120_000), "no hello from rank 0 within 120 s"
