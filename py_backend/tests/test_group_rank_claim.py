@@ -88,7 +88,9 @@ def _rank(rank: int, port: int, queue: Any, go_on: Any) -> None:
 
 
 def test_a_duplicate_rank_is_refused_in_seconds_and_the_group_that_holds_it_carries_on():
-    ctx = mp.get_context("fork")  # CPU only: the children reuse the imported torch
+    # spawn, not fork: a fork after other tests have started torch's threads or a process group can
+    # hang the child; spawned children import torch afresh (seconds).
+    ctx = mp.get_context("spawn")
     queue, go_on, port = ctx.Queue(), ctx.Event(), free_port()
     # Rank 1 first: its claim waits for rank 0's store, which init_process_group starts later.
     procs = [ctx.Process(target=_rank, args=(1, port, queue, go_on))]
