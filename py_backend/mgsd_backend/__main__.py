@@ -10,9 +10,10 @@ at one thread, so two pools never each run `--threads` threads on the same cores
 
 In a rank group (`WORLD_SIZE` > 1 in the environment, docs/scale-out.md) every rank starts here:
 the gloo group is created first (all ranks meet), then rank 0 serves the socket and the others
-follow it. A rank whose peer died or hung exits with status 70 (`group.context.PEER_LOST_EXIT_CODE`);
-a rank refused because another process already holds its rank exits with status 71
-(`group.claim.RANK_TAKEN_EXIT_CODE`) before it joins.
+follow it. A rank whose peer died or hung exits with status 70 (`PEER_LOST_EXIT_CODE`); a rank
+refused because another process already holds its rank exits with status 71
+(`RANK_TAKEN_EXIT_CODE`) before it joins. Both are declared in src/backend/protocol-names.ts and
+reach the worker through the generated contract.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import os
 import signal
 import sys
 
-from .contract import MAX_MESSAGE_MIB  # torch-free: threads are set before torch loads
+# torch-free: threads are set before torch loads
+from .contract import MAX_MESSAGE_MIB, PEER_LOST_EXIT_CODE, RANK_TAKEN_EXIT_CODE
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -95,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_interop_threads(1)
 
     from .group import GroupError, PeerLost, RankTaken, init_from_env
-    from .group.claim import RANK_TAKEN_EXIT_CODE
-    from .group.context import PEER_LOST_EXIT_CODE
     from .server import Server, ServerOptions
 
     try:

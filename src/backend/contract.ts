@@ -21,6 +21,7 @@ import {
   MAX_MESSAGE_MIB,
   MODEL_DTYPES,
   OP,
+  RANK_EXIT_CODES,
   type OpName,
   PROTOCOL_VERSION,
   REPLY_TENSORS,
@@ -62,6 +63,8 @@ export interface Contract {
   hello: string;
   max_message_mib: number;
   server_ops: string[];
+  /** Exit statuses by which a group's rank says why it left (`RANK_EXIT_CODES`). */
+  rank_exit_codes: Readonly<Record<string, number>>;
   vocab: Record<string, readonly string[]>;
   wire_teacher_tensors: Record<string, readonly string[]>;
   /** Frame 0 beyond the ops: the worker's hello and a reply header (its `result` is per op). */
@@ -106,6 +109,7 @@ export function buildContract(): Contract {
     hello: HELLO,
     max_message_mib: MAX_MESSAGE_MIB,
     server_ops: [...SERVER_OPS],
+    rank_exit_codes: RANK_EXIT_CODES,
     vocab: { estimators: ESTIMATORS, score_modes: SCORE_MODES, model_dtypes: MODEL_DTYPES, kl_kinds: KL_KINDS, tensor_dtypes: DTYPES },
     wire_teacher_tensors: WIRE_TEACHER_TENSORS,
     envelope: { hello: jsonSchema(HelloSchema, 'output'), reply_header: jsonSchema(ReplyHeaderSchema, 'output') },

@@ -1,6 +1,6 @@
 /**
- * The names of the wire contract that everything else in it refers to: the ops a worker answers
- * and the distillation estimators. Re-exported by `protocol.ts` (import them from there); kept
+ * The names of the wire contract that everything else in it refers to: the ops a worker answers,
+ * the distillation estimators, and the exit statuses of a group's ranks. Re-exported by `protocol.ts` (import them from there); kept
  * apart so `protocol-tensors.ts` can use them without importing the module that re-exports it.
  */
 
@@ -29,3 +29,10 @@ export const SERVER_OPS = [OP.ping, OP.echo, OP.stop, OP.setThreads] as const sa
 export const ESTIMATORS = ['sampled', 'topk', 'full', 'forward'] as const;
 /** A distillation estimator. */
 export type Estimator = (typeof ESTIMATORS)[number];
+
+/**
+ * Exit statuses by which a rank of a group tells the launcher why it left (written into the
+ * contract, which the worker reads): a collective failed because another rank died or hung
+ * (`peer_lost`), or another process already holds its rank at the rendezvous (`rank_taken`).
+ */
+export const RANK_EXIT_CODES = { peer_lost: 70, rank_taken: 71 } as const;

@@ -17,7 +17,7 @@
 import { z } from 'zod';
 
 import type { ChatView } from '../chat.js';
-import { ESTIMATORS, type Estimator, HELLO, OP, type OpName, SERVER_OPS } from './protocol-names.js';
+import { ESTIMATORS, type Estimator, HELLO, OP, type OpName, RANK_EXIT_CODES, SERVER_OPS } from './protocol-names.js';
 
 /** Bumped on any incompatible change of framing, tensors or op schemas (both sides at once). */
 export const PROTOCOL_VERSION = 1;
@@ -271,7 +271,7 @@ export const RESULT_SCHEMAS = {
 export type ArgsOf<O extends OpName> = z.input<(typeof ARGS_SCHEMAS)[O]>;
 export type ResultOf<O extends OpName> = z.output<(typeof RESULT_SCHEMAS)[O]>;
 
-export { ESTIMATORS, type Estimator, HELLO, OP, type OpName, SERVER_OPS };
+export { ESTIMATORS, type Estimator, HELLO, OP, type OpName, RANK_EXIT_CODES, SERVER_OPS };
 export {
   REPLY_TENSORS,
   REQUEST_TENSORS,

@@ -24,14 +24,15 @@ import type { Hello } from './headers.js';
 import type { Stall } from './heartbeat.js';
 import { type Interpreter, resolveInterpreter } from './interpreter.js';
 import { type ExitInfo, type Frames, launchWorker, type LaunchedWorker, type LaunchOptions, type WorkerPeer } from './launch.js';
+import { RANK_EXIT_CODES } from './protocol-names.js';
 import { type BackendProcess, spawnBackendProcess, TOKEN_ENV } from './spawn.js';
 import { stderrBlock, WorkerLog } from './worker-log.js';
 
 /** Exit status of a rank that left because another rank died or hung (`group/context.py`). */
-export const PEER_LOST_EXIT_CODE = 70;
+export const PEER_LOST_EXIT_CODE = RANK_EXIT_CODES.peer_lost;
 
 /** Exit status of a rank refused before joining: another process already holds its rank (`group/claim.py`). */
-export const RANK_TAKEN_EXIT_CODE = 71;
+export const RANK_TAKEN_EXIT_CODE = RANK_EXIT_CODES.rank_taken;
 
 /** A group spanning several machines: this one starts ranks 0 … ranks−1; `mgsd join` starts the rest. */
 export interface Rendezvous {

@@ -40,3 +40,7 @@ ESTIMATORS: tuple[str, ...] = tuple(CONTRACT["vocab"]["estimators"])
 """Distillation estimators (`distill_step`'s `estimator`)."""
 MODEL_DTYPES: tuple[str, ...] = tuple(CONTRACT["vocab"]["model_dtypes"])
 """Parameter dtypes a model may be loaded in."""
+PEER_LOST_EXIT_CODE: int = CONTRACT["rank_exit_codes"]["peer_lost"]
+"""Exit status of a rank that left because a peer died or hung (not itself the cause)."""
+RANK_TAKEN_EXIT_CODE: int = CONTRACT["rank_exit_codes"]["rank_taken"]
+"""Exit status of a rank refused before joining: another process already holds its rank."""

@@ -35,8 +35,6 @@ import torch.distributed as dist
 
 from .errors import RankTaken
 
-RANK_TAKEN_EXIT_CODE = 71
-"""Exit status of a rank refused because another process holds its rank (`src/experiment/join.ts`)."""
 
 CLAIM_KEY = "mgsd/rank-claim/{rank}"
 

@@ -45,8 +45,6 @@ T = TypeVar("T")
 
 DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
 CONTROL_TIMEOUT = datetime.timedelta(days=7)
-PEER_LOST_EXIT_CODE = 70
-"""Exit status of a rank that left because a peer died or hung (not itself the cause)."""
 
 
 @dataclass

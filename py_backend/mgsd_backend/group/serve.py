@@ -9,7 +9,7 @@ else `RankFailed` naming the first rank that did. A failed op leaves the group u
 rank finished the op and waits for the next request.
 
 Ranks > 0 run `Dispatcher.follow` until the `stop` op. A `PeerLost` (a collective failed: a
-peer died or hung) ends the process with `PEER_LOST_EXIT_CODE` on any rank, rank 0 included,
+peer died or hung) ends the process with `PEER_LOST_EXIT_CODE` (the contract's) on any rank, rank 0 included,
 without a reply: the orchestrator watches every rank's process and reports the rank that died.
 """
 
