@@ -4,7 +4,8 @@
  * A handle numbers its requests, keeps any number in flight, and matches replies by id. Every
  * request settles: with the parsed result and tensors; with a `BackendError` carrying the worker's
  * error reply (op, code, message, hint, Python traceback); with a `BackendError` naming the op and
- * the timeout when no reply comes in time; or — when the worker process dies — every pending
+ * the timeout when no reply comes in time (awake time: a run suspended with Ctrl-Z does not time out
+ * for it, `awake-timeout.ts`); or — when the worker process dies — every pending
  * request rejects at once with a `BackendError` naming the exit code or signal, the last lines of
  * its log and the log file. Args are parsed by the op's zod schema before sending; a malformed
  * reply (garbage header, result or tensors off the contract, a truncated tensor stream) fails the
@@ -12,6 +13,7 @@
  * Nothing resolves to undefined.
  */
 import { BackendError, ProtocolError, VerboseDetail } from '../errors.js';
+import { AwakeTimeout } from './awake-timeout.js';
 import { decodeTensors, encodeTensors, type Tensors } from './codec.js';
 import type { WorkerPeer } from './launch.js';
 import { type ErrorBody, type Hello, type ReplyHeader, ReplyHeaderSchema, type RequestHeader } from './headers.js';
@@ -45,7 +47,7 @@ interface Pending {
   op: string;
   resolve: (reply: { result: Record<string, unknown>; tensors: Tensors }) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: AwakeTimeout;
 }
 
 /** A Python traceback carried as the cause of a `BackendError` (printed only with `--verbose`). */
@@ -148,7 +150,7 @@ export class WorkerHandle {
     const frames = [JSON.stringify(header), ...encodeTensors(tensors)];
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     const settled = new Promise<{ result: Record<string, unknown>; tensors: Tensors }>((resolve, reject) => {
-      const timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
+      const timer = new AwakeTimeout(timeoutMs, () => this.onTimeout(id, timeoutMs));
       this.pending.set(id, { op, resolve, reject, timer });
     });
     this.worker.send(frames).catch((error: Error) => this.fail(id, this.deathError ?? this.sendError(op, error)));
@@ -256,7 +258,7 @@ export class WorkerHandle {
 
   private settle(id: number): Pending {
     const pending = this.pending.get(id)!;
-    clearTimeout(pending.timer);
+    pending.timer.clear();
     this.pending.delete(id);
     return pending;
   }

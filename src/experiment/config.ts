@@ -186,7 +186,7 @@ const BackendSchema = z
       .prefault({})
       .describe('multi-node: the group of the one `main` worker spans `nodes` machines (docs/scale-out.md, "Multi-node")'),
     startTimeoutMs: timeoutMs.default(120_000).describe('how long a worker may take to start and say hello (the first start imports torch)'),
-    requestTimeoutMs: timeoutMs.default(600_000).describe('how long one request may take before it fails'),
+    requestTimeoutMs: timeoutMs.default(600_000).describe('how long one request may take before it fails (time the run was suspended, e.g. by Ctrl-Z, does not count)'),
     gpuMemoryGiB: z
       .number()
       .positive()
