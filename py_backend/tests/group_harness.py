@@ -16,6 +16,7 @@ import pickle
 import socket
 import time
 import traceback
+from queue import Empty
 from typing import Any
 
 import torch
@@ -82,7 +83,8 @@ def _rank_main(rank: int, world: int, port: int, script: list, queue: Any, timeo
 
 
 def run_script(world: int, script: list, timeout_s: float = 120, collective_timeout_s: float = 60) -> list:
-    """Runs `script` on a `world`-rank group; returns rank 0's replies."""
+    """Runs `script` on a `world`-rank group; returns rank 0's replies, or [("exited", status)] when
+    rank 0 exited without replying (its collective watch ended it)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     port = free_port()
@@ -90,7 +92,7 @@ def run_script(world: int, script: list, timeout_s: float = 120, collective_time
     for p in procs:
         p.start()
     try:
-        out = queue.get(timeout=timeout_s)
+        out = _rank0_outcome(queue, procs[0], timeout_s)
     finally:
         for p in procs:
             p.join(timeout=20)
@@ -98,6 +100,23 @@ def run_script(world: int, script: list, timeout_s: float = 120, collective_time
                 p.kill()
     if isinstance(out, bytes):
         return pickle.loads(out)
+    if isinstance(out, int):
+        return [("exited", out)]
     if isinstance(out, tuple) and out[0] == "crash":
         raise AssertionError(f"rank {out[1]} crashed:\n{out[2]}")
     return out
+
+
+def _rank0_outcome(queue: Any, rank0: Any, timeout_s: float) -> Any:
+    """What rank 0 put on the queue, or its exit status if it exited without a word."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            return queue.get(timeout=0.2)
+        except Empty:
+            if rank0.exitcode is not None:
+                try:
+                    return queue.get(timeout=1.0)  # it may have put its replies just before exiting
+                except Empty:
+                    return rank0.exitcode
+    raise TimeoutError(f"rank 0 gave no replies within {timeout_s} s")

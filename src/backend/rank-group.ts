@@ -46,7 +46,7 @@ export interface Rendezvous {
 export interface RankGroupOptions extends LaunchOptions {
   /** Rank processes on this machine (≥ 2 on one node; one rank is then a plain `launchWorker`). */
   ranks: number;
-  /** Timeout of a collective inside an op, seconds: a rank that hangs longer fails the group. */
+  /** Timeout of a collective inside an op, seconds of time awake (`group/watch.py`): a rank that hangs longer fails the group. */
   collectiveTimeoutS: number;
   /** Several nodes: the group has `ranks × nodes` ranks, meeting at `address:port`. */
   rendezvous?: Rendezvous;
@@ -275,7 +275,7 @@ function rankOf(rank: number, child: BackendProcess, log: WorkerLog): Rank {
 /** "was killed by SIGKILL", "exited with code 1", or, for status 70, why it left. */
 function describe(info: ExitInfo): string {
   if (info.signal) return `was killed by ${info.signal}`;
-  if (info.exitCode === PEER_LOST_EXIT_CODE) return `exited with code ${PEER_LOST_EXIT_CODE} (a collective failed: another rank died or hung past backend.collectiveTimeoutS)`;
+  if (info.exitCode === PEER_LOST_EXIT_CODE) return `exited with code ${PEER_LOST_EXIT_CODE} (a collective failed: another rank died, or hung longer than the collective timeout, backend.requestTimeoutMs)`;
   if (info.exitCode === RANK_TAKEN_EXIT_CODE) return `exited with code ${RANK_TAKEN_EXIT_CODE} (another process already holds its rank at the rendezvous: does another run use the same backend.rendezvous.port?)`;
   return `exited with code ${info.exitCode}`;
 }

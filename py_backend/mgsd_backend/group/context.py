@@ -6,12 +6,16 @@ Environment (set by `src/backend/rank-group.ts`, or by torchrun for a multi-node
 no process group exists and every collective returns its own input (the N = 1 path).
 
 Two groups over the same ranks:
-- the *work* group (the default group, timeout = the collective timeout; gloo, plus NCCL for CUDA
-  tensors on a GPU machine: `work_backend`) carries every collective inside an op, so a peer that
-  hangs in an op fails the others after that timeout;
+- the *work* group (the default group; gloo, plus NCCL for CUDA tensors on a GPU machine:
+  `work_backend`) carries every collective inside an op. The collectives `Group` runs are watched
+  in time awake (`watch.py`), so a peer that hangs in an op fails the others after the collective
+  timeout, and a run suspended with Ctrl-Z does not; the group's own timeout is a week's backstop;
 - the *control* group (gloo, timeout of a week) only carries rank 0's broadcast of the next request:
   ranks > 0 wait there while the orchestrator does other work, which may take any time.
 A peer that dies closes its gloo connections, so the others fail at once in either group.
+
+`MGSD_COLLECTIVE_TIMEOUT_S` bounds the group's forming too (the rank claim, the rendezvous), in
+wall time: nothing is suspended then.
 
 Before joining, a rank > 0 claims its rank number at the rendezvous (`claim.py`): a second process
 started as the same rank is refused with `RankTaken` instead of disturbing the group. Ranks started
@@ -36,6 +40,7 @@ import torch.distributed as dist
 
 from .claim import claim_rank_at
 from .errors import GroupError, PeerLost
+from .watch import CollectiveWatch
 
 __all__ = ["Group", "GroupError", "PeerLost", "init_from_env", "solo", "work_backend"]
 
@@ -44,7 +49,7 @@ log = logging.getLogger("mgsd_backend.group")
 T = TypeVar("T")
 
 DEFAULT_COLLECTIVE_TIMEOUT_S = 300.0
-CONTROL_TIMEOUT = datetime.timedelta(days=7)
+BACKSTOP_TIMEOUT = datetime.timedelta(days=7)
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Group:
     rows: tuple[int, int] | None = None
     """Rows [a, b) of the request this rank is serving (row ops), for error messages."""
     _control: Any = None
+    _watch: CollectiveWatch | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -74,7 +80,8 @@ class Group:
         if not self.distributed:
             return request
         box = [request if self.is_leader else None]
-        self._guard("broadcast of the next request", lambda: dist.broadcast_object_list(box, src=0, group=self._control))
+        self._guard("broadcast of the next request", lambda: dist.broadcast_object_list(box, src=0, group=self._control),
+                    watched=False)
         return box[0]
 
     def all_gather_object(self, value: T, what: str) -> list[T]:
@@ -105,13 +112,17 @@ class Group:
             self._guard(what, lambda: dist.broadcast(tensor, src=0))
         return tensor
 
-    def _guard(self, what: str, collective: Callable[[], Any]) -> None:
+    def _guard(self, what: str, collective: Callable[[], Any], watched: bool = True) -> None:
+        label = f"rank {self.rank}/{self.world_size}: {what}"
         try:
-            collective()
+            if watched and self._watch is not None:
+                with self._watch.watching(label):
+                    collective()
+            else:
+                collective()
         except Exception as error:  # noqa: BLE001 - gloo raises RuntimeError subclasses of many kinds
-            raise PeerLost(f"rank {self.rank}/{self.world_size}: {what} failed ({type(error).__name__}: "
-                           f"{str(error).strip()[:300]}); another rank died, hung past the collective "
-                           f"timeout, or the network between ranks broke") from error
+            raise PeerLost(f"{label} failed ({type(error).__name__}: "
+                           f"{str(error).strip()[:300]}); another rank died or the network between ranks broke") from error
 
 
 def solo() -> Group:
@@ -143,8 +154,9 @@ def init_from_env(environ: dict[str, str] | None = None) -> Group:
         claim_rank_at(address, port, rank, world, timeout)
         log.info("rank %d/%d: claimed its rank at the rendezvous %s:%d", rank, world, address, port)
     dist.init_process_group(work_backend(), init_method="env://", rank=rank, world_size=world, timeout=timeout)
-    control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
-    group = Group(rank=rank, world_size=world, local_rank=local, _control=control)
+    dist.set_timeout(BACKSTOP_TIMEOUT)  # the collective timeout proper is the watch's, in time awake
+    control = dist.new_group(backend="gloo", timeout=BACKSTOP_TIMEOUT)
+    group = Group(rank=rank, world_size=world, local_rank=local, _control=control, _watch=CollectiveWatch(timeout_s))
     group.pids = group.all_gather_object(os.getpid(), "exchange of process ids at start-up")
     return group
 

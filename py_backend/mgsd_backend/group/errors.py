@@ -8,7 +8,7 @@ class GroupError(RuntimeError):
 
 
 class PeerLost(GroupError):
-    """A collective failed: another rank died, hung past the timeout, or the network broke."""
+    """A collective failed: another rank died or the network broke (a hung rank: `watch.py`)."""
 
 
 class RankTaken(GroupError):
