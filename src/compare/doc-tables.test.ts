@@ -96,8 +96,13 @@ describe('generated doc tables', () => {
       const validation = (step: number, macro: number) => JSON.stringify({ stage: 'opsd', step, kind: 'validation', val_macro_success: macro });
       writeFileSync(join(dir, 'metrics', 'opsd.jsonl'), `${[JSON.stringify({ stage: 'opsd', step: 1, loss: 1 }), validation(50, 0.4), validation(100, 0.5)].join('\n')}\n`);
       writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...fixture.results, selection }));
-      const reused = fixture.config.name === 'sampled-t1' ? { sft: { run: join(folder, 'mgsd-seed0'), cache: '/cache/x' } } : {};
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ mgsd: '0.1.0', git_commit: 'abcdef0123456789', cpus: 2, cpu_model: 'Some CPU', platform: 'linux 6', evaluations_reused: reused }));
+      // sampled-t1 reused the sft evaluation of mgsd-seed0 (recorded at the folder's former path: it
+      // was moved since), and a base evaluation of another sweep's run of another base: only sft is the same model.
+      const reused = fixture.config.name === 'sampled-t1'
+        ? { sft: { run: join('/moved', 'mgsd-seed0'), cache: '/cache/x' }, base: { run: join('/other', 'mgsd-seed0'), cache: '/cache/y' } }
+        : {};
+      const models = { sft: 'sft-key', base: fixture.config.name === 'sampled-t1' ? 'base-key-2' : 'base-key-1' };
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ mgsd: '0.1.0', git_commit: 'abcdef0123456789', cpus: 2, cpu_model: 'Some CPU', platform: 'linux 6', evaluations_reused: reused, stage_keys: { models } }));
       for (const modelInput of ['mgsd/image', 'sft/image']) {
         const lines = [...fixture.outcomes(modelInput).values()].map((outcome) => JSON.stringify(outcome));
         writeFileSync(join(dir, 'eval', `${modelInput.replace('/', '-')}.jsonl`), `${lines.join('\n')}\n`);

@@ -264,16 +264,37 @@ function curvesOfRun(runDir: string, models: readonly string[]): Record<string, 
   return out;
 }
 
-/** `<model>@<variant>` for each evaluation a run reused from another run of `comparison`. */
+/**
+ * `<model>@<variant>` for each evaluation a run reused from another run of `comparison`. The origin
+ * is found by its path or, when the sweep folder was moved or a run was copied in from another
+ * sweep (paths recorded elsewhere), by its run name holding the same model (`stage_keys.models`).
+ */
 function reusedWithin(comparison: Comparison): string[] {
-  const dirs = new Set(comparison.runs.map((run) => resolve(run.dir)));
+  interface Manifest {
+    evaluations_reused?: Record<string, { run?: string }>;
+    stage_keys?: { models?: Record<string, string | null> };
+  }
+  const manifests = new Map(
+    comparison.runs.map((run) => {
+      const path = join(run.dir, 'manifest.json');
+      return [resolve(run.dir), existsSync(path) ? readJsonFile<Manifest>(path) : {}] as const;
+    }),
+  );
+  const modelKey = (dir: string, evaluation: string) => manifests.get(dir)?.stage_keys?.models?.[evaluation.split('/')[0]!];
+  const originOf = (from: string, evaluation: string, key: string | null | undefined): string | undefined => {
+    if (manifests.has(resolve(from))) return resolve(from);
+    if (key === undefined || key === null) return undefined;
+    return [...manifests.keys()].find((dir) => basename(dir) === basename(from) && modelKey(dir, evaluation) === key);
+  };
   return comparison.runs.flatMap((run) => {
-    const path = join(run.dir, 'manifest.json');
-    if (!existsSync(path)) return [];
-    const reused = readJsonFile<{ evaluations_reused?: Record<string, { run?: string }> }>(path).evaluations_reused ?? {};
-    return Object.entries(reused)
-      .filter(([, from]) => from.run !== undefined && resolve(from.run) !== resolve(run.dir) && dirs.has(resolve(from.run)))
-      .map(([model]) => `${model}@${run.variant}`);
+    const dir = resolve(run.dir);
+    return Object.entries(manifests.get(dir)?.evaluations_reused ?? {})
+      .filter(([evaluation, from]) => {
+        if (from.run === undefined) return false;
+        const origin = originOf(from.run, evaluation, modelKey(dir, evaluation));
+        return origin !== undefined && origin !== dir;
+      })
+      .map(([evaluation]) => `${evaluation}@${run.variant}`);
   });
 }
 
