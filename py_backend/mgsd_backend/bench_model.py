@@ -19,6 +19,10 @@ at 1 thread they are robust to other load on a shared machine (at 2 threads they
 speed: both threads' CPU seconds count). The last stdout line is one JSON object:
 `{"threads": {"1": {...}, "2": {...}}, "ranks": {"1": {...}, "2": {...}}, ...}` (what
 `npm run bench:model` reads).
+
+`--profile OP` (one of `sft_step`, `distill_step_wire_teacher`, `distill_step_in_process_teacher`,
+`teacher_score`) instead prints where that op's time goes at 1 thread: torch.profiler's busiest
+ops, and the share spent in matrix products with their GFLOP/s.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="run in this process with N threads (internal)")
     parser.add_argument("--steps", type=int, default=8, help="timed repetitions per figure (default 8)")
     parser.add_argument("--ranks-list", default="1,2", help="rank-group sizes for the sft_step figure ('' skips it)")
+    parser.add_argument("--profile", metavar="OP", default=None, help="print where OP's time goes (see above) instead")
     args = parser.parse_args(argv)
+    if args.profile is not None:
+        return profile_one(args.profile, args.steps)
     if args.threads is not None:
         print(json.dumps(run_one(args.threads, args.steps)))
         return 0
@@ -65,21 +72,12 @@ def run_one(threads: int, steps: int) -> dict:
     """All figures for one thread count, in this process."""
     from .__main__ import apply_thread_env
 
-    apply_thread_env(threads)
+    worker = _worker(threads)
     import torch
 
-    torch.set_num_threads(threads)
     from .chat_views import parse_views
     from .models.base import SamplingParams
-    from .worker import Worker
 
-    worker = Worker(threads=threads)
-    optimizer = {"betas": [0.9, 0.95], "weight_decay": 0.01, "eps": 1e-8}
-    config = {"d_model": 128, "n_layers": 4, "n_heads": 4, "patch_px": 8, "max_seq_len": 256, "image_size_px": 40}
-    for role, seed, trainable in (("student", 0, True), ("teacher", 1, False)):
-        worker.load({"role": role, "model": {"kind": "tiny", "config": config}, "checkpoint": None,
-                     "trainable": trainable, "optimizer": optimizer if trainable else None, "device": "cpu",
-                     "dtype": "float32", "seed": seed}, {})
     model = worker.roles["student"].model
     figures: dict[str, float] = {"torch_threads": torch.get_num_threads()}
     for name, temperature in (("generate_greedy", 0.0), ("generate_t1", 1.0)):
@@ -92,7 +90,61 @@ def run_one(threads: int, steps: int) -> dict:
     return {k: round(v, 3) for k, v in figures.items()}
 
 
+def profile_one(op: str, steps: int) -> int:
+    """Prints torch.profiler's busiest ops of `op` (a `_train_runs` name) over `steps` calls at 1 thread."""
+    worker = _worker(1)
+    runs, tokens_per_row = _train_runs(worker)
+    if op not in runs:
+        raise SystemExit(f"bench_model --profile: unknown op {op!r}; one of {', '.join(runs)}")
+    from torch.profiler import ProfilerActivity, profile
+
+    _median_seconds(runs[op], 1)  # warm up
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        for _ in range(steps):
+            runs[op]()
+    events = prof.key_averages()
+    total_us = sum(e.self_cpu_time_total for e in events)
+    products = [e for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm")]
+    product_us = sum(e.self_cpu_time_total for e in products)
+    gflop = sum(e.flops for e in products) / 1e9
+    print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+    print(f"{op}: {total_us / steps / 1e6:.3f} CPU-s per call (64 rows of {tokens_per_row} tokens); matrix products "
+          f"{100 * product_us / total_us:.0f} % of it, at {gflop / (product_us / 1e6):.0f} GFLOP/s")
+    return 0
+
+
+def _worker(threads: int):
+    """A worker with the default tiny student (trainable) and teacher, at `threads` threads."""
+    from .__main__ import apply_thread_env
+
+    apply_thread_env(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    from .worker import Worker
+
+    worker = Worker(threads=threads)
+    optimizer = {"betas": [0.9, 0.95], "weight_decay": 0.01, "eps": 1e-8}
+    config = {"d_model": 128, "n_layers": 4, "n_heads": 4, "patch_px": 8, "max_seq_len": 256, "image_size_px": 40}
+    for role, seed, trainable in (("student", 0, True), ("teacher", 1, False)):
+        worker.load({"role": role, "model": {"kind": "tiny", "config": config}, "checkpoint": None,
+                     "trainable": trainable, "optimizer": optimizer if trainable else None, "device": "cpu",
+                     "dtype": "float32", "seed": seed}, {})
+    return worker
+
+
 def _train_figures(worker, steps: int) -> dict[str, float]:
+    runs, tokens_per_row = _train_runs(worker)
+    figures = {}
+    for name, run in runs.items():
+        wall, cpu = _median_seconds(run, steps)
+        figures[f"{name}_per_s"], figures[f"{name}_per_cpu_s"] = 1.0 / wall, 1.0 / cpu
+    figures["train_tokens_per_row"] = float(tokens_per_row)
+    return figures
+
+
+def _train_runs(worker) -> tuple[dict[str, Callable[[], object]], int]:
+    """The timed training ops at batch 64, and the tokens of one row (prompt + response)."""
     views, images, teacher_views = _views(64), _images(64), _teacher_views(64)
     ids, mask = worker.roles["student"].model.encode_targets([RESPONSE] * 64, append_eos=True)
     batch = {"images": images, "response_ids": ids.cpu(), "response_mask": mask.cpu()}
@@ -110,13 +162,8 @@ def _train_figures(worker, steps: int) -> dict[str, float]:
         "distill_step_in_process_teacher": lambda: worker.distill_step(in_process, batch),
         "teacher_score": lambda: worker.score(score, {k: batch[k] for k in ("response_ids", "response_mask")}),
     }
-    figures = {}
-    for name, run in runs.items():
-        wall, cpu = _median_seconds(run, steps)
-        figures[f"{name}_per_s"], figures[f"{name}_per_cpu_s"] = 1.0 / wall, 1.0 / cpu
     prompt_tokens = 2 + 25 + len(PROMPT) + 1  # BOS, role, visual tokens, text, generation prompt
-    figures["train_tokens_per_row"] = float(prompt_tokens + int(mask[0].sum()))
-    return figures
+    return runs, prompt_tokens + int(mask[0].sum())
 
 
 def _median_seconds(run: Callable[[], object], steps: int, warmup: int = 2) -> tuple[float, float]:
