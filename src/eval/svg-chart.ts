@@ -53,18 +53,58 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions): 
     `<text x="${MARGIN.left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
     `<text transform="translate(14 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
   );
+  const pixels = series.map((s) => s.points.map(([x, y]): [number, number] => [sx(x), sy(y)]));
+  series.forEach((s, index) => {
+    if (s.points.length === 0) return;
+    const d = pixels[index]!.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${fmt(x)},${fmt(y)}`).join(' ');
+    parts.push(`<path d="${d}" fill="none" stroke="${PALETTE[index % PALETTE.length]!}" stroke-width="1.6"/>`);
+  });
+  const legend = legendBox(series, pixels, { x: MARGIN.left, y: MARGIN.top, w: plotW, h: plotH });
+  parts.push(`<rect x="${fmt(legend.x)}" y="${fmt(legend.y)}" width="${fmt(legend.w)}" height="${fmt(legend.h)}" fill="white" fill-opacity="0.85"/>`);
   series.forEach((s, index) => {
     const colour = PALETTE[index % PALETTE.length]!;
-    if (s.points.length > 0) {
-      const d = s.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${fmt(sx(x))},${fmt(sy(y))}`).join(' ');
-      parts.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.6"/>`);
-    }
-    const ly = MARGIN.top + 12 + index * 14;
-    parts.push(`<line x1="${MARGIN.left + 8}" x2="${MARGIN.left + 24}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"/>`);
-    parts.push(`<text x="${MARGIN.left + 28}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
+    const ly = fmt(legend.y + LEGEND_PAD + LEGEND_ROW_PX / 2 + index * LEGEND_ROW_PX);
+    parts.push(`<line x1="${fmt(legend.x + 4)}" x2="${fmt(legend.x + 20)}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"/>`);
+    parts.push(`<text x="${fmt(legend.x + 24)}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+const LEGEND_ROW_PX = 14;
+const LEGEND_PAD = 4;
+/** Width of one character at font-size 11, generous, for sizing the legend box. */
+const CHAR_PX = 6.5;
+
+/**
+ * The legend's box: the corner of the plot (top-left first, then top-right, bottom-right,
+ * bottom-left) that hides the fewest points of the lines, sampled along each segment.
+ */
+function legendBox(series: readonly Series[], pixels: ReadonlyArray<ReadonlyArray<[number, number]>>, plot: Box): Box {
+  const w = 28 + CHAR_PX * Math.max(0, ...series.map((s) => s.name.length));
+  const h = 2 * LEGEND_PAD + LEGEND_ROW_PX * series.length;
+  const inset = 4;
+  const left = plot.x + inset;
+  const right = plot.x + plot.w - inset - w;
+  const top = plot.y + inset;
+  const bottom = plot.y + plot.h - inset - h;
+  const corners: Box[] = [[left, top], [right, top], [right, bottom], [left, bottom]].map(([x, y]) => ({ x: x!, y: y!, w, h }));
+  const samples = pixels.flatMap((line) =>
+    line.flatMap(([x, y], i) => {
+      if (i === 0) return [[x, y] as [number, number]];
+      const [px, py] = line[i - 1]!;
+      return Array.from({ length: 8 }, (_, k): [number, number] => [px + ((x - px) * (k + 1)) / 8, py + ((y - py) * (k + 1)) / 8]);
+    }),
+  );
+  const hidden = (box: Box): number => samples.filter(([x, y]) => x >= box.x && x <= box.x + box.w && y >= box.y && y <= box.y + box.h).length;
+  return corners.reduce((best, box) => (hidden(box) < hidden(best) ? box : best));
 }
 
 function extent(values: number[], fallback: [number, number]): [number, number] {
