@@ -2,8 +2,8 @@
 forward/backward `micro_batch_size` at a time, then one optimizer update.
 
 Semantics do not change: each micro-batch's token-mean loss is weighted by its share of the
-step's response tokens before backward, so the accumulated gradient is the gradient of the
-token-mean over the whole batch; metrics are token-weighted means (counts are summed); per-row
+step's response tokens (over every rank of a group) before backward, so the accumulated gradient
+is the gradient of the token-mean over the whole batch; metrics are token-weighted means (counts are summed); per-row
 output tensors are concatenated in row order. Only memory changes (activations of one micro-batch).
 
 Every request argument that holds one entry per row (`views`, `targets`, a role teacher's
@@ -58,4 +58,5 @@ def combine_results(parts: list[dict[str, Any]], tokens: list[int]) -> dict[str,
 
 
 def combine_tensors(parts: list[Tensors]) -> Tensors:
-    return {name: torch.cat([part[name] for part in parts], 0) for name in parts[0]}
+    """Per-row tensors of the micro-batches, in row order ({} when none has any)."""
+    return {name: torch.cat([part[name] for part in parts], 0) for name in parts[0]} if parts else {}

@@ -15,7 +15,9 @@ Every training step's result carries the update monitor's `update_rel_norm` and
 `update_changed_fraction` (sharding/update_monitor.py) besides `grad_norm`. Every model op runs
 under the model's `compute_context()` (mixed-precision autocast; a gathered FSDP root to sample).
 A training step with `micro_batch_size` below its row count runs as micro-batches with one update
-(micro_batch.py): `_update` then only back-propagates the micro-batch's token-weighted loss.
+(micro_batch.py): `_update` then only back-propagates the micro-batch's share of the step's global
+token sum; in a rank group every rank runs as many micro-batches as the busiest one (the others
+empty), and replicated gradients are summed over the ranks once, before the update.
 
 `alias_of` makes a role share another role's model (e.g. the live student as its own teacher); an
 alias is never trained through.
@@ -98,7 +100,7 @@ class Worker:
     def __init__(self, threads: int, group: Group | None = None) -> None:
         torch.set_num_threads(threads)
         self.group = group or solo()
-        self._accumulate_scale: float | None = None  # set while a micro-batched step runs
+        self._accumulate_tokens: int | None = None  # the step's global token count, while micro-batched
         self._prompts = PromptCache()  # one encode per (model, views, images) within a step
         self.roles: dict[str, RoleState] = {}
 
@@ -231,7 +233,7 @@ class Worker:
     # ---- training ---------------------------------------------------------------------------
     @timed
     def sft_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+        if self._splits(args):
             return self._micro_batched("sft_step", self.sft_step, args, tensors)
         state = self.roles.get(args["role"])
 
@@ -259,7 +261,7 @@ class Worker:
 
     @timed
     def distill_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+        if self._splits(args):
             return self._micro_batched("distill_step", self.distill_step, args, tensors)
         state = self.roles.get(args["role"])
 
@@ -293,7 +295,7 @@ class Worker:
 
     @timed
     def pg_step(self, args: dict[str, Any], tensors: Tensors) -> OpResult:
-        if len(row_slices(len(args["views"]), args.get("micro_batch_size"))) > 1:
+        if self._splits(args):
             return self._micro_batched("pg_step", self.pg_step, args, tensors)
         state = self.roles.get(args["role"])
 
@@ -351,9 +353,9 @@ class Worker:
         where = f"{op} on role {args['role']!r}"
         loss = step.local.loss
         share = None if loss is None or step.local.tokens == 0 else loss * step.loss_scale
-        if self._accumulate_scale is not None:
-            if share is not None:
-                (share * self._accumulate_scale).backward()
+        if self._accumulate_tokens is not None:
+            if share is not None:  # this micro-batch's share of the step's global token sum
+                (share * (step.tokens / self._accumulate_tokens)).backward()
             return {}
         group = self.group
         reduce = None if not group.distributed or _is_sharded(state.model) else (
@@ -366,40 +368,45 @@ class Worker:
         self._tell_sampler(state)
         return {"grad_norm": grad_norm, **monitor.measure()}
 
+    def _splits(self, args: dict[str, Any]) -> bool:
+        """Whether a training step runs as micro-batches. In a group every rank must decide alike
+        (their collectives pair), so any `micro_batch_size` does: a rank with few rows runs empty ones."""
+        size = args.get("micro_batch_size")
+        return size is not None and (self.group.distributed or len(row_slices(len(args["views"]), size)) > 1)
+
     def _micro_batched(self, op: str, run_op: Callable[..., OpResult], args: dict[str, Any],
                        tensors: Tensors) -> OpResult:
         """Runs `op` on consecutive micro-batches of rows, then makes one update (micro_batch.py)."""
         state = self._trainable(args["role"], op)
-        if self.group.distributed and not _is_sharded(state.model):
-            # Each micro-batch's agree scales by its own global count, and the replicas' gradients
-            # would need one reduction before finish_update: not wired yet (docs/scale-out.md).
-            raise RequestError(f"{op}: micro_batch_size with a group of {self.group.world_size} ranks on a replicated "
-                               f"({state.model.kind}) model is not supported yet",
-                               hint="Leave micro_batch_size unset (null) for the tiny model, or use one rank.")
-        slices = row_slices(len(args["views"]), args["micro_batch_size"])
-        tokens = [self._row_tokens(op, state.model, args, tensors, rows) for rows in slices]
+        rows = len(args["views"])
+        slices = row_slices(rows, args["micro_batch_size"]) if rows else []
+        tokens = [self._row_tokens(op, state.model, args, tensors, part) for part in slices]
+        plans = self.group.all_gather_object((len(slices), sum(tokens)), f"{op}: micro-batch counts")
+        slices += [slice(rows, rows)] * (max(count for count, _ in plans) - len(slices))
         params = state.model.trainable_parameters()
         monitor = UpdateMonitor(params)
         state.optimizer.zero_grad(set_to_none=True)
         results, outs = [], []
         try:
-            for rows, count in zip(slices, tokens):
-                self._accumulate_scale = count / sum(tokens)
-                result, out = run_op(*slice_request(args, tensors, rows))
+            self._accumulate_tokens = max(1, sum(total for _, total in plans))
+            for part in slices:
+                result, out = run_op(*slice_request(args, tensors, part))
                 results.append(result)
                 outs.append(out)
         except BaseException:
             state.optimizer.zero_grad(set_to_none=True)
             raise
         finally:
-            self._accumulate_scale = None
+            self._accumulate_tokens = None
         where = f"{op} on role {args['role']!r}"
+        if self.group.distributed and not _is_sharded(state.model):  # FSDP2 sums a sharded model's own
+            all_reduce_gradients(params, lambda t: self.group.all_reduce_sum_(t, f"{where}: gradients"))
         grad_norm = finish_update(params, state.optimizer, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
         self._tell_sampler(state)
-        combined = combine_results(results, tokens)
+        combined = combine_results(results, [int(result["tokens"]) for result in results])
         combined.update(grad_norm=grad_norm, micro_batches=len(slices), **monitor.measure())
-        return combined, combine_tensors(outs)
+        return combined, combine_tensors([out for out in outs if out])
 
     @staticmethod
     def _row_tokens(op: str, model: PolicyModel, args: dict[str, Any], tensors: Tensors, rows: slice) -> int:

@@ -221,6 +221,7 @@ const StepMetrics = {
   tokens: count,
   update_rel_norm: z.number(),
   update_changed_fraction: z.number().min(0).max(1),
+  micro_batches: count.optional().describe('micro-batches the step ran as (micro_batch_size); absent: one'),
   ...opSeconds,
 };
 const DescribeSchema = z

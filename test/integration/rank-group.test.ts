@@ -73,6 +73,22 @@ describe('a 2-rank worker group', () => {
     expect(result.tokens).toBeGreaterThan(0);
   });
 
+  it('runs micro-batched steps with the result of the whole step, ranks holding unequal micro-batch counts', async () => {
+    const handle = client.worker('student');
+    const load = { model: { kind: 'tiny' as const, config: CONFIG }, checkpoint: null, trainable: true, optimizer: OPTIMIZER, device: 'cpu', dtype: 'float32' as const, seed: 5 };
+    await handle.load({ role: 'whole', ...load });
+    await handle.load({ role: 'micro', ...load });
+    // 3 rows: rank 0 holds 2 (two micro-batches of 1), rank 1 holds 1 (one, then an empty one).
+    const three = tensor('uint8', [3, 40, 40, 3], images.data.subarray(0, 3 * 40 * 40 * 3));
+    const args = (role: string) => ({ ...sftArgs([withImage, withImage, withImage]), role, targets: ['RRDD', 'DL', 'URRD'] });
+    const whole = (await handle.sftStep(args('whole'), { images: three })).result;
+    const micro = (await handle.sftStep({ ...args('micro'), micro_batch_size: 1 }, { images: three })).result;
+    expect(micro.micro_batches).toBe(2);
+    expect(micro.tokens).toBe(whole.tokens);
+    expect(micro.loss).toBeCloseTo(whole.loss, 5);
+    expect(micro.grad_norm).toBeCloseTo(whole.grad_norm, 5);
+  });
+
   it('stops the whole group with one error naming rank 1 when it is killed mid-step', async () => {
     const handle = client.worker('student');
     const pids = handle.hello.ranks.map((r) => r.pid);
