@@ -28,6 +28,9 @@ counts, non-finite losses, token-mean metrics over the global batch), then backw
 of the global token-mean and sum the gradients over the ranks, so results do not depend on N
 beyond float reduction order. With one rank the same code runs with trivial collectives.
 
+A `distill_step`'s teacher is either scored tensors sent by a teacher worker or a role of this
+worker (teacher_rows.py).
+
 Errors: a request the worker cannot carry out raises a `RequestError` subclass (unknown role,
 image/view mismatch, a full distribution too large for the wire, …) whose message names the op,
 the role and the sample; training ops raise `NonFiniteLoss` without touching the weights.
@@ -64,8 +67,8 @@ from .op_tensors import (check_wire_size, device_of, require_tokens, response_te
 from .micro_batch import combine_results, combine_tensors, row_slices, slice_request
 from .optim import all_reduce_gradients, apply_update, build_adamw, finish_update, set_hyperparameters
 from .prompt_cache import PromptCache
-from .protocol import WIRE_TEACHER_TENSORS
 from .sharding.update_monitor import UpdateMonitor
+from .teacher_rows import in_process_teacher_rows, wire_teacher_rows
 
 Tensors = dict[str, torch.Tensor]
 OpResult = tuple[dict[str, Any], Tensors]
@@ -437,40 +440,14 @@ class Worker:
 
     def _teacher_rows(self, args: dict[str, Any], tensors: Tensors, student: PolicyModel, ids_BR: torch.Tensor,
                       mask_BR: torch.Tensor) -> TeacherRows:
-        source, estimator = args["teacher"], args["estimator"]
-        if source["source"] == "role":
-            return self._in_process_teacher(source, tensors, student, ids_BR, mask_BR, args.get("k"))
-        device = ids_BR.device
-        rows = {name: tensors[name].to(device)[mask_BR] for name in
-                ("teacher_logprobs", "teacher_topk_ids", "teacher_topk_logprobs", "teacher_full_logprobs")
-                if name in tensors}
-        missing = [name for name in WIRE_TEACHER_TENSORS[estimator] if name not in rows]
-        if missing:
-            raise RequestError(f"distill_step: estimator {estimator!r} with a wire teacher needs tensor(s) {missing}",
-                               hint="Score the teacher with the matching `score` mode and send its outputs.")
-        full = rows.get("teacher_full_logprobs")
-        if full is not None and full.shape[-1] != student.vocab_size:
-            raise RequestError(f"distill_step: teacher_full_logprobs has vocabulary {full.shape[-1]}, the "
-                               f"student has {student.vocab_size}; teacher and student must share a tokenizer")
-        k = args.get("k")
-        return TeacherRows(token_logprobs_N=rows.get("teacher_logprobs"), topk_ids_NK=rows.get("teacher_topk_ids"),
-                           topk_logprobs_NK=rows.get("teacher_topk_logprobs"), full_logprobs_NV=full,
-                           k=None if k is None else int(k))
-
-    def _in_process_teacher(self, source: dict[str, Any], tensors: Tensors, student: PolicyModel,
-                            ids_BR: torch.Tensor, mask_BR: torch.Tensor, k: int | None) -> TeacherRows:
+        source, k = args["teacher"], args.get("k")
+        if source["source"] != "role":
+            return wire_teacher_rows(tensors, args["estimator"], k, student, mask_BR)
         teacher = self._role(source["role"], "distill_step (teacher)").model
-        if teacher.vocab_size != student.vocab_size:
-            raise RequestError(f"distill_step: teacher role {source['role']!r} has vocabulary {teacher.vocab_size}, "
-                               f"the student {student.vocab_size}; they must share a tokenizer")
         views = parse_views(source["views"], "args.teacher.views")
         images = tensors.get("images") if any(has_image(v) for v in views) else None
         prompts = self._encode(teacher, source["views"], images, "distill_step", "teacher.views")
-        teacher.train(False)
-        with torch.no_grad():
-            device = device_of(teacher)
-            hidden_ND = teacher.response_hidden(prompts, ids_BR.to(device), mask_BR.to(device))[mask_BR.to(device)]
-        return TeacherRows(model=teacher, hidden_ND=hidden_ND, k=None if k is None else int(k))
+        return in_process_teacher_rows(teacher, source["role"], prompts, student, ids_BR, mask_BR, k)
 
 
 def _fingerprint(model: PolicyModel) -> float:
