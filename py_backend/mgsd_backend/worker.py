@@ -360,9 +360,7 @@ class Worker:
             if share is not None:  # this micro-batch's share of the step's global token sum
                 (share * (step.tokens / self._accumulate_tokens)).backward()
             return {}
-        group = self.group
-        reduce = None if not group.distributed or _is_sharded(state.model) else (
-            lambda params: all_reduce_gradients(params, lambda t: group.all_reduce_sum_(t, f"{where}: gradients")))
+        reduce = self._gradient_reducer(state, where)
         params = state.model.trainable_parameters()
         monitor = UpdateMonitor(params)
         grad_norm = apply_update(params, state.optimizer, share, float(args["lr"]), float(args["grad_clip"]), where,
@@ -370,6 +368,14 @@ class Worker:
         state.step += 1
         self._tell_sampler(state)
         return {"grad_norm": grad_norm, **monitor.measure()}
+
+    def _gradient_reducer(self, state: RoleState, where: str) -> Callable[[list[torch.nn.Parameter]], None] | None:
+        """Sums a replicated model's gradients over the group's ranks; None alone, or for a sharded
+        model (FSDP2 reduces its own)."""
+        if not self.group.distributed or _is_sharded(state.model):
+            return None
+        group = self.group
+        return lambda params: all_reduce_gradients(params, lambda t: group.all_reduce_sum_(t, f"{where}: gradients"))
 
     def _splits(self, args: dict[str, Any]) -> bool:
         """Whether a training step runs as micro-batches. In a group every rank must decide alike
@@ -402,8 +408,9 @@ class Worker:
         finally:
             self._accumulate_tokens = None
         where = f"{op} on role {args['role']!r}"
-        if self.group.distributed and not _is_sharded(state.model):  # FSDP2 sums a sharded model's own
-            all_reduce_gradients(params, lambda t: self.group.all_reduce_sum_(t, f"{where}: gradients"))
+        reduce = self._gradient_reducer(state, where)
+        if reduce is not None:
+            reduce(params)
         grad_norm = finish_update(params, state.optimizer, float(args["lr"]), float(args["grad_clip"]), where)
         state.step += 1
         self._tell_sampler(state)

@@ -103,8 +103,8 @@ function legendBox(series: readonly Series[], pixels: ReadonlyArray<ReadonlyArra
       return Array.from({ length: 8 }, (_, k): [number, number] => [px + ((x - px) * (k + 1)) / 8, py + ((y - py) * (k + 1)) / 8]);
     }),
   );
-  const hidden = (box: Box): number => samples.filter(([x, y]) => x >= box.x && x <= box.x + box.w && y >= box.y && y <= box.y + box.h).length;
-  return corners.reduce((best, box) => (hidden(box) < hidden(best) ? box : best));
+  const hidden = corners.map((box) => samples.filter(([x, y]) => x >= box.x && x <= box.x + box.w && y >= box.y && y <= box.y + box.h).length);
+  return corners[hidden.indexOf(Math.min(...hidden))]!;
 }
 
 function extent(values: number[], fallback: [number, number]): [number, number] {
